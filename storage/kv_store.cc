@@ -1,0 +1,675 @@
+#include "storage/kv_store.h"
+
+#include <openssl/evp.h>
+
+#include <cstring>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "storage/validation.h"
+#include "util/status_macros.h"
+
+namespace concordance::storage {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS kv (
+    namespace   TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    value       TEXT    NOT NULL,
+    version     INTEGER NOT NULL DEFAULT 1,
+    updated_by  TEXT    NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    expires_at  INTEGER,
+    PRIMARY KEY (namespace, key)
+);
+CREATE TABLE IF NOT EXISTS changelog (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace   TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    op          TEXT    NOT NULL CHECK(op IN ('set', 'delete', 'expire')),
+    value       TEXT,
+    version     INTEGER NOT NULL,
+    actor       TEXT    NOT NULL,
+    timestamp   INTEGER NOT NULL,
+    tenant_id   TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_kv_namespace ON kv(namespace);
+CREATE INDEX IF NOT EXISTS idx_kv_expires ON kv(expires_at)
+    WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_changelog_tenant ON changelog(tenant_id, seq);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
+);
+)sql";
+
+constexpr char kKvColumns[] =
+    "namespace, key, value, version, updated_by, updated_at, expires_at";
+constexpr char kChangeColumns[] =
+    "seq, op, namespace, key, value, version, actor, timestamp, tenant_id";
+
+kv::KvEntry ReadEntry(const Statement& st) {
+  kv::KvEntry e;
+  e.set_namespace_(st.Text(0));
+  e.set_key(st.Text(1));
+  e.set_value(st.Text(2));
+  e.set_version(st.Int(3));
+  e.set_updated_by(st.Text(4));
+  e.set_updated_at(st.Int(5));
+  e.set_expires_at(st.IsNull(6) ? 0 : st.Int(6));
+  return e;
+}
+
+kv::ChangeEvent ReadChange(const Statement& st) {
+  kv::ChangeEvent c;
+  c.set_seq(st.Int(0));
+  c.set_op(st.Text(1));
+  c.set_namespace_(st.Text(2));
+  c.set_key(st.Text(3));
+  if (!st.IsNull(4)) c.set_value(st.Text(4));
+  c.set_version(st.Int(5));
+  c.set_actor(st.Text(6));
+  c.set_timestamp(st.Int(7));
+  c.set_tenant_id(st.Text(8));
+  return c;
+}
+
+// The smallest string greater than every string starting with `prefix`, or
+// "" when there is none (prefix empty or all 0xff).
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty()) {
+    unsigned char last = prefix.back();
+    if (last < 0xff) {
+      prefix.back() = static_cast<char>(last + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+absl::Status VersionConflict(int64_t current) {
+  absl::Status s = absl::FailedPreconditionError(
+      absl::StrCat("version conflict: the current version is ", current));
+  s.SetPayload(kCurrentVersionPayload, absl::Cord(absl::StrCat(current)));
+  return s;
+}
+
+// `s` with its message prefixed by the failing batch op and kOpIndexPayload.
+absl::Status WithOpIndex(const absl::Status& s, int op_index) {
+  absl::Status out(s.code(), absl::StrCat("batch op ", op_index, ": ", s.message()));
+  s.ForEachPayload([&out](absl::string_view k, const absl::Cord& v) {
+    out.SetPayload(k, v);
+  });
+  out.SetPayload(kOpIndexPayload, absl::Cord(absl::StrCat(op_index)));
+  return out;
+}
+
+}  // namespace
+
+// A fixed set of read-only connections handed out one caller at a time.
+class KvStore::ReaderPool {
+ public:
+  static absl::StatusOr<std::unique_ptr<ReaderPool>> Open(const std::string& path,
+                                                          int n) {
+    auto pool = std::make_unique<ReaderPool>();
+    for (int i = 0; i < std::max(1, n); ++i) {
+      ASSIGN_OR_RETURN(std::unique_ptr<Connection> c, Connection::Open(path));
+      RETURN_IF_ERROR(c->Exec("PRAGMA query_only=1"));
+      pool->free_.push_back(c.get());
+      pool->all_.push_back(std::move(c));
+    }
+    return pool;
+  }
+
+  class Lease {
+   public:
+    Lease(ReaderPool* pool, Connection* c) : pool_(pool), c_(c) {}
+    ~Lease() { pool_->Release(c_); }
+    Connection* operator->() const { return c_; }
+    Connection* get() const { return c_; }
+
+   private:
+    ReaderPool* pool_;
+    Connection* c_;
+  };
+
+  Lease Acquire() {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(
+        +[](std::vector<Connection*>* f) { return !f->empty(); }, &free_));
+    Connection* c = free_.back();
+    free_.pop_back();
+    return Lease(this, c);
+  }
+
+ private:
+  void Release(Connection* c) {
+    absl::MutexLock l(&mu_);
+    free_.push_back(c);
+  }
+
+  absl::Mutex mu_;
+  std::vector<Connection*> free_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Connection>> all_;
+};
+
+KvStore::KvStore(std::unique_ptr<Connection> writer,
+                 std::unique_ptr<ReaderPool> readers)
+    : writer_(std::move(writer)), readers_(std::move(readers)) {}
+
+KvStore::~KvStore() = default;
+
+absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
+                                                       Options options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer, Connection::Open(path));
+  RETURN_IF_ERROR(writer->Exec("PRAGMA journal_mode=WAL"));
+  RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous=NORMAL"));
+  RETURN_IF_ERROR(writer->Exec(kSchema));
+  ASSIGN_OR_RETURN(std::unique_ptr<ReaderPool> readers,
+                   ReaderPool::Open(path, options.reader_connections));
+  std::unique_ptr<KvStore> store(new KvStore(std::move(writer), std::move(readers)));
+  RETURN_IF_ERROR(store->LoadApplied());
+  return store;
+}
+
+absl::Status KvStore::LoadApplied() {
+  ASSIGN_OR_RETURN(int64_t index,
+                   writer_->QueryInt("SELECT CAST(value AS INTEGER) FROM meta "
+                                     "WHERE key = 'applied_index'"));
+  ASSIGN_OR_RETURN(int64_t term,
+                   writer_->QueryInt("SELECT CAST(value AS INTEGER) FROM meta "
+                                     "WHERE key = 'applied_term'"));
+  applied_index_ = index;
+  applied_term_ = term;
+  return absl::OkStatus();
+}
+
+absl::Status KvStore::Apply(absl::Span<const raft::LogEntry> entries,
+                            std::vector<CommandResult>* results) {
+  uint64_t applied = applied_index_.load();
+  const raft::LogEntry* last = nullptr;
+  size_t first_result = results->size();
+  Transaction tx(writer_.get());
+  RETURN_IF_ERROR(tx.Begin());
+  for (const raft::LogEntry& e : entries) {
+    if (e.index() <= applied) continue;
+    if (last != nullptr && e.index() != last->index() + 1) {
+      return absl::InvalidArgumentError("entries to apply are not contiguous");
+    }
+    last = &e;
+    if (e.type() != raft::COMMAND) continue;
+    CommandResult& r = results->emplace_back();
+    r.index = e.index();
+    kv::Command cmd;
+    if (!cmd.ParseFromString(e.data())) {
+      r.status = absl::InvalidArgumentError("undecodable command");
+      continue;
+    }
+    RETURN_IF_ERROR(writer_->Exec("SAVEPOINT command"));
+    absl::Status s = ApplyCommand(cmd, &r);
+    if (!s.ok()) {
+      results->resize(first_result);
+      return s;  // SQLite failure: the transaction rolls back
+    }
+    if (!r.status.ok()) {
+      RETURN_IF_ERROR(writer_->Exec("ROLLBACK TO command"));
+      r.changes.clear();
+    }
+    RETURN_IF_ERROR(writer_->Exec("RELEASE command"));
+  }
+  if (last == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Statement * st,
+                   writer_->Prepare("INSERT INTO meta(key, value) VALUES "
+                                    "('applied_index', ?1), ('applied_term', ?2) "
+                                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  st->Bind(1, absl::StrCat(last->index())).Bind(2, absl::StrCat(last->term()));
+  RETURN_IF_ERROR(st->Run());
+  absl::Status s = tx.Commit();
+  if (!s.ok()) {
+    results->resize(first_result);
+    return s;
+  }
+  applied_index_ = last->index();
+  applied_term_ = last->term();
+  return absl::OkStatus();
+}
+
+absl::Status KvStore::ApplyCommand(const kv::Command& cmd, CommandResult* r) {
+  switch (cmd.op_case()) {
+    case kv::Command::kSet:
+      return ApplySet(cmd, cmd.set(), r);
+    case kv::Command::kDelete:
+      return ApplyDelete(cmd, cmd.delete_(), r);
+    case kv::Command::kBatch: {
+      for (int i = 0; i < cmd.batch().ops_size(); ++i) {
+        const kv::BatchOp& op = cmd.batch().ops(i);
+        absl::Status s = op.has_set() ? ApplySet(cmd, op.set(), r)
+                                      : ApplyDelete(cmd, op.delete_(), r);
+        if (!s.ok()) return s;
+        if (!r->status.ok()) {
+          r->status = WithOpIndex(r->status, i);
+          return absl::OkStatus();
+        }
+      }
+      return absl::OkStatus();
+    }
+    case kv::Command::kExpire:
+      for (const kv::ExpireOp& op : cmd.expire().ops()) {
+        RETURN_IF_ERROR(ApplyExpire(cmd, op, r));
+      }
+      return absl::OkStatus();
+    case kv::Command::kTrimChangelog:
+      return ApplyTrim(cmd.trim_changelog());
+    case kv::Command::OP_NOT_SET:
+      break;
+  }
+  r->status = absl::InvalidArgumentError("command has no operation");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<kv::KvEntry>> KvStore::CurrentRow(
+    const std::string& ns, const std::string& key, int64_t now_ms,
+    CommandResult* r) {
+  ASSIGN_OR_RETURN(Statement * st,
+                   writer_->Prepare(absl::StrCat("SELECT ", kKvColumns,
+                                                 " FROM kv WHERE namespace = ? AND key = ?")));
+  st->Bind(1, ns).Bind(2, key);
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<kv::KvEntry>();
+  kv::KvEntry e = ReadEntry(*st);
+  st->Reset();
+  if (e.expires_at() == 0 || e.expires_at() > now_ms) return e;
+  // Due but not yet expired by the leader's expirer: expire it now, so it
+  // gets exactly one expire event and the later expire op finds nothing.
+  kv::ExpireOp op;
+  op.set_namespace_(ns);
+  op.set_key(key);
+  op.set_version(e.version());
+  kv::Command expire_cmd;
+  expire_cmd.set_timestamp_ms(now_ms);
+  expire_cmd.set_actor("system:ttl");
+  RETURN_IF_ERROR(ApplyExpire(expire_cmd, op, r));
+  return std::optional<kv::KvEntry>();
+}
+
+absl::StatusOr<int64_t> KvStore::AppendChange(kv::ChangeEvent* c) {
+  ASSIGN_OR_RETURN(Statement * st,
+                   writer_->Prepare("INSERT INTO changelog(namespace, key, op, value, "
+                                    "version, actor, timestamp, tenant_id) "
+                                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
+  st->Bind(1, c->namespace_()).Bind(2, c->key()).Bind(3, c->op());
+  if (c->op() == "set") {
+    st->Bind(4, c->value());
+  } else {
+    st->BindNull(4);
+  }
+  st->Bind(5, c->version()).Bind(6, c->actor()).Bind(7, c->timestamp());
+  st->Bind(8, c->tenant_id());
+  RETURN_IF_ERROR(st->Run());
+  c->set_seq(sqlite3_last_insert_rowid(writer_->raw()));
+  return c->seq();
+}
+
+absl::Status KvStore::ApplySet(const kv::Command& cmd, const kv::SetOp& op,
+                               CommandResult* r) {
+  absl::StatusOr<std::string> tenant = ExtractTenantId(op.namespace_());
+  if (!tenant.ok() || op.key().empty()) {
+    r->status = absl::InvalidArgumentError("set: invalid namespace or key");
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::optional<kv::KvEntry> cur,
+                   CurrentRow(op.namespace_(), op.key(), cmd.timestamp_ms(), r));
+  int64_t current = cur ? cur->version() : 0;
+  if (op.has_expected_version() && op.expected_version() != current) {
+    r->status = VersionConflict(current);
+    return absl::OkStatus();
+  }
+  int64_t version = current + 1;
+  ASSIGN_OR_RETURN(
+      Statement * st,
+      writer_->Prepare("INSERT INTO kv(namespace, key, value, version, updated_by, "
+                       "updated_at, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?) "
+                       "ON CONFLICT(namespace, key) DO UPDATE SET "
+                       "value = excluded.value, version = excluded.version, "
+                       "updated_by = excluded.updated_by, "
+                       "updated_at = excluded.updated_at, "
+                       "expires_at = excluded.expires_at"));
+  st->Bind(1, op.namespace_()).Bind(2, op.key()).Bind(3, op.value());
+  st->Bind(4, version).Bind(5, cmd.actor()).Bind(6, cmd.timestamp_ms());
+  if (op.expires_at() > 0) {
+    st->Bind(7, op.expires_at());
+  } else {
+    st->BindNull(7);
+  }
+  RETURN_IF_ERROR(st->Run());
+  kv::ChangeEvent& c = r->changes.emplace_back();
+  c.set_op("set");
+  c.set_namespace_(op.namespace_());
+  c.set_key(op.key());
+  c.set_value(op.value());
+  c.set_version(version);
+  c.set_actor(cmd.actor());
+  c.set_timestamp(cmd.timestamp_ms());
+  c.set_tenant_id(*tenant);
+  return AppendChange(&c).status();
+}
+
+absl::Status KvStore::ApplyDelete(const kv::Command& cmd, const kv::DeleteOp& op,
+                                  CommandResult* r) {
+  absl::StatusOr<std::string> tenant = ExtractTenantId(op.namespace_());
+  if (!tenant.ok() || op.key().empty()) {
+    r->status = absl::InvalidArgumentError("delete: invalid namespace or key");
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::optional<kv::KvEntry> cur,
+                   CurrentRow(op.namespace_(), op.key(), cmd.timestamp_ms(), r));
+  int64_t current = cur ? cur->version() : 0;
+  if (op.has_expected_version() && op.expected_version() != current) {
+    r->status = VersionConflict(current);
+    return absl::OkStatus();
+  }
+  if (!cur) {
+    r->status = absl::NotFoundError(
+        absl::StrCat("no key ", op.key(), " in ", op.namespace_()));
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(Statement * st,
+                   writer_->Prepare("DELETE FROM kv WHERE namespace = ? AND key = ?"));
+  st->Bind(1, op.namespace_()).Bind(2, op.key());
+  RETURN_IF_ERROR(st->Run());
+  kv::ChangeEvent& c = r->changes.emplace_back();
+  c.set_op("delete");
+  c.set_namespace_(op.namespace_());
+  c.set_key(op.key());
+  c.set_version(current);
+  c.set_actor(cmd.actor());
+  c.set_timestamp(cmd.timestamp_ms());
+  c.set_tenant_id(*tenant);
+  return AppendChange(&c).status();
+}
+
+absl::Status KvStore::ApplyExpire(const kv::Command& cmd, const kv::ExpireOp& op,
+                                  CommandResult* r) {
+  absl::StatusOr<std::string> tenant = ExtractTenantId(op.namespace_());
+  if (!tenant.ok()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Statement * st,
+                   writer_->Prepare("DELETE FROM kv WHERE namespace = ? AND key = ? "
+                                    "AND version = ? AND expires_at IS NOT NULL "
+                                    "AND expires_at <= ?"));
+  st->Bind(1, op.namespace_()).Bind(2, op.key()).Bind(3, op.version());
+  st->Bind(4, cmd.timestamp_ms());
+  RETURN_IF_ERROR(st->Run());
+  if (writer_->changes() == 0) return absl::OkStatus();  // rewritten or gone
+  kv::ChangeEvent& c = r->changes.emplace_back();
+  c.set_op("expire");
+  c.set_namespace_(op.namespace_());
+  c.set_key(op.key());
+  c.set_version(op.version());
+  c.set_actor(cmd.actor());
+  c.set_timestamp(cmd.timestamp_ms());
+  c.set_tenant_id(*tenant);
+  return AppendChange(&c).status();
+}
+
+absl::Status KvStore::ApplyTrim(const kv::TrimChangelog& op) {
+  if (op.keep() < 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Statement * st,
+                   writer_->Prepare("DELETE FROM changelog WHERE seq <= "
+                                    "(SELECT seq FROM sqlite_sequence "
+                                    "WHERE name = 'changelog') - ?"));
+  st->Bind(1, op.keep());
+  return st->Run();
+}
+
+absl::StatusOr<kv::KvEntry> KvStore::Get(const std::string& ns,
+                                         const std::string& key,
+                                         int64_t now_ms) const {
+  auto conn = readers_->Acquire();
+  ASSIGN_OR_RETURN(Statement * st,
+                   conn->Prepare(absl::StrCat("SELECT ", kKvColumns,
+                                              " FROM kv WHERE namespace = ? AND key = ? "
+                                              "AND (expires_at IS NULL OR expires_at > ?)")));
+  st->Bind(1, ns).Bind(2, key).Bind(3, now_ms);
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("no key ", key, " in ", ns));
+  }
+  kv::KvEntry e = ReadEntry(*st);
+  st->Reset();
+  return e;
+}
+
+absl::StatusOr<ListResult> KvStore::List(const std::string& ns,
+                                         const std::string& prefix,
+                                         const std::string& after, int limit,
+                                         int64_t now_ms) const {
+  limit = std::max(1, limit);
+  std::string lower = std::max(after, prefix);
+  std::string upper = PrefixEnd(prefix);
+  auto conn = readers_->Acquire();
+  ASSIGN_OR_RETURN(
+      Statement * st,
+      conn->Prepare(absl::StrCat(
+          "SELECT ", kKvColumns,
+          " FROM kv WHERE namespace = ?1 AND key >= ?2 AND (?3 = '' OR key < ?3) "
+          "AND (?4 = '' OR key > ?4) "
+          "AND (expires_at IS NULL OR expires_at > ?5) ORDER BY key LIMIT ?6")));
+  st->Bind(1, ns).Bind(2, lower).Bind(3, upper).Bind(4, after).Bind(5, now_ms);
+  st->Bind(6, static_cast<int64_t>(limit) + 1);
+  ListResult out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    if (static_cast<int>(out.entries.size()) == limit) {
+      out.next = out.entries.back().key();
+      break;
+    }
+    out.entries.push_back(ReadEntry(*st));
+  }
+  st->Reset();
+  return out;
+}
+
+absl::StatusOr<ChangesResult> KvStore::ChangesSince(int64_t since,
+                                                    const ChangeFilter& filter,
+                                                    int limit) const {
+  limit = std::max(1, limit);
+  auto conn = readers_->Acquire();
+  // One read transaction so that the bounds and the rows agree.
+  Transaction tx(conn.get());
+  RETURN_IF_ERROR(tx.BeginDeferred());
+  ChangesResult out;
+  ASSIGN_OR_RETURN(out.last_seq,
+                   conn->QueryInt("SELECT seq FROM sqlite_sequence WHERE name = 'changelog'", 0));
+  ASSIGN_OR_RETURN(out.oldest_seq,
+                   conn->QueryInt("SELECT min(seq) FROM changelog", 0));
+  if (out.oldest_seq == 0) out.oldest_seq = out.last_seq + 1;
+  if (since + 1 < out.oldest_seq) {
+    absl::Status s = absl::OutOfRangeError(absl::StrCat(
+        "changes after seq ", since, " have been compacted; the oldest kept is ",
+        out.oldest_seq));
+    s.SetPayload(kOldestSeqPayload, absl::Cord(absl::StrCat(out.oldest_seq)));
+    return s;
+  }
+  ASSIGN_OR_RETURN(
+      Statement * st,
+      conn->Prepare(absl::StrCat(
+          "SELECT ", kChangeColumns,
+          " FROM changelog WHERE tenant_id = ?1 AND seq > ?2 "
+          "AND (?3 = '' OR namespace = ?3) ORDER BY seq LIMIT ?4")));
+  st->Bind(1, filter.tenant_id).Bind(2, since).Bind(3, filter.namespace_);
+  st->Bind(4, static_cast<int64_t>(limit));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    out.changes.push_back(ReadChange(*st));
+  }
+  st->Reset();
+  // A full page continues after its last row; a short page has seen
+  // everything up to last_seq.
+  out.next_seq = static_cast<int>(out.changes.size()) == limit
+                     ? out.changes.back().seq()
+                     : std::max(since, out.last_seq);
+  RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
+absl::StatusOr<std::vector<kv::ExpireOp>> KvStore::DueExpirations(int64_t now_ms,
+                                                                  int limit) const {
+  auto conn = readers_->Acquire();
+  ASSIGN_OR_RETURN(Statement * st,
+                   conn->Prepare("SELECT namespace, key, version FROM kv "
+                                 "WHERE expires_at IS NOT NULL AND expires_at <= ? "
+                                 "ORDER BY expires_at LIMIT ?"));
+  st->Bind(1, now_ms).Bind(2, static_cast<int64_t>(limit));
+  std::vector<kv::ExpireOp> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    kv::ExpireOp& op = out.emplace_back();
+    op.set_namespace_(st->Text(0));
+    op.set_key(st->Text(1));
+    op.set_version(st->Int(2));
+  }
+  st->Reset();
+  return out;
+}
+
+absl::StatusOr<std::optional<int64_t>> KvStore::NextExpiry() const {
+  auto conn = readers_->Acquire();
+  ASSIGN_OR_RETURN(int64_t t, conn->QueryInt("SELECT min(expires_at) FROM kv "
+                                             "WHERE expires_at IS NOT NULL", 0));
+  if (t == 0) return std::optional<int64_t>();
+  return std::optional<int64_t>(t);
+}
+
+absl::StatusOr<int64_t> KvStore::LastSeq() const {
+  auto conn = readers_->Acquire();
+  return conn->QueryInt("SELECT seq FROM sqlite_sequence WHERE name = 'changelog'", 0);
+}
+
+absl::StatusOr<int64_t> KvStore::OldestSeq() const {
+  auto conn = readers_->Acquire();
+  Transaction tx(conn.get());
+  RETURN_IF_ERROR(tx.BeginDeferred());
+  ASSIGN_OR_RETURN(int64_t oldest, conn->QueryInt("SELECT min(seq) FROM changelog", 0));
+  if (oldest == 0) {
+    ASSIGN_OR_RETURN(int64_t last, conn->QueryInt("SELECT seq FROM sqlite_sequence "
+                                                  "WHERE name = 'changelog'", 0));
+    oldest = last + 1;
+  }
+  RETURN_IF_ERROR(tx.Commit());
+  return oldest;
+}
+
+absl::StatusOr<int64_t> KvStore::ChangelogSize() const {
+  auto conn = readers_->Acquire();
+  return conn->QueryInt("SELECT count(*) FROM changelog", 0);
+}
+
+absl::StatusOr<std::string> KvStore::Serialize() {
+  sqlite3_int64 size = 0;
+  unsigned char* data = sqlite3_serialize(writer_->raw(), "main", &size, 0);
+  if (data == nullptr) {
+    return absl::InternalError("sqlite3_serialize of state.db failed");
+  }
+  std::string image(reinterpret_cast<char*>(data), size);
+  sqlite3_free(data);
+  return image;
+}
+
+absl::Status KvStore::Restore(const std::string& image) {
+  static constexpr char kMagic[] = "SQLite format 3";
+  if (image.size() < 100 || std::memcmp(image.data(), kMagic, sizeof(kMagic)) != 0) {
+    return absl::InvalidArgumentError("snapshot image is not an SQLite database");
+  }
+  // An in-memory database cannot be in WAL mode: mark the image as a
+  // rollback-journal database (header bytes 18-19) before opening it.
+  unsigned char* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size()));
+  if (buf == nullptr) return absl::ResourceExhaustedError("out of memory");
+  std::memcpy(buf, image.data(), image.size());
+  buf[18] = 1;
+  buf[19] = 1;
+  sqlite3* mem = nullptr;
+  int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(buf);
+    sqlite3_close(mem);
+    return SqliteError(nullptr, rc, "open in-memory database");
+  }
+  rc = sqlite3_deserialize(mem, "main", buf, image.size(), image.size(),
+                           SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
+  absl::Status status;
+  if (rc != SQLITE_OK) {
+    status = SqliteError(mem, rc, "deserialize snapshot");
+  } else {
+    // Refuse an image that is not a state.db before touching ours.
+    sqlite3_stmt* st = nullptr;
+    rc = sqlite3_prepare_v2(mem,
+                            "SELECT count(*) FROM sqlite_master WHERE name IN "
+                            "('kv', 'changelog', 'meta')",
+                            -1, &st, nullptr);
+    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW ||
+        sqlite3_column_int(st, 0) != 3) {
+      status = absl::InvalidArgumentError("snapshot image is not a state.db");
+    }
+    sqlite3_finalize(st);
+  }
+  if (status.ok()) {
+    sqlite3_backup* b = sqlite3_backup_init(writer_->raw(), "main", mem, "main");
+    if (b == nullptr) {
+      status = SqliteError(writer_->raw(), sqlite3_errcode(writer_->raw()),
+                           "restore snapshot");
+    } else {
+      rc = sqlite3_backup_step(b, -1);
+      sqlite3_backup_finish(b);
+      if (rc != SQLITE_DONE) status = SqliteError(writer_->raw(), rc, "restore snapshot");
+    }
+  }
+  sqlite3_close(mem);
+  if (!status.ok()) return status;
+  return LoadApplied();
+}
+
+absl::StatusOr<std::string> KvStore::ContentHash() {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  auto add = [ctx](absl::string_view s) {
+    uint64_t n = s.size();
+    EVP_DigestUpdate(ctx, &n, sizeof(n));
+    EVP_DigestUpdate(ctx, s.data(), s.size());
+  };
+  auto hash_query = [&](absl::string_view sql, int columns) -> absl::Status {
+    ASSIGN_OR_RETURN(Statement * st, writer_->Prepare(sql));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      for (int i = 0; i < columns; ++i) {
+        add(st->IsNull(i) ? absl::string_view("\0null", 5) : st->View(i));
+      }
+    }
+    st->Reset();
+    return absl::OkStatus();
+  };
+  absl::Status s = hash_query(absl::StrCat("SELECT ", kKvColumns,
+                                           " FROM kv ORDER BY namespace, key"), 7);
+  if (s.ok()) {
+    s = hash_query(absl::StrCat("SELECT ", kChangeColumns,
+                                " FROM changelog ORDER BY seq"), 9);
+  }
+  if (s.ok()) {
+    s = hash_query("SELECT seq FROM sqlite_sequence WHERE name = 'changelog'", 1);
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, md, &len);
+  EVP_MD_CTX_free(ctx);
+  if (!s.ok()) return s;
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<char*>(md), len));
+}
+
+}  // namespace concordance::storage

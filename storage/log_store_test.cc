@@ -1,0 +1,265 @@
+// Contract tests run against both LogStore implementations, plus the SQLite
+// specifics (reopen, on-disk durability) for RaftLog.
+#include <memory>
+
+#include "gtest/gtest.h"
+#include "storage/memory_log_store.h"
+#include "storage/raft_log.h"
+#include "storage/test_util.h"
+
+namespace concordance::storage {
+namespace {
+
+using testing::Entry;
+using testing::ScratchDir;
+
+class LogStoreTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { store_ = Open(); }
+  bool sqlite() const { return GetParam(); }
+  std::unique_ptr<LogStore> Open() {
+    if (!sqlite()) return std::make_unique<MemoryLogStore>();
+    auto log = RaftLog::Open(dir_.File("raft.db"));
+    EXPECT_TRUE(log.ok()) << log.status();
+    return std::move(*log);
+  }
+  void Append(std::vector<raft::LogEntry> entries) {
+    ASSERT_TRUE(store_->Save(nullptr, entries, nullptr).ok());
+  }
+  std::vector<raft::LogEntry> Read(uint64_t lo, uint64_t hi) {
+    std::vector<raft::LogEntry> out;
+    absl::Status s = store_->Entries(lo, hi, UINT64_MAX, &out);
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+  static Snapshot MakeSnapshot(uint64_t index, uint64_t term, std::string data) {
+    Snapshot s;
+    s.meta.set_index(index);
+    s.meta.set_term(term);
+    s.meta.set_size(data.size());
+    s.meta.set_checksum(Fnv1a64(data));
+    s.meta.mutable_conf_state()->add_voters()->set_node_id("n1");
+    s.data = std::make_shared<const std::string>(std::move(data));
+    return s;
+  }
+
+  ScratchDir dir_;
+  std::unique_ptr<LogStore> store_;
+};
+
+TEST_P(LogStoreTest, EmptyStore) {
+  EXPECT_EQ(store_->FirstIndex(), 1u);
+  EXPECT_EQ(store_->LastIndex(), 0u);
+  EXPECT_EQ(*store_->Term(0), 0u);
+  EXPECT_EQ(store_->Term(1).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(store_->hard_state().term(), 0u);
+}
+
+TEST_P(LogStoreTest, AppendManyAndReadRange) {
+  std::vector<raft::LogEntry> batch;
+  for (uint64_t i = 1; i <= 100; ++i) batch.push_back(Entry(i, 1 + i / 50, raft::COMMAND, "d" + std::to_string(i)));
+  Append(batch);
+  EXPECT_EQ(store_->LastIndex(), 100u);
+  EXPECT_EQ(*store_->Term(49), 1u);
+  EXPECT_EQ(*store_->Term(50), 2u);
+  auto got = Read(10, 20);
+  ASSERT_EQ(got.size(), 10u);
+  EXPECT_EQ(got[0].index(), 10u);
+  EXPECT_EQ(got[9].data(), "d19");
+  EXPECT_EQ(store_->Entries(0, 5, 100, &got).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(store_->Entries(90, 102, 100, &got).code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST_P(LogStoreTest, EntriesRespectMaxBytesButReturnOne) {
+  Append({Entry(1, 1, raft::COMMAND, std::string(100, 'a')),
+          Entry(2, 1, raft::COMMAND, std::string(100, 'b')),
+          Entry(3, 1, raft::COMMAND, std::string(100, 'c'))});
+  std::vector<raft::LogEntry> out;
+  ASSERT_TRUE(store_->Entries(1, 4, 10, &out).ok());
+  EXPECT_EQ(out.size(), 1u);
+  out.clear();
+  ASSERT_TRUE(store_->Entries(1, 4, 200, &out).ok());
+  EXPECT_EQ(out.size(), 2u);
+}
+
+TEST_P(LogStoreTest, TruncatesConflictingSuffix) {
+  Append({Entry(1, 1), Entry(2, 1), Entry(3, 1), Entry(4, 1)});
+  Append({Entry(3, 2), Entry(4, 2), Entry(5, 2)});
+  EXPECT_EQ(store_->LastIndex(), 5u);
+  EXPECT_EQ(*store_->Term(2), 1u);
+  EXPECT_EQ(*store_->Term(3), 2u);
+  // A shorter replacement drops everything after it.
+  Append({Entry(2, 3)});
+  EXPECT_EQ(store_->LastIndex(), 2u);
+  EXPECT_EQ(store_->Term(3).status().code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST_P(LogStoreTest, RejectsGapsAndNonContiguousEntries) {
+  Append({Entry(1, 1)});
+  EXPECT_FALSE(store_->Save(nullptr, std::vector<raft::LogEntry>{Entry(3, 1)}, nullptr).ok());
+  EXPECT_FALSE(store_->Save(nullptr, std::vector<raft::LogEntry>{Entry(2, 1), Entry(4, 1)}, nullptr).ok());
+  EXPECT_EQ(store_->LastIndex(), 1u);
+}
+
+TEST_P(LogStoreTest, HardStateAndEntriesTogether) {
+  raft::HardState hs;
+  hs.set_term(7);
+  hs.set_voted_for("n2");
+  hs.set_commit(1);
+  std::vector<raft::LogEntry> e = {Entry(1, 7)};
+  ASSERT_TRUE(store_->Save(&hs, e, nullptr).ok());
+  EXPECT_EQ(store_->hard_state().term(), 7u);
+  EXPECT_EQ(store_->hard_state().voted_for(), "n2");
+  EXPECT_EQ(store_->LastIndex(), 1u);
+}
+
+TEST_P(LogStoreTest, SnapshotCompactsPrefix) {
+  std::vector<raft::LogEntry> batch;
+  for (uint64_t i = 1; i <= 10; ++i) batch.push_back(Entry(i, i < 6 ? 1 : 2));
+  Append(batch);
+  ASSERT_TRUE(store_->SaveSnapshot(MakeSnapshot(6, 2, "image")).ok());
+  EXPECT_EQ(store_->FirstIndex(), 7u);
+  EXPECT_EQ(store_->LastIndex(), 10u);
+  EXPECT_EQ(*store_->Term(6), 2u);  // answered from the snapshot
+  EXPECT_EQ(store_->Term(5).status().code(), absl::StatusCode::kOutOfRange);
+  std::vector<raft::LogEntry> out;
+  EXPECT_EQ(store_->Entries(6, 8, 100, &out).code(), absl::StatusCode::kOutOfRange);
+  auto snap = store_->LoadSnapshot();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(*snap->data, "image");
+  EXPECT_EQ(snap->meta.index(), 6u);
+  // A snapshot past the log is refused.
+  EXPECT_FALSE(store_->SaveSnapshot(MakeSnapshot(11, 2, "x")).ok());
+}
+
+TEST_P(LogStoreTest, InstallSnapshotKeepsMatchingSuffix) {
+  Append({Entry(1, 1), Entry(2, 1), Entry(3, 2), Entry(4, 2)});
+  ASSERT_TRUE(store_->InstallSnapshot(MakeSnapshot(3, 2, "s")).ok());
+  EXPECT_EQ(store_->FirstIndex(), 4u);
+  EXPECT_EQ(store_->LastIndex(), 4u);
+  EXPECT_EQ(store_->conf_state().voters(0).node_id(), "n1");
+}
+
+TEST_P(LogStoreTest, InstallSnapshotDiscardsConflictingLog) {
+  Append({Entry(1, 1), Entry(2, 1), Entry(3, 1), Entry(4, 1)});
+  ASSERT_TRUE(store_->InstallSnapshot(MakeSnapshot(3, 5, "s")).ok());
+  EXPECT_EQ(store_->FirstIndex(), 4u);
+  EXPECT_EQ(store_->LastIndex(), 3u);
+  EXPECT_EQ(*store_->Term(3), 5u);
+  // Appending after the snapshot works.
+  Append({Entry(4, 5)});
+  EXPECT_EQ(store_->LastIndex(), 4u);
+}
+
+TEST_P(LogStoreTest, LastConfigEntry) {
+  Append({Entry(1, 1, raft::CONFIG, "c1"), Entry(2, 1), Entry(3, 1, raft::CONFIG, "c3"),
+          Entry(4, 1)});
+  EXPECT_EQ(store_->LastConfigEntry(10)->data(), "c3");
+  EXPECT_EQ(store_->LastConfigEntry(2)->data(), "c1");
+  ASSERT_TRUE(store_->SaveSnapshot(MakeSnapshot(2, 1, "s")).ok());
+  EXPECT_EQ(store_->LastConfigEntry(2).status().code(), absl::StatusCode::kNotFound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Both, LogStoreTest, ::testing::Values(false, true),
+                         [](const auto& info) {
+                           return info.param ? "RaftLog" : "MemoryLogStore";
+                         });
+
+// ---- RaftLog only: what must survive close and reopen ----
+
+TEST(RaftLogTest, EverythingSurvivesReopen) {
+  ScratchDir dir;
+  std::string path = dir.File("raft.db");
+  {
+    auto log = *RaftLog::Open(path);
+    EXPECT_TRUE(log->IsEmpty());
+    raft::HardState hs;
+    hs.set_term(3);
+    hs.set_voted_for("n3");
+    hs.set_commit(4);
+    raft::ConfState cs;
+    cs.add_voters()->set_node_id("n1");
+    cs.add_learners()->set_node_id("n4");
+    std::vector<raft::LogEntry> e;
+    for (uint64_t i = 1; i <= 8; ++i) e.push_back(Entry(i, 3, raft::COMMAND, "x"));
+    ASSERT_TRUE(log->Save(&hs, e, &cs).ok());
+    Snapshot snap;
+    snap.meta.set_index(5);
+    snap.meta.set_term(3);
+    snap.meta.set_size(4);
+    snap.meta.set_checksum(Fnv1a64("data"));
+    *snap.meta.mutable_conf_state() = cs;
+    snap.data = std::make_shared<const std::string>("data");
+    ASSERT_TRUE(log->SaveSnapshot(snap).ok());
+  }
+  auto log = *RaftLog::Open(path);
+  EXPECT_FALSE(log->IsEmpty());
+  EXPECT_EQ(log->hard_state().term(), 3u);
+  EXPECT_EQ(log->hard_state().voted_for(), "n3");
+  EXPECT_EQ(log->hard_state().commit(), 4u);
+  EXPECT_EQ(log->conf_state().learners(0).node_id(), "n4");
+  EXPECT_EQ(log->FirstIndex(), 6u);
+  EXPECT_EQ(log->LastIndex(), 8u);
+  EXPECT_EQ(*log->Term(5), 3u);
+  EXPECT_EQ(log->snapshot_meta().conf_state().voters(0).node_id(), "n1");
+  auto snap = log->LoadSnapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  EXPECT_EQ(*snap->data, "data");
+}
+
+TEST(RaftLogTest, TruncationSurvivesReopen) {
+  ScratchDir dir;
+  std::string path = dir.File("raft.db");
+  {
+    auto log = *RaftLog::Open(path);
+    std::vector<raft::LogEntry> a = {Entry(1, 1), Entry(2, 1), Entry(3, 1)};
+    ASSERT_TRUE(log->Save(nullptr, a, nullptr).ok());
+    std::vector<raft::LogEntry> b = {Entry(2, 2)};
+    ASSERT_TRUE(log->Save(nullptr, b, nullptr).ok());
+  }
+  auto log = *RaftLog::Open(path);
+  EXPECT_EQ(log->LastIndex(), 2u);
+  EXPECT_EQ(*log->Term(2), 2u);
+}
+
+TEST(RaftLogTest, UsesWalWithFullSync) {
+  ScratchDir dir;
+  std::string path = dir.File("raft.db");
+  auto log = *RaftLog::Open(path);
+  // The journal mode is a property of the file: check it from outside.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST(RaftLogTest, CorruptSnapshotIsDetected) {
+  ScratchDir dir;
+  std::string path = dir.File("raft.db");
+  {
+    auto log = *RaftLog::Open(path);
+    std::vector<raft::LogEntry> a = {Entry(1, 1)};
+    ASSERT_TRUE(log->Save(nullptr, a, nullptr).ok());
+    Snapshot snap;
+    snap.meta.set_index(1);
+    snap.meta.set_term(1);
+    snap.meta.set_size(4);
+    snap.meta.set_checksum(Fnv1a64("good"));
+    snap.data = std::make_shared<const std::string>("good");
+    ASSERT_TRUE(log->SaveSnapshot(snap).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE snapshot SET data = X'62616421'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto log = *RaftLog::Open(path);
+  EXPECT_EQ(log->LoadSnapshot().status().code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace concordance::storage

@@ -1,0 +1,393 @@
+#include "storage/raft_log.h"
+
+#include <google/protobuf/text_format.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "util/status_macros.h"
+
+namespace concordance::storage {
+namespace {
+
+constexpr char kSchemaVersion[] = "1";
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS log (
+    idx   INTEGER PRIMARY KEY,
+    term  INTEGER NOT NULL,
+    type  INTEGER NOT NULL,
+    data  BLOB    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshot (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    data  BLOB NOT NULL
+);
+)sql";
+
+std::string ToText(const google::protobuf::Message& m) {
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetSingleLineMode(true);
+  std::string out;
+  printer.PrintToString(m, &out);
+  return out;
+}
+
+uint64_t ToUint(absl::string_view s) {
+  uint64_t v = 0;
+  return absl::SimpleAtoi(s, &v) ? v : 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RaftLog>> RaftLog::Open(const std::string& path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer, Connection::Open(path));
+  RETURN_IF_ERROR(writer->Exec("PRAGMA journal_mode=WAL"));
+  RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous=FULL"));
+  RETURN_IF_ERROR(writer->Exec(kSchema));
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader, Connection::Open(path));
+  RETURN_IF_ERROR(reader->Exec("PRAGMA query_only=1"));
+  std::unique_ptr<RaftLog> log(new RaftLog(std::move(writer), std::move(reader)));
+  RETURN_IF_ERROR(log->Load());
+  return log;
+}
+
+absl::Status RaftLog::Load() {
+  absl::MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(Statement * st, writer_->Prepare("SELECT key, value FROM meta"));
+  bool has_version = false;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    absl::string_view key = st->View(0);
+    absl::string_view value = st->View(1);
+    if (key == "currentTerm") {
+      hard_state_.set_term(ToUint(value));
+    } else if (key == "votedFor") {
+      hard_state_.set_voted_for(std::string(value));
+    } else if (key == "commitIndex") {
+      hard_state_.set_commit(ToUint(value));
+    } else if (key == "lastIncludedIndex") {
+      snapshot_meta_.set_index(ToUint(value));
+    } else if (key == "lastIncludedTerm") {
+      snapshot_meta_.set_term(ToUint(value));
+    } else if (key == "snapshotSize") {
+      snapshot_meta_.set_size(ToUint(value));
+    } else if (key == "snapshotChecksum") {
+      snapshot_meta_.set_checksum(ToUint(value));
+    } else if (key == "snapshotConf") {
+      if (!google::protobuf::TextFormat::ParseFromString(
+              std::string(value), snapshot_meta_.mutable_conf_state())) {
+        return absl::DataLossError("raft.db: unreadable snapshotConf");
+      }
+    } else if (key == "confState") {
+      if (!google::protobuf::TextFormat::ParseFromString(std::string(value),
+                                                         &conf_state_)) {
+        return absl::DataLossError("raft.db: unreadable confState");
+      }
+    } else if (key == "schemaVersion") {
+      has_version = true;
+      if (value != kSchemaVersion) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("raft.db has schema version ", value,
+                         "; this binary reads version ", kSchemaVersion));
+      }
+    }
+  }
+  if (!has_version) RETURN_IF_ERROR(PutMeta("schemaVersion", kSchemaVersion));
+  ASSIGN_OR_RETURN(int64_t last, writer_->QueryInt("SELECT max(idx) FROM log", 0));
+  ASSIGN_OR_RETURN(int64_t first, writer_->QueryInt("SELECT min(idx) FROM log", 0));
+  first_index_ = snapshot_meta_.index() + 1;
+  last_index_ = last > 0 ? last : snapshot_meta_.index();
+  if (first != 0 && static_cast<uint64_t>(first) != first_index_) {
+    return absl::DataLossError(
+        absl::StrCat("raft.db: log starts at ", first,
+                     " but the snapshot covers up to ", snapshot_meta_.index()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RaftLog::PutMeta(absl::string_view key, absl::string_view value) {
+  ASSIGN_OR_RETURN(Statement * st,
+                   writer_->Prepare("INSERT INTO meta(key, value) VALUES(?, ?) "
+                                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  st->Bind(1, key).Bind(2, value);
+  return st->Run();
+}
+
+uint64_t RaftLog::FirstIndex() const {
+  absl::MutexLock l(&mu_);
+  return first_index_;
+}
+
+uint64_t RaftLog::LastIndex() const {
+  absl::MutexLock l(&mu_);
+  return last_index_;
+}
+
+bool RaftLog::IsEmpty() const {
+  absl::MutexLock l(&mu_);
+  return last_index_ == 0 && snapshot_meta_.index() == 0 &&
+         hard_state_.term() == 0;
+}
+
+absl::StatusOr<uint64_t> RaftLog::Term(uint64_t index) const {
+  {
+    absl::MutexLock l(&mu_);
+    if (index == snapshot_meta_.index()) return snapshot_meta_.term();
+    if (index < first_index_ || index > last_index_) {
+      return absl::OutOfRangeError(absl::StrCat("no entry at index ", index));
+    }
+  }
+  absl::MutexLock l(&read_mu_);
+  ASSIGN_OR_RETURN(Statement * st, reader_->Prepare("SELECT term FROM log WHERE idx = ?"));
+  st->Bind(1, static_cast<int64_t>(index));
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return absl::OutOfRangeError(absl::StrCat("no entry at index ", index));
+  uint64_t term = st->Int(0);
+  st->Reset();
+  return term;
+}
+
+absl::Status RaftLog::Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes,
+                              std::vector<raft::LogEntry>* out) const {
+  {
+    absl::MutexLock l(&mu_);
+    if (lo < first_index_ || hi > last_index_ + 1 || lo > hi) {
+      return absl::OutOfRangeError(
+          absl::StrCat("entries [", lo, ",", hi, ") not in log [", first_index_,
+                       ",", last_index_, "]"));
+    }
+  }
+  if (lo == hi) return absl::OkStatus();
+  absl::MutexLock l(&read_mu_);
+  ASSIGN_OR_RETURN(
+      Statement * st,
+      reader_->Prepare("SELECT idx, term, type, data FROM log "
+                       "WHERE idx >= ? AND idx < ? ORDER BY idx"));
+  st->Bind(1, static_cast<int64_t>(lo)).Bind(2, static_cast<int64_t>(hi));
+  uint64_t bytes = 0;
+  uint64_t expect = lo;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    absl::string_view data = st->View(3);
+    if (expect > lo && bytes + data.size() > max_bytes) break;
+    if (static_cast<uint64_t>(st->Int(0)) != expect) {
+      st->Reset();
+      return absl::DataLossError(absl::StrCat("raft.db: missing entry ", expect));
+    }
+    raft::LogEntry& e = out->emplace_back();
+    e.set_index(st->Int(0));
+    e.set_term(st->Int(1));
+    e.set_type(static_cast<raft::EntryType>(st->Int(2)));
+    e.set_data(std::string(data));
+    bytes += data.size();
+    ++expect;
+  }
+  st->Reset();
+  if (expect == lo) {
+    return absl::DataLossError(absl::StrCat("raft.db: missing entry ", lo));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<raft::LogEntry> RaftLog::LastConfigEntry(uint64_t max_index) const {
+  absl::MutexLock l(&read_mu_);
+  ASSIGN_OR_RETURN(Statement * st,
+                   reader_->Prepare("SELECT idx, term, data FROM log WHERE type = 1 "
+                                    "AND idx <= ? ORDER BY idx DESC LIMIT 1"));
+  st->Bind(1, static_cast<int64_t>(std::min<uint64_t>(max_index, INT64_MAX)));
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return absl::NotFoundError("no config entry in the log");
+  raft::LogEntry e;
+  e.set_index(st->Int(0));
+  e.set_term(st->Int(1));
+  e.set_type(raft::CONFIG);
+  e.set_data(st->Text(2));
+  st->Reset();
+  return e;
+}
+
+raft::HardState RaftLog::hard_state() const {
+  absl::MutexLock l(&mu_);
+  return hard_state_;
+}
+
+raft::SnapshotMeta RaftLog::snapshot_meta() const {
+  absl::MutexLock l(&mu_);
+  return snapshot_meta_;
+}
+
+raft::ConfState RaftLog::conf_state() const {
+  absl::MutexLock l(&mu_);
+  return conf_state_;
+}
+
+absl::StatusOr<Snapshot> RaftLog::LoadSnapshot() const {
+  {
+    absl::MutexLock l(&mu_);
+    if (snapshot_data_ != nullptr || snapshot_meta_.index() == 0) {
+      Snapshot s{snapshot_meta_, snapshot_data_};
+      if (s.data == nullptr) s.data = std::make_shared<const std::string>();
+      return s;
+    }
+  }
+  std::shared_ptr<const std::string> data;
+  {
+    absl::MutexLock l(&read_mu_);
+    ASSIGN_OR_RETURN(Statement * st,
+                     reader_->Prepare("SELECT data FROM snapshot WHERE id = 1"));
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return absl::DataLossError("raft.db: snapshot data missing");
+    data = std::make_shared<const std::string>(st->Text(0));
+    st->Reset();
+  }
+  absl::MutexLock l(&mu_);
+  if (Fnv1a64(*data) != snapshot_meta_.checksum() ||
+      data->size() != snapshot_meta_.size()) {
+    return absl::DataLossError("raft.db: snapshot data fails its checksum");
+  }
+  snapshot_data_ = data;
+  return Snapshot{snapshot_meta_, data};
+}
+
+absl::Status RaftLog::Save(const raft::HardState* hard_state,
+                           absl::Span<const raft::LogEntry> entries,
+                           const raft::ConfState* conf_state) {
+  uint64_t new_last;
+  {
+    absl::MutexLock l(&mu_);
+    new_last = last_index_;
+    if (!entries.empty()) {
+      uint64_t first = entries.front().index();
+      if (first < first_index_ || first > last_index_ + 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "append at ", first, " leaves a gap or rewrites the snapshot; "
+            "log is [", first_index_, ",", last_index_, "]"));
+      }
+      for (size_t i = 1; i < entries.size(); ++i) {
+        if (entries[i].index() != first + i) {
+          return absl::InvalidArgumentError("entries are not contiguous");
+        }
+      }
+      new_last = entries.back().index();
+    }
+  }
+  Transaction tx(writer_.get());
+  RETURN_IF_ERROR(tx.Begin());
+  if (!entries.empty()) {
+    ASSIGN_OR_RETURN(Statement * del, writer_->Prepare("DELETE FROM log WHERE idx >= ?"));
+    del->Bind(1, static_cast<int64_t>(entries.front().index()));
+    RETURN_IF_ERROR(del->Run());
+    ASSIGN_OR_RETURN(Statement * ins,
+                     writer_->Prepare("INSERT INTO log(idx, term, type, data) "
+                                      "VALUES(?, ?, ?, ?)"));
+    for (const raft::LogEntry& e : entries) {
+      ins->Reset();
+      ins->Bind(1, static_cast<int64_t>(e.index()))
+          .Bind(2, static_cast<int64_t>(e.term()))
+          .Bind(3, static_cast<int64_t>(e.type()))
+          .BindBlob(4, e.data());
+      RETURN_IF_ERROR(ins->Run());
+    }
+  }
+  if (hard_state != nullptr) {
+    RETURN_IF_ERROR(PutMeta("currentTerm", absl::StrCat(hard_state->term())));
+    RETURN_IF_ERROR(PutMeta("votedFor", hard_state->voted_for()));
+    RETURN_IF_ERROR(PutMeta("commitIndex", absl::StrCat(hard_state->commit())));
+  }
+  if (conf_state != nullptr) {
+    RETURN_IF_ERROR(PutMeta("confState", ToText(*conf_state)));
+  }
+  RETURN_IF_ERROR(tx.Commit());
+  absl::MutexLock l(&mu_);
+  last_index_ = new_last;
+  if (hard_state != nullptr) hard_state_ = *hard_state;
+  if (conf_state != nullptr) conf_state_ = *conf_state;
+  return absl::OkStatus();
+}
+
+absl::Status RaftLog::PutSnapshotLocked(const Snapshot& snapshot) {
+  const raft::SnapshotMeta& m = snapshot.meta;
+  ASSIGN_OR_RETURN(Statement * st,
+                   writer_->Prepare("INSERT OR REPLACE INTO snapshot(id, data) "
+                                    "VALUES(1, ?)"));
+  st->BindBlob(1, *snapshot.data);
+  RETURN_IF_ERROR(st->Run());
+  RETURN_IF_ERROR(PutMeta("lastIncludedIndex", absl::StrCat(m.index())));
+  RETURN_IF_ERROR(PutMeta("lastIncludedTerm", absl::StrCat(m.term())));
+  RETURN_IF_ERROR(PutMeta("snapshotSize", absl::StrCat(m.size())));
+  RETURN_IF_ERROR(PutMeta("snapshotChecksum", absl::StrCat(m.checksum())));
+  RETURN_IF_ERROR(PutMeta("snapshotConf", ToText(m.conf_state())));
+  return absl::OkStatus();
+}
+
+absl::Status RaftLog::SaveSnapshot(const Snapshot& snapshot) {
+  uint64_t index = snapshot.meta.index();
+  {
+    absl::MutexLock l(&mu_);
+    if (index < snapshot_meta_.index() || index > last_index_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("snapshot at ", index, " outside log [",
+                       snapshot_meta_.index(), ",", last_index_, "]"));
+    }
+  }
+  if (snapshot.data == nullptr || snapshot.data->size() != snapshot.meta.size()) {
+    return absl::InvalidArgumentError("snapshot data does not match its size");
+  }
+  Transaction tx(writer_.get());
+  RETURN_IF_ERROR(tx.Begin());
+  RETURN_IF_ERROR(PutSnapshotLocked(snapshot));
+  ASSIGN_OR_RETURN(Statement * del, writer_->Prepare("DELETE FROM log WHERE idx <= ?"));
+  del->Bind(1, static_cast<int64_t>(index));
+  RETURN_IF_ERROR(del->Run());
+  RETURN_IF_ERROR(tx.Commit());
+  absl::MutexLock l(&mu_);
+  snapshot_meta_ = snapshot.meta;
+  snapshot_data_ = snapshot.data;
+  first_index_ = index + 1;
+  return absl::OkStatus();
+}
+
+absl::Status RaftLog::InstallSnapshot(const Snapshot& snapshot) {
+  const raft::SnapshotMeta& m = snapshot.meta;
+  if (snapshot.data == nullptr || snapshot.data->size() != m.size()) {
+    return absl::InvalidArgumentError("snapshot data does not match its size");
+  }
+  bool keep_suffix = false;
+  uint64_t last;
+  {
+    absl::MutexLock l(&mu_);
+    last = last_index_;
+  }
+  if (m.index() >= FirstIndex() && m.index() <= last) {
+    absl::StatusOr<uint64_t> t = Term(m.index());
+    keep_suffix = t.ok() && *t == m.term();
+  }
+  Transaction tx(writer_.get());
+  RETURN_IF_ERROR(tx.Begin());
+  RETURN_IF_ERROR(PutSnapshotLocked(snapshot));
+  if (keep_suffix) {
+    ASSIGN_OR_RETURN(Statement * del,
+                     writer_->Prepare("DELETE FROM log WHERE idx <= ?"));
+    del->Bind(1, static_cast<int64_t>(m.index()));
+    RETURN_IF_ERROR(del->Run());
+  } else {
+    RETURN_IF_ERROR(writer_->Exec("DELETE FROM log"));
+  }
+  RETURN_IF_ERROR(PutMeta("confState", ToText(m.conf_state())));
+  RETURN_IF_ERROR(tx.Commit());
+  absl::MutexLock l(&mu_);
+  snapshot_meta_ = m;
+  snapshot_data_ = snapshot.data;
+  conf_state_ = m.conf_state();
+  first_index_ = m.index() + 1;
+  if (!keep_suffix) last_index_ = m.index();
+  return absl::OkStatus();
+}
+
+}  // namespace concordance::storage

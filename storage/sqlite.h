@@ -1,0 +1,103 @@
+// Thin RAII wrappers over the SQLite C API: a connection that caches its
+// prepared statements, and a statement with typed binds and columns.
+//
+// Thread safety: a Connection and its statements belong to one thread at a
+// time; callers that share one across threads hold their own lock.
+#ifndef CONCORDANCE_STORAGE_SQLITE_H_
+#define CONCORDANCE_STORAGE_SQLITE_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace concordance::storage {
+
+// Converts an SQLite result code into a Status with the connection's message.
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what);
+
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Binds are 1-based as in SQLite. Text and blob binds copy the bytes.
+  Statement& Bind(int i, int64_t v);
+  Statement& Bind(int i, absl::string_view text);
+  Statement& BindBlob(int i, absl::string_view bytes);
+  Statement& BindNull(int i);
+
+  // Steps once: true when a row is ready, false when done.
+  absl::StatusOr<bool> Step();
+  // Steps to completion, expecting no rows.
+  absl::Status Run();
+
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+  }
+  std::string Text(int col) const;
+  absl::string_view View(int col) const;  // valid until the next Step/Reset
+
+  // Clears binds and rewinds; called automatically by Connection::Prepare.
+  void Reset();
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Connection {
+ public:
+  // Opens (creating if needed) the database file at `path` with `flags`
+  // added to SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE.
+  static absl::StatusOr<std::unique_ptr<Connection>> Open(
+      const std::string& path, int extra_flags = 0);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one or more statements that return no rows.
+  absl::Status Exec(absl::string_view sql);
+  // Returns a cached prepared statement, reset and with binds cleared.
+  absl::StatusOr<Statement*> Prepare(absl::string_view sql);
+  // Runs a query returning one integer (e.g. "PRAGMA ..."); `fallback` when
+  // there is no row.
+  absl::StatusOr<int64_t> QueryInt(absl::string_view sql, int64_t fallback = 0);
+
+  sqlite3* raw() const { return db_; }
+  int64_t changes() const { return sqlite3_changes64(db_); }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Statement>> cache_;
+};
+
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless Commit()
+// succeeded. Keeps every early return from leaving a transaction open.
+class Transaction {
+ public:
+  explicit Transaction(Connection* conn) : conn_(conn) {}
+  ~Transaction();
+  absl::Status Begin() { return Begin("BEGIN IMMEDIATE"); }
+  absl::Status BeginDeferred() { return Begin("BEGIN"); }
+  absl::Status Commit();
+
+ private:
+  absl::Status Begin(absl::string_view sql);
+  Connection* conn_;
+  bool open_ = false;
+};
+
+}  // namespace concordance::storage
+
+#endif  // CONCORDANCE_STORAGE_SQLITE_H_

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test: setup, then `bazel test //...` (unit tests, the Raft
+# simulator's CI run, the multi-process server and cluster suites). Ends with
+# a line `N passed, N failed` counting test cases (gtest cases from each
+# test.xml), not targets. Exits non-zero on any failure.
+#
+# Extra arguments go to `bazel test` (e.g. tools/test.sh //storage/...).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+tools/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+targets=("$@")
+if ((${#targets[@]} == 0)); then targets=("//..."); fi
+
+bep=$(mktemp /tmp/concordance-bep.XXXXXX.json)
+trap 'rm -f "$bep"' EXIT
+
+bazel test --keep_going --build_event_json_file="$bep" "${targets[@]}"
+bazel_rc=$?
+
+python3 tools/test_summary.py "$bep"
+summary_rc=$?
+
+if ((bazel_rc != 0 || summary_rc != 0)); then exit 1; fi
+exit 0
