@@ -76,9 +76,9 @@ class LogStore {
   // the entries it covers, atomically: the snapshot is durable before any
   // entry disappears.
   virtual absl::Status SaveSnapshot(const Snapshot& snapshot) = 0;
-  // Installs a snapshot received from the leader: records it and, unless the
-  // log holds an entry at meta.index with meta.term (then the suffix after it
-  // is kept), discards the whole log. Atomic and durable.
+  // Installs a snapshot received from the leader: records it and discards
+  // the whole log (the Raft core installs a snapshot only when its log does
+  // not already match it). Atomic and durable.
   virtual absl::Status InstallSnapshot(const Snapshot& snapshot) = 0;
 };
 

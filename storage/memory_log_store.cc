@@ -139,15 +139,8 @@ absl::Status MemoryLogStore::SaveSnapshot(const Snapshot& snapshot) {
 
 absl::Status MemoryLogStore::InstallSnapshot(const Snapshot& snapshot) {
   absl::MutexLock l(&mu_);
-  uint64_t index = snapshot.meta.index();
-  bool keep_suffix = index >= offset_ && index <= LastIndexLocked() &&
-                     entries_[index - offset_].term() == snapshot.meta.term();
-  if (keep_suffix) {
-    CompactLocked(index);
-  } else {
-    entries_.clear();
-    offset_ = index + 1;
-  }
+  entries_.clear();
+  offset_ = snapshot.meta.index() + 1;
   snapshot_ = snapshot;
   conf_state_ = snapshot.meta.conf_state();
   return absl::OkStatus();

@@ -358,27 +358,10 @@ absl::Status RaftLog::InstallSnapshot(const Snapshot& snapshot) {
   if (snapshot.data == nullptr || snapshot.data->size() != m.size()) {
     return absl::InvalidArgumentError("snapshot data does not match its size");
   }
-  bool keep_suffix = false;
-  uint64_t last;
-  {
-    absl::MutexLock l(&mu_);
-    last = last_index_;
-  }
-  if (m.index() >= FirstIndex() && m.index() <= last) {
-    absl::StatusOr<uint64_t> t = Term(m.index());
-    keep_suffix = t.ok() && *t == m.term();
-  }
   Transaction tx(writer_.get());
   RETURN_IF_ERROR(tx.Begin());
   RETURN_IF_ERROR(PutSnapshotLocked(snapshot));
-  if (keep_suffix) {
-    ASSIGN_OR_RETURN(Statement * del,
-                     writer_->Prepare("DELETE FROM log WHERE idx <= ?"));
-    del->Bind(1, static_cast<int64_t>(m.index()));
-    RETURN_IF_ERROR(del->Run());
-  } else {
-    RETURN_IF_ERROR(writer_->Exec("DELETE FROM log"));
-  }
+  RETURN_IF_ERROR(writer_->Exec("DELETE FROM log"));
   RETURN_IF_ERROR(PutMeta("confState", ToText(m.conf_state())));
   RETURN_IF_ERROR(tx.Commit());
   absl::MutexLock l(&mu_);
@@ -386,7 +369,7 @@ absl::Status RaftLog::InstallSnapshot(const Snapshot& snapshot) {
   snapshot_data_ = snapshot.data;
   conf_state_ = m.conf_state();
   first_index_ = m.index() + 1;
-  if (!keep_suffix) last_index_ = m.index();
+  last_index_ = m.index();
   return absl::OkStatus();
 }
 
