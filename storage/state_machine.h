@@ -13,6 +13,7 @@
 #include "absl/types/span.h"
 #include "proto/kv.pb.h"
 #include "proto/raft.pb.h"
+#include "util/status_payloads.h"
 
 namespace concordance::storage {
 
@@ -29,10 +30,6 @@ struct CommandResult {
   std::vector<kv::ChangeEvent> changes;
 };
 
-// Status payload keys (values are decimal integers as text).
-inline constexpr char kCurrentVersionPayload[] = "concordance/currentVersion";
-inline constexpr char kOpIndexPayload[] = "concordance/opIndex";
-inline constexpr char kOldestSeqPayload[] = "concordance/oldestSeq";
 
 class StateMachine {
  public:

@@ -1,0 +1,56 @@
+// API-key authentication (design.md §7). Two client keys — the API key
+// (read/write and cluster management) and the agent key (read-only) — and a
+// peer key for /raft (default: the API key). Keys are compared in constant
+// time and never logged. With no client keys configured, every caller gets
+// full access (the server allows that only on a loopback address).
+#ifndef CONCORDANCE_GATEWAY_AUTH_H_
+#define CONCORDANCE_GATEWAY_AUTH_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace concordance::gateway {
+
+enum class Access { kNone, kRead, kWrite };
+
+struct Keys {
+  std::string api;
+  std::string agent;
+  std::string peer;  // empty: the API key
+};
+
+class Authenticator {
+ public:
+  explicit Authenticator(Keys keys);
+
+  // True when no client key is configured (open dev mode).
+  bool open() const { return open_; }
+  // What an `Authorization` header value grants.
+  Access Authenticate(absl::string_view authorization) const;
+  // OK when `authorization` grants `needed`; Unauthenticated (no or unknown
+  // key) or PermissionDenied (read-only key asking to write) otherwise.
+  absl::Status Check(absl::string_view authorization, Access needed) const;
+  // True when `authorization` carries the peer key (or peers are open).
+  bool IsPeer(absl::string_view authorization) const;
+
+  // The writer identity of a key's holder when no actor header is given.
+  static const char* RoleName(Access a) { return a == Access::kWrite ? "api" : "agent"; }
+
+ private:
+  // Constant-time: compares SHA-256 digests, so length leaks nothing either.
+  static bool Matches(absl::string_view presented, const std::string& key_digest);
+  static std::string Digest(absl::string_view s);
+
+  bool open_;
+  std::string api_digest_, agent_digest_, peer_digest_;
+  bool has_api_, has_agent_, has_peer_;
+};
+
+// The token of "Bearer <token>", or "" when the header has another form.
+absl::string_view BearerToken(absl::string_view authorization);
+
+}  // namespace concordance::gateway
+
+#endif  // CONCORDANCE_GATEWAY_AUTH_H_

@@ -1,0 +1,66 @@
+// Server: the single listening port (design.md §1) on Boost.Beast/Asio —
+// HTTP/1.1 with keep-alive for /api/v1/* and /metrics, WebSocket upgrades
+// for /stream (JSON-RPC) and /raft (peer transport). Beast stays inside
+// server.cc; nothing that includes this header pays for it.
+//
+// Threads: `io_threads` threads run the I/O context. Each connection is
+// served on its own strand. Stop() is graceful: no new connections, idle
+// keep-alive connections closed, in-flight requests answered, WebSockets
+// closed with a close frame (1001 going away).
+#ifndef CONCORDANCE_GATEWAY_SERVER_H_
+#define CONCORDANCE_GATEWAY_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "gateway/auth.h"
+#include "gateway/backend.h"
+#include "gateway/rest_handler.h"
+#include "gateway/rpc_connection.h"
+#include "storage/validation.h"
+#include "util/metrics.h"
+
+namespace concordance::gateway {
+
+class Server {
+ public:
+  struct Options {
+    std::string host = "127.0.0.1";
+    uint16_t port = 4100;  // 0: any free port (see port())
+    int io_threads = 2;
+    storage::Limits limits;
+    int header_timeout_ms = 30000;  // to receive a whole request head
+    int idle_timeout_ms = 60000;    // keep-alive connection with no request
+    int ws_idle_timeout_ms = 60000;  // WebSocket silence before a ping
+    size_t ws_send_queue_messages = 4096;  // per /stream connection
+    size_t ws_send_queue_bytes = 64 << 20;
+    size_t max_connections = 10000;
+    RpcConnection::Options rpc;
+    RestHandler::Options rest;
+  };
+
+  Server(Options options, Backend* backend, const Authenticator* auth,
+         metrics::Registry* metrics);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, listens and starts the I/O threads.
+  absl::Status Start();
+  // The bound port (useful with port 0).
+  uint16_t port() const;
+  // Graceful stop; returns once every connection is closed or `grace_ms`
+  // passed, and the I/O threads have exited.
+  void Stop(int grace_ms = 5000);
+
+  class Impl;  // defined in server.cc, where Beast lives
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace concordance::gateway
+
+#endif  // CONCORDANCE_GATEWAY_SERVER_H_

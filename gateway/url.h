@@ -1,0 +1,25 @@
+// URL pieces: percent-decoding and query strings (RFC 3986; '+' is a plain
+// character, not a space).
+#ifndef CONCORDANCE_GATEWAY_URL_H_
+#define CONCORDANCE_GATEWAY_URL_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace concordance::gateway {
+
+// Decodes %XX escapes; InvalidArgument on a malformed escape.
+absl::StatusOr<std::string> PercentDecode(absl::string_view s);
+// Encodes everything but unreserved characters.
+std::string PercentEncode(absl::string_view s);
+
+// Splits "a=1&b=2" (already without '?') into decoded pairs; a repeated name
+// keeps its first value.
+absl::StatusOr<std::map<std::string, std::string>> ParseQuery(absl::string_view q);
+
+}  // namespace concordance::gateway
+
+#endif  // CONCORDANCE_GATEWAY_URL_H_
