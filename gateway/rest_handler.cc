@@ -205,6 +205,10 @@ void RestHandler::Route(HttpRequest& req, const std::string& path,
     absl::string_view rest = absl::string_view(path).substr(kKvPrefix.size());
     if (absl::EndsWith(rest, "/")) {
       *route = "kv_list";
+      if (m == "PUT" || m == "DELETE") {
+        return done(Error(absl::InvalidArgumentError(
+            "key is empty (a path ending in / lists the namespace)")));
+      }
       if (m != "GET") return method_not_allowed("GET");
       absl::StatusOr<std::string> ns = PercentDecode(rest.substr(0, rest.size() - 1));
       if (!ns.ok()) return done(Error(ns.status()));

@@ -303,6 +303,10 @@ void Node::TickHeartbeat() {
   }
 }
 
+void Node::CampaignNow() {
+  if (role_ != Role::kLeader && Promotable()) Campaign(config_.pre_vote, false);
+}
+
 void Node::Campaign(bool pre_vote, bool transfer) {
   uint64_t term;
   if (pre_vote) {

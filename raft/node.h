@@ -169,6 +169,9 @@ class Node {
       ConfChange::Type type, const Member& member);
   // Starts a linearizable read; its ReadState arrives in a later Ready.
   void ReadIndex(uint64_t request_id);
+  // Starts an election now (without waiting for the timeout), if this node
+  // may campaign. Used by a node that is its configuration's only voter.
+  void CampaignNow();
   // Hands leadership to `target` (or the most caught-up voter when empty).
   absl::Status TransferLeadership(const std::string& target);
   // The transport could not reach `peer`: stop pipelining to it.

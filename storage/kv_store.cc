@@ -634,7 +634,16 @@ absl::Status KvStore::Restore(const std::string& image) {
   return LoadApplied();
 }
 
-absl::StatusOr<std::string> KvStore::ContentHash() {
+absl::StatusOr<std::string> KvStore::ContentHash(uint64_t* applied_index) const {
+  auto conn = readers_->Acquire();
+  Transaction tx(conn.get());
+  RETURN_IF_ERROR(tx.BeginDeferred());
+  if (applied_index != nullptr) {
+    ASSIGN_OR_RETURN(int64_t applied,
+                     conn->QueryInt("SELECT CAST(value AS INTEGER) FROM meta "
+                                    "WHERE key = 'applied_index'"));
+    *applied_index = applied;
+  }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   auto add = [ctx](absl::string_view s) {
@@ -643,7 +652,7 @@ absl::StatusOr<std::string> KvStore::ContentHash() {
     EVP_DigestUpdate(ctx, s.data(), s.size());
   };
   auto hash_query = [&](absl::string_view sql, int columns) -> absl::Status {
-    ASSIGN_OR_RETURN(Statement * st, writer_->Prepare(sql));
+    ASSIGN_OR_RETURN(Statement * st, conn->Prepare(sql));
     while (true) {
       ASSIGN_OR_RETURN(bool row, st->Step());
       if (!row) break;
@@ -668,6 +677,7 @@ absl::StatusOr<std::string> KvStore::ContentHash() {
   EVP_DigestFinal_ex(ctx, md, &len);
   EVP_MD_CTX_free(ctx);
   if (!s.ok()) return s;
+  RETURN_IF_ERROR(tx.Commit());
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<char*>(md), len));
 }

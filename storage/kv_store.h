@@ -76,7 +76,10 @@ class KvStore : public StateMachine {
   uint64_t AppliedTerm() const override { return applied_term_.load(); }
   absl::StatusOr<std::string> Serialize() override;
   absl::Status Restore(const std::string& image) override;
-  absl::StatusOr<std::string> ContentHash() override;
+  // Hashes the content as of one read transaction (any thread); with
+  // `applied_index` set to the applied index of that same state.
+  absl::StatusOr<std::string> ContentHash() override { return ContentHash(nullptr); }
+  absl::StatusOr<std::string> ContentHash(uint64_t* applied_index) const;
 
   // ---- Reads (any thread) ----
   // The live entry, or NotFound when absent or expired at `now_ms`.

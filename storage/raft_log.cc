@@ -118,6 +118,20 @@ absl::Status RaftLog::PutMeta(absl::string_view key, absl::string_view value) {
   return st->Run();
 }
 
+absl::StatusOr<std::optional<std::string>> RaftLog::ReadMeta(const std::string& key) {
+  ASSIGN_OR_RETURN(Statement * st, writer_->Prepare("SELECT value FROM meta WHERE key = ?"));
+  st->Bind(1, key);
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  std::optional<std::string> out;
+  if (row) out = st->Text(0);
+  st->Reset();
+  return out;
+}
+
+absl::Status RaftLog::WriteMeta(const std::string& key, const std::string& value) {
+  return PutMeta(key, value);
+}
+
 uint64_t RaftLog::FirstIndex() const {
   absl::MutexLock l(&mu_);
   return first_index_;

@@ -27,6 +27,7 @@
 #define CONCORDANCE_STORAGE_RAFT_LOG_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -61,6 +62,10 @@ class RaftLog : public LogStore {
 
   // True when the store holds nothing yet: no entries, no snapshot, term 0.
   bool IsEmpty() const;
+
+  // Other values kept in `meta` (e.g. nodeId). Writer thread only.
+  absl::StatusOr<std::optional<std::string>> ReadMeta(const std::string& key);
+  absl::Status WriteMeta(const std::string& key, const std::string& value);
 
  private:
   RaftLog(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader)

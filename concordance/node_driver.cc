@@ -1,0 +1,465 @@
+#include "concordance/node_driver.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "util/status_payloads.h"
+
+namespace concordance {
+
+namespace net = boost::asio;
+using Steady = std::chrono::steady_clock;
+
+struct NodeDriver::Loop {
+  net::io_context loop;
+  net::io_context persist;
+  net::executor_work_guard<net::io_context::executor_type> loop_work{net::make_work_guard(loop)};
+  net::executor_work_guard<net::io_context::executor_type> persist_work{
+      net::make_work_guard(persist)};
+  net::steady_timer tick{loop};
+  net::steady_timer sweep{loop};
+  std::thread loop_thread;
+  std::thread persist_thread;
+  bool stopping = false;  // loop thread
+};
+
+namespace {
+
+absl::Status Indeterminate(std::string message) {
+  absl::Status s = absl::UnavailableError(std::move(message));
+  s.SetPayload(kIndeterminatePayload, absl::Cord("true"));
+  return s;
+}
+
+}  // namespace
+
+NodeDriver::NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm,
+                       Transport* transport, metrics::Registry* metrics)
+    : options_(std::move(options)),
+      log_(log),
+      fsm_(fsm),
+      transport_(transport),
+      metrics_(metrics),
+      loop_(std::make_unique<Loop>()) {
+  fsync_seconds_ = metrics->GetHistogram(
+      "concordance_raft_fsync_duration_seconds",
+      "Time to make one Ready durable in raft.db (one transaction, one fsync).",
+      metrics::LatencyBuckets());
+  persist_batch_entries_ = metrics->GetHistogram(
+      "concordance_raft_persist_batch_entries", "Log entries per raft.db transaction.",
+      {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096});
+  proposals_total_ = metrics->GetCounter("concordance_raft_proposals_total",
+                                         "Proposals accepted by this node as leader.");
+  proposals_failed_ = metrics->GetCounter(
+      "concordance_raft_proposals_failed_total",
+      "Proposals answered with an error (not leader, lost, timed out).");
+  term_gauge_ = metrics->GetGauge("concordance_raft_term", "Current Raft term.");
+  commit_gauge_ = metrics->GetGauge("concordance_raft_commit_index", "Raft commit index.");
+  applied_gauge_ = metrics->GetGauge("concordance_raft_applied_index", "Applied index.");
+  leader_gauge_ = metrics->GetGauge("concordance_raft_is_leader", "1 if this node leads.");
+  snapshots_total_ = metrics->GetCounter("concordance_raft_snapshots_total",
+                                         "Snapshots taken by this node.");
+}
+
+NodeDriver::~NodeDriver() { Stop(); }
+
+absl::Status NodeDriver::Start() {
+  raft::Config c = options_.raft;
+  c.applied = fsm_->applied_index();
+  node_ = std::make_unique<raft::Node>(c, log_);
+  last_conf_ = node_->conf_state();
+  transport_->UpdatePeers(last_conf_);
+  PublishStatus();
+  loop_->persist_thread = std::thread([this] { loop_->persist.run(); });
+  loop_->loop_thread = std::thread([this] { loop_->loop.run(); });
+  Post([this] {
+    // Alone in its configuration, a node need not wait an election timeout.
+    if (node_->conf_state().voters_size() == 1 && node_->IsVoter(node_->id())) {
+      node_->CampaignNow();
+    }
+    Tick();
+    SweepTimeouts();
+  });
+  LOG(INFO) << "raft node " << c.id << " started: term " << node_->term() << ", applied "
+            << c.applied << ", last index " << node_->last_index() << ", "
+            << node_->conf_state().voters_size() << " voters";
+  return absl::OkStatus();
+}
+
+void NodeDriver::Stop() {
+  if (!loop_->loop_thread.joinable()) return;
+  Post([this] {
+    loop_->stopping = true;
+    loop_->tick.cancel();
+    loop_->sweep.cancel();
+    for (auto& [i, p] : proposals_) p.done(Indeterminate("node shutting down; the write may or may not have been applied"));
+    proposals_.clear();
+    for (auto& [i, p] : conf_changes_) p.done(Indeterminate("node shutting down"));
+    conf_changes_.clear();
+    for (auto& [i, w] : reads_) w.done(absl::UnavailableError("node shutting down"));
+    reads_.clear();
+    for (auto& [i, w] : applied_waiters_) w.done(absl::UnavailableError("node shutting down"));
+    applied_waiters_.clear();
+    for (auto& [i, w] : seq_waiters_) w.done(absl::UnavailableError("node shutting down"));
+    seq_waiters_.clear();
+    for (Waiter& w : leader_change_waiters_) w.done(absl::UnavailableError("node shutting down"));
+    leader_change_waiters_.clear();
+  });
+  // Let the persist thread finish what it has (its completions still run on
+  // the loop), then stop both.
+  loop_->persist_work.reset();
+  loop_->persist_thread.join();
+  loop_->loop_work.reset();
+  // Drain the loop's queue briefly, then stop it.
+  Post([this] { loop_->loop.stop(); });
+  loop_->loop_thread.join();
+}
+
+void NodeDriver::Post(std::function<void()> fn) { net::post(loop_->loop, std::move(fn)); }
+
+void NodeDriver::RunAfter(int delay_ms, std::function<void()> fn) {
+  Post([this, delay_ms, fn = std::move(fn)]() mutable {
+    auto timer = std::make_shared<net::steady_timer>(loop_->loop, std::chrono::milliseconds(delay_ms));
+    timer->async_wait([timer, fn = std::move(fn)](const boost::system::error_code&) { fn(); });
+  });
+}
+
+absl::Status NodeDriver::NotLeader() const {
+  const std::string& lead = node_->leader();
+  if (lead.empty() || lead == node_->id()) {
+    return absl::UnavailableError("no leader is elected right now; retry shortly");
+  }
+  absl::Status s = absl::UnavailableError(absl::StrCat("not the leader; ", lead, " leads"));
+  s.SetPayload(kLeaderIdPayload, absl::Cord(lead));
+  std::optional<raft::Member> m = node_->FindMember(lead);
+  s.SetPayload(kLeaderAddressPayload, absl::Cord(m ? m->address() : ""));
+  return s;
+}
+
+void NodeDriver::Propose(std::string command, ProposalCallback done) {
+  Post([this, command = std::move(command), done = std::move(done)]() mutable {
+    if (loop_->stopping) return done(absl::UnavailableError("node shutting down"));
+    if (node_->role() != raft::Role::kLeader) {
+      proposals_failed_->Inc();
+      return done(NotLeader());
+    }
+    auto r = node_->Propose(std::move(command));
+    if (!r.ok()) {
+      proposals_failed_->Inc();
+      return done(absl::UnavailableError(r.status().message()));
+    }
+    proposals_total_->Inc();
+    proposals_[r->first] = Pending{r->second, std::move(done),
+                                   Steady::now() + std::chrono::milliseconds(options_.proposal_timeout_ms)};
+    Process();
+  });
+}
+
+void NodeDriver::ProposeConfChange(raft::ConfChange::Type type, raft::Member member,
+                                   DoneCallback done) {
+  Post([this, type, member = std::move(member), done = std::move(done)]() mutable {
+    if (loop_->stopping) return done(absl::UnavailableError("node shutting down"));
+    if (node_->role() != raft::Role::kLeader) return done(NotLeader());
+    auto r = node_->ProposeConfChange(type, member);
+    if (!r.ok()) {
+      // "not yet": a retryable condition, not a client error.
+      if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
+        return done(absl::UnavailableError(r.status().message()));
+      }
+      return done(r.status());
+    }
+    conf_changes_[r->first] = PendingConf{r->second, std::move(done),
+                                          Steady::now() + std::chrono::milliseconds(options_.proposal_timeout_ms)};
+    Process();
+  });
+}
+
+void NodeDriver::ReadIndex(DoneCallback done) {
+  Post([this, done = std::move(done)]() mutable {
+    if (loop_->stopping) return done(absl::UnavailableError("node shutting down"));
+    uint64_t id = ++next_read_id_;
+    reads_[id] = Waiter{std::move(done),
+                        Steady::now() + std::chrono::milliseconds(options_.proposal_timeout_ms)};
+    node_->ReadIndex(id);
+    Process();
+  });
+}
+
+void NodeDriver::WaitForSeq(int64_t seq, int timeout_ms, DoneCallback done) {
+  Post([this, seq, timeout_ms, done = std::move(done)]() mutable {
+    if (fsm_->last_seq() >= seq) return done(absl::OkStatus());
+    if (loop_->stopping) return done(absl::UnavailableError("node shutting down"));
+    seq_waiters_.emplace(seq, Waiter{std::move(done), Steady::now() + std::chrono::milliseconds(timeout_ms)});
+  });
+}
+
+void NodeDriver::TransferLeadership(std::string target, DoneCallback done) {
+  Post([this, target = std::move(target), done = std::move(done)]() mutable {
+    if (node_->role() != raft::Role::kLeader) return done(NotLeader());
+    absl::Status s = node_->TransferLeadership(target);
+    if (!s.ok()) return done(s);
+    int timeout_ms = options_.raft.election_ticks_max * options_.tick_ms * 2;
+    leader_change_waiters_.push_back(
+        Waiter{std::move(done), Steady::now() + std::chrono::milliseconds(timeout_ms)});
+    Process();
+  });
+}
+
+void NodeDriver::Step(raft::Message m) {
+  Post([this, m = std::move(m)] {
+    if (loop_->stopping) return;
+    node_->Step(m);
+    Process();
+  });
+}
+
+void NodeDriver::Tick() {
+  if (loop_->stopping) return;
+  node_->Tick();
+  Process();
+  PublishStatus();
+  loop_->tick.expires_after(std::chrono::milliseconds(options_.tick_ms));
+  loop_->tick.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Tick();
+  });
+}
+
+void NodeDriver::Process() {
+  std::vector<raft::Message> msgs = node_->TakeLeaderMessages();
+  if (!msgs.empty()) transport_->Send(std::move(msgs));
+  HandleReady();
+}
+
+void NodeDriver::HandleReady() {
+  if (ready_in_flight_ || !node_->HasReady()) return;
+  auto rd = std::make_shared<raft::Ready>(node_->GetReady());
+  ready_in_flight_ = true;
+  if (!rd->leader_messages.empty()) transport_->Send(std::move(rd->leader_messages));
+  if (rd->soft_state) {
+    LOG(INFO) << options_.raft.id << " is now " << raft::RoleName(rd->soft_state->role)
+              << " at term " << node_->term()
+              << (rd->soft_state->leader.empty() ? "" : ", leader " + rd->soft_state->leader);
+    if (!rd->soft_state->leader.empty() && rd->soft_state->leader != options_.raft.id) {
+      for (Waiter& w : leader_change_waiters_) w.done(absl::OkStatus());
+      leader_change_waiters_.clear();
+    }
+  }
+  bool persist = rd->snapshot || rd->must_sync || !rd->entries.empty() || rd->conf_state;
+  if (persist) {
+    net::post(loop_->persist, [this, rd] {
+      auto start = Steady::now();
+      if (rd->snapshot) {
+        absl::Status s = log_->InstallSnapshot(*rd->snapshot);
+        CHECK(s.ok()) << "cannot install snapshot in raft.db: " << s;
+      }
+      if (rd->hard_state || !rd->entries.empty() || rd->conf_state) {
+        absl::Status s = log_->Save(rd->hard_state ? &*rd->hard_state : nullptr, rd->entries,
+                                    rd->conf_state ? &*rd->conf_state : nullptr);
+        // Raft cannot continue safely without durability.
+        CHECK(s.ok()) << "cannot write raft.db: " << s;
+      }
+      fsync_seconds_->Observe(std::chrono::duration<double>(Steady::now() - start).count());
+      if (!rd->entries.empty()) persist_batch_entries_->Observe(rd->entries.size());
+      Post([this, rd] { OnPersisted(rd); });
+    });
+  }
+  // Committed entries are durable already: apply while the fsync runs
+  // (after a snapshot install they wait for the restore).
+  if (!rd->snapshot) ApplyCommitted(rd->committed_entries);
+  if (!persist) OnPersisted(rd);
+}
+
+void NodeDriver::OnPersisted(std::shared_ptr<raft::Ready> rd) {
+  if (rd->snapshot) {
+    absl::Status s = fsm_->Restore(*rd->snapshot->data);
+    CHECK(s.ok()) << "cannot restore the state machine from a snapshot: " << s;
+    LOG(INFO) << options_.raft.id << " installed a snapshot at index "
+              << rd->snapshot->meta.index();
+    ApplyCommitted(rd->committed_entries);
+  }
+  if (!rd->messages.empty()) transport_->Send(std::move(rd->messages));
+  for (const raft::ReadState& rs : rd->read_states) {
+    auto it = reads_.find(rs.request_id);
+    if (it == reads_.end()) continue;
+    Waiter w = std::move(it->second);
+    reads_.erase(it);
+    if (!rs.ok) {
+      w.done(absl::UnavailableError(
+          node_->leader().empty() ? "no leader is elected right now; retry shortly"
+                                  : "the leader could not confirm its leadership; retry"));
+    } else if (fsm_->applied_index() >= rs.index) {
+      w.done(absl::OkStatus());
+    } else {
+      applied_waiters_.emplace(rs.index, std::move(w));
+    }
+  }
+  node_->Advance();
+  if (rd->conf_state || rd->snapshot || !(node_->conf_state().SerializeAsString() ==
+                                          last_conf_.SerializeAsString())) {
+    last_conf_ = node_->conf_state();
+    transport_->UpdatePeers(last_conf_);
+  }
+  ready_in_flight_ = false;
+  MaybeSnapshot();
+  Process();
+}
+
+void NodeDriver::ApplyCommitted(const std::vector<raft::LogEntry>& entries) {
+  if (entries.empty()) return;
+  std::vector<storage::CommandResult> results;
+  absl::Status s = fsm_->Apply(entries, &results);
+  // A state machine that cannot apply would diverge from its replicas.
+  CHECK(s.ok()) << "cannot apply committed entries: " << s;
+  size_t r = 0;
+  for (const raft::LogEntry& e : entries) {
+    while (r < results.size() && results[r].index < e.index()) ++r;
+    auto p = proposals_.find(e.index());
+    if (p != proposals_.end()) {
+      Pending pending = std::move(p->second);
+      proposals_.erase(p);
+      if (pending.term != e.term()) {
+        proposals_failed_->Inc();
+        pending.done(absl::UnavailableError(
+            "leadership changed before the write committed; it was not applied, retry"));
+      } else if (r < results.size() && results[r].index == e.index()) {
+        pending.done(std::move(results[r]));
+      } else {
+        pending.done(absl::InternalError("the committed entry produced no result"));
+      }
+    }
+    auto c = conf_changes_.find(e.index());
+    if (c != conf_changes_.end()) {
+      PendingConf pending = std::move(c->second);
+      conf_changes_.erase(c);
+      pending.done(pending.term == e.term()
+                       ? absl::OkStatus()
+                       : absl::UnavailableError("leadership changed; the change was not applied"));
+    }
+  }
+  ReleaseWaiters();
+}
+
+void NodeDriver::ReleaseWaiters() {
+  uint64_t applied = fsm_->applied_index();
+  while (!applied_waiters_.empty() && applied_waiters_.begin()->first <= applied) {
+    Waiter w = std::move(applied_waiters_.begin()->second);
+    applied_waiters_.erase(applied_waiters_.begin());
+    w.done(absl::OkStatus());
+  }
+  int64_t seq = fsm_->last_seq();
+  while (!seq_waiters_.empty() && seq_waiters_.begin()->first <= seq) {
+    Waiter w = std::move(seq_waiters_.begin()->second);
+    seq_waiters_.erase(seq_waiters_.begin());
+    w.done(absl::OkStatus());
+  }
+}
+
+void NodeDriver::MaybeSnapshot() {
+  if (snapshot_in_flight_ || !node_->SnapshotDue()) return;
+  storage::Snapshot snap;
+  snap.meta = node_->SnapshotMetaAtApplied();
+  absl::StatusOr<std::string> data = fsm_->Serialize();
+  if (!data.ok()) {
+    LOG(ERROR) << "cannot serialize state.db for a snapshot: " << data.status();
+    return;
+  }
+  snap.meta.set_size(data->size());
+  snap.meta.set_checksum(storage::Fnv1a64(*data));
+  snap.data = std::make_shared<const std::string>(std::move(*data));
+  snapshot_in_flight_ = true;
+  net::post(loop_->persist, [this, snap] {
+    absl::Status s = log_->SaveSnapshot(snap);
+    if (s.ok()) {
+      snapshots_total_->Inc();
+      LOG(INFO) << options_.raft.id << " took a snapshot at index " << snap.meta.index() << " ("
+                << snap.meta.size() << " bytes) and compacted the log";
+    } else {
+      LOG(WARNING) << "snapshot at " << snap.meta.index() << " not saved: " << s;
+    }
+    Post([this] { snapshot_in_flight_ = false; });
+  });
+}
+
+void NodeDriver::SweepTimeouts() {
+  if (loop_->stopping) return;
+  auto now = Steady::now();
+  for (auto it = proposals_.begin(); it != proposals_.end();) {
+    if (it->second.deadline <= now) {
+      proposals_failed_->Inc();
+      it->second.done(Indeterminate(absl::StrCat(
+          "no quorum committed the write within ", options_.proposal_timeout_ms,
+          " ms; it may or may not have been applied")));
+      it = proposals_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = conf_changes_.begin(); it != conf_changes_.end();) {
+    if (it->second.deadline <= now) {
+      it->second.done(Indeterminate("the membership change did not commit in time; it may or may not apply"));
+      it = conf_changes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto expire = [now](auto& waiters, const char* what) {
+    for (auto it = waiters.begin(); it != waiters.end();) {
+      if (it->second.deadline <= now) {
+        it->second.done(absl::UnavailableError(what));
+        it = waiters.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  };
+  expire(reads_, "the linearizable read could not be confirmed in time; retry");
+  expire(applied_waiters_, "this node did not catch up in time for the read; retry");
+  expire(seq_waiters_, "this node has not applied minSeq yet; retry, or read from the leader");
+  for (auto it = leader_change_waiters_.begin(); it != leader_change_waiters_.end();) {
+    if (it->deadline <= now) {
+      it->done(absl::UnavailableError("leadership did not move within an election timeout"));
+      it = leader_change_waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  loop_->sweep.expires_after(std::chrono::milliseconds(50));
+  loop_->sweep.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) SweepTimeouts();
+  });
+}
+
+void NodeDriver::PublishStatus() {
+  NodeStatus s;
+  s.node_id = node_->id();
+  s.role = node_->role();
+  s.voter = node_->IsVoter(node_->id());
+  s.leader_id = node_->leader();
+  if (!s.leader_id.empty()) {
+    std::optional<raft::Member> m = node_->FindMember(s.leader_id);
+    if (m) s.leader_address = m->address();
+  }
+  s.term = node_->term();
+  s.commit_index = node_->commit_index();
+  s.applied_index = fsm_->applied_index();
+  s.last_index = node_->last_index();
+  s.members = node_->Members();
+  s.leader_committed_in_term = node_->role() == raft::Role::kLeader && node_->CommittedInCurrentTerm();
+  term_gauge_->Set(s.term);
+  commit_gauge_->Set(s.commit_index);
+  applied_gauge_->Set(s.applied_index);
+  leader_gauge_->Set(s.role == raft::Role::kLeader ? 1 : 0);
+  absl::MutexLock l(&status_mu_);
+  status_ = std::move(s);
+}
+
+NodeStatus NodeDriver::Status() const {
+  absl::MutexLock l(&status_mu_);
+  return status_;
+}
+
+}  // namespace concordance

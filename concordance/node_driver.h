@@ -1,0 +1,166 @@
+// NodeDriver: runs the Raft core (raft::Node) on one event-loop thread and
+// carries out its Ready per the persistence contract in raft/node.h:
+//
+//   - ticks every tick_ms; steps peer messages; accepts proposals;
+//   - sends a leader's appends at once;
+//   - hands everything a Ready must make durable to the persist thread as
+//     one job — one raft.db transaction, one fsync (group commit: all the
+//     entries proposed while the previous fsync ran go into the next one);
+//   - meanwhile applies committed entries (already durable) through the FSM;
+//   - when the fsync completes (posted back to the loop), sends the
+//     messages that promise durable state, answers reads, calls Advance();
+//   - takes snapshots when the core says one is due (serialized on the
+//     loop, written and the log compacted on the persist thread);
+//   - answers proposals when their entry applies, or after proposal_timeout
+//     with an Unavailable status saying the write may or may not have been
+//     applied.
+//
+// Thread-safe entry points post to the loop. Callbacks run on the loop.
+#ifndef CONCORDANCE_CONCORDANCE_NODE_DRIVER_H_
+#define CONCORDANCE_CONCORDANCE_NODE_DRIVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "concordance/clock.h"
+#include "concordance/fsm.h"
+#include "concordance/transport.h"
+#include "gateway/backend.h"
+#include "raft/node.h"
+#include "storage/raft_log.h"
+#include "util/metrics.h"
+
+namespace concordance {
+
+struct DriverOptions {
+  raft::Config raft;  // id, election/heartbeat ticks, limits
+  int tick_ms = 10;
+  int proposal_timeout_ms = 5000;
+  std::string advertise;  // this node's address, for status pages
+};
+
+// What a node looks like from outside, for status pages and redirects.
+struct NodeStatus {
+  std::string node_id;
+  raft::Role role = raft::Role::kFollower;
+  bool voter = false;
+  std::string leader_id;
+  std::string leader_address;
+  uint64_t term = 0;
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;
+  uint64_t last_index = 0;
+  std::vector<raft::MemberStatus> members;
+  bool leader_committed_in_term = false;
+};
+
+class NodeDriver {
+ public:
+  using ProposalCallback = std::function<void(absl::StatusOr<storage::CommandResult>)>;
+  using DoneCallback = std::function<void(absl::Status)>;
+
+  NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm, Transport* transport,
+             metrics::Registry* metrics);
+  ~NodeDriver();
+
+  // Creates the core from the durable state and starts the loop threads.
+  absl::Status Start();
+  // Stops ticking, fails pending requests, waits for the persist thread to
+  // drain (everything acknowledged is already durable).
+  void Stop();
+
+  // ---- Thread-safe ----
+  // Proposes a kv.Command. On a follower: Unavailable naming the leader.
+  void Propose(std::string command, ProposalCallback done);
+  void ProposeConfChange(raft::ConfChange::Type type, raft::Member member, DoneCallback done);
+  // Calls `done` once a linearizable read may be served from this node's
+  // state (ReadIndex confirmed and applied here).
+  void ReadIndex(DoneCallback done);
+  // Calls `done` once this node has applied changelog seq `seq`, or with
+  // Unavailable after timeout_ms.
+  void WaitForSeq(int64_t seq, int timeout_ms, DoneCallback done);
+  // Starts a transfer and calls `done` once another node leads (or with
+  // Unavailable after an election timeout).
+  void TransferLeadership(std::string target, DoneCallback done);
+  void Step(raft::Message m);
+  // Runs `fn` on the loop after `delay_ms`.
+  void RunAfter(int delay_ms, std::function<void()> fn);
+  // Runs `fn` on the loop.
+  void Post(std::function<void()> fn);
+  NodeStatus Status() const;
+
+  const std::string& id() const { return options_.raft.id; }
+
+ private:
+  struct Loop;
+  struct Pending {
+    uint64_t term;
+    ProposalCallback done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct PendingConf {
+    uint64_t term;
+    DoneCallback done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct Waiter {
+    DoneCallback done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  // Loop thread only.
+  void Tick();
+  void Process();
+  void HandleReady();
+  void OnPersisted(std::shared_ptr<raft::Ready> rd);
+  void ApplyCommitted(const std::vector<raft::LogEntry>& entries);
+  void ReleaseWaiters();
+  void MaybeSnapshot();
+  void SweepTimeouts();
+  void PublishStatus();
+  absl::Status NotLeader() const;
+
+  DriverOptions options_;
+  storage::RaftLog* log_;
+  Fsm* fsm_;
+  Transport* transport_;
+  metrics::Registry* metrics_;
+  std::unique_ptr<Loop> loop_;
+  std::unique_ptr<raft::Node> node_;
+
+  // Loop-thread state.
+  bool ready_in_flight_ = false;
+  bool snapshot_in_flight_ = false;
+  uint64_t next_read_id_ = 0;
+  std::map<uint64_t, Pending> proposals_;     // by log index
+  std::map<uint64_t, PendingConf> conf_changes_;
+  std::map<uint64_t, Waiter> reads_;          // by read request id
+  std::multimap<uint64_t, Waiter> applied_waiters_;  // by applied index
+  std::multimap<int64_t, Waiter> seq_waiters_;       // by changelog seq
+  std::vector<Waiter> leader_change_waiters_;        // transfer-leadership
+  raft::ConfState last_conf_;
+
+  mutable absl::Mutex status_mu_;
+  NodeStatus status_ ABSL_GUARDED_BY(status_mu_);
+
+  // Metrics.
+  metrics::Histogram* fsync_seconds_;
+  metrics::Histogram* persist_batch_entries_;
+  metrics::Counter* proposals_total_;
+  metrics::Counter* proposals_failed_;
+  metrics::Gauge* term_gauge_;
+  metrics::Gauge* commit_gauge_;
+  metrics::Gauge* applied_gauge_;
+  metrics::Gauge* leader_gauge_;
+  metrics::Counter* snapshots_total_;
+};
+
+}  // namespace concordance
+
+#endif  // CONCORDANCE_CONCORDANCE_NODE_DRIVER_H_

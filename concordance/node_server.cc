@@ -1,0 +1,245 @@
+#include "concordance/node_server.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "concordance/fsm.h"
+#include "concordance/hub.h"
+#include "concordance/kv_service.h"
+#include "concordance/node_driver.h"
+#include "glog/logging.h"
+#include "storage/kv_store.h"
+#include "storage/raft_log.h"
+#include "util/metrics.h"
+
+namespace concordance {
+
+namespace {
+
+// Sends nothing: a node alone in its configuration has no peers.
+class NoPeers : public Transport {
+ public:
+  void Send(std::vector<raft::Message> messages) override {
+    if (!messages.empty()) VLOG(1) << "dropping " << messages.size() << " messages: no transport";
+  }
+  void UpdatePeers(const raft::ConfState&) override {}
+  bool Reachable(const std::string&) const override { return false; }
+};
+
+int Ticks(int ms, int tick_ms) { return std::max(1, (ms + tick_ms - 1) / tick_ms); }
+
+}  // namespace
+
+absl::Status SplitHostPort(const std::string& hostport, std::string* host, uint16_t* port) {
+  size_t colon = hostport.rfind(':');
+  int p;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(hostport.substr(colon + 1), &p) || p < 0 || p > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("expected host:port, got \"", hostport, "\""));
+  }
+  *host = hostport.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  *port = static_cast<uint16_t>(p);
+  return absl::OkStatus();
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+struct NodeServer::Parts {
+  int lock_fd = -1;
+  metrics::Registry metrics;
+  SystemClock clock;
+  std::unique_ptr<storage::RaftLog> raft_log;
+  std::unique_ptr<storage::KvStore> kv_store;
+  std::unique_ptr<Hub> hub;
+  std::unique_ptr<Fsm> fsm;
+  std::unique_ptr<Transport> transport;
+  std::unique_ptr<NodeDriver> driver;
+  std::unique_ptr<KvService> service;
+  std::unique_ptr<gateway::Authenticator> auth;
+  std::unique_ptr<gateway::Server> server;
+};
+
+NodeServer::NodeServer(NodeOptions options)
+    : options_(std::move(options)), parts_(std::make_unique<Parts>()) {}
+
+NodeServer::~NodeServer() { Stop(); }
+
+uint16_t NodeServer::port() const { return parts_->server ? parts_->server->port() : 0; }
+
+absl::Status NodeServer::Start() {
+  Parts& p = *parts_;
+  std::string host;
+  uint16_t port;
+  absl::Status s = SplitHostPort(options_.listen, &host, &port);
+  if (!s.ok()) return s;
+  bool keys = !options_.keys.api.empty() || !options_.keys.agent.empty();
+  if (!keys) {
+    if (!IsLoopback(host)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "refusing to listen on ", options_.listen,
+          " without API keys: set --api-key (or CONCORDANCE_API_KEY) and --agent-key, "
+          "or listen on a loopback address"));
+    }
+    LOG(WARNING) << "no API keys configured: anyone who can reach " << options_.listen
+                 << " has full access (allowed on loopback only)";
+  }
+
+  // The data dir, locked against a second process.
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create data dir ", options_.data_dir, ": ", ec.message()));
+  }
+  std::string lock_path = options_.data_dir + "/LOCK";
+  p.lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (p.lock_fd < 0 || flock(p.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data dir ", options_.data_dir, " is in use by another concordance process"));
+  }
+
+  absl::StatusOr<std::unique_ptr<storage::RaftLog>> log =
+      storage::RaftLog::Open(options_.data_dir + "/raft.db");
+  if (!log.ok()) return log.status();
+  p.raft_log = std::move(*log);
+
+  // The node's identity is recorded in raft.db on first start.
+  absl::StatusOr<std::optional<std::string>> recorded = p.raft_log->ReadMeta("nodeId");
+  if (!recorded.ok()) return recorded.status();
+  if (recorded->has_value()) {
+    if (!options_.node_id.empty() && options_.node_id != **recorded) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data dir ", options_.data_dir, " belongs to node ", **recorded, ", not ",
+          options_.node_id, "; use a new data dir for a new node id"));
+    }
+    options_.node_id = **recorded;
+  } else {
+    if (options_.node_id.empty()) options_.node_id = "node1";
+    s = p.raft_log->WriteMeta("nodeId", options_.node_id);
+    if (!s.ok()) return s;
+  }
+  if (options_.advertise.empty()) options_.advertise = options_.listen;
+
+  // state.db, rebuilt from the snapshot if it is behind it (or lost).
+  std::string state_path = options_.data_dir + "/state.db";
+  if (p.raft_log->IsEmpty() && std::filesystem::exists(state_path)) {
+    std::string aside = absl::StrCat(state_path, ".orphaned-", p.clock.NowMs());
+    LOG(WARNING) << "raft.db is empty but state.db exists: moving it to " << aside
+                 << "; this node starts empty and catches up from the cluster";
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::rename(state_path + suffix, aside + suffix, ec);
+    }
+  }
+  absl::StatusOr<std::unique_ptr<storage::KvStore>> kv =
+      storage::KvStore::Open(state_path, storage::KvStore::Options{options_.io_threads + 2});
+  if (!kv.ok()) return kv.status();
+  p.kv_store = std::move(*kv);
+  raft::SnapshotMeta snap = p.raft_log->snapshot_meta();
+  if (p.kv_store->AppliedIndex() < snap.index()) {
+    LOG(INFO) << "state.db (applied " << p.kv_store->AppliedIndex()
+              << ") is behind the snapshot at " << snap.index() << ": restoring it";
+    absl::StatusOr<storage::Snapshot> data = p.raft_log->LoadSnapshot();
+    if (!data.ok()) return data.status();
+    s = p.kv_store->Restore(*data->data);
+    if (!s.ok()) return s;
+  }
+  if (p.kv_store->AppliedIndex() > p.raft_log->LastIndex() &&
+      p.kv_store->AppliedIndex() > snap.index()) {
+    return absl::DataLossError(absl::StrCat(
+        "state.db has applied index ", p.kv_store->AppliedIndex(), " but raft.db ends at ",
+        p.raft_log->LastIndex(), ": the two files do not belong together"));
+  }
+
+  raft::Member self;
+  self.set_node_id(options_.node_id);
+  self.set_address(options_.advertise);
+  if (options_.bootstrap) {
+    if (p.raft_log->IsEmpty()) {
+      s = raft::Node::Bootstrap(p.raft_log.get(), {self});
+      if (!s.ok()) return s;
+      LOG(INFO) << "bootstrapped a new cluster with " << options_.node_id << " at "
+                << options_.advertise;
+    } else {
+      LOG(INFO) << "--bootstrap ignored: " << options_.data_dir << " already holds cluster state";
+    }
+  }
+
+  p.hub = std::make_unique<Hub>(p.kv_store.get(), Hub::Options(), &p.metrics);
+  p.fsm = std::make_unique<Fsm>(p.kv_store.get(), p.hub.get(), &p.metrics);
+  p.transport = std::make_unique<NoPeers>();
+
+  DriverOptions d;
+  d.tick_ms = options_.tick_ms;
+  d.proposal_timeout_ms = options_.proposal_timeout_ms;
+  d.advertise = options_.advertise;
+  d.raft.id = options_.node_id;
+  d.raft.election_ticks_min = Ticks(options_.election_timeout_min_ms, options_.tick_ms);
+  d.raft.election_ticks_max =
+      std::max(d.raft.election_ticks_min, Ticks(options_.election_timeout_max_ms, options_.tick_ms));
+  d.raft.heartbeat_ticks = Ticks(options_.heartbeat_ms, options_.tick_ms);
+  d.raft.max_entries_per_append = options_.max_entries_per_append;
+  d.raft.snapshot_threshold = options_.snapshot_threshold;
+  d.raft.seed = std::hash<std::string>()(options_.node_id) ^ static_cast<uint64_t>(p.clock.NowMs());
+  p.driver = std::make_unique<NodeDriver>(d, p.raft_log.get(), p.fsm.get(), p.transport.get(),
+                                          &p.metrics);
+  s = p.driver->Start();
+  if (!s.ok()) return s;
+
+  KvService::Options so;
+  so.limits = options_.limits;
+  so.min_seq_timeout_ms = options_.min_seq_timeout_ms;
+  p.service = std::make_unique<KvService>(so, p.kv_store.get(), p.driver.get(), p.hub.get(),
+                                          &p.clock, &p.metrics);
+  p.auth = std::make_unique<gateway::Authenticator>(options_.keys);
+
+  gateway::Server::Options go;
+  go.host = host;
+  go.port = port;
+  go.io_threads = options_.io_threads;
+  go.limits = options_.limits;
+  go.ws_send_queue_messages = options_.ws_send_queue_messages;
+  go.ws_send_queue_bytes = options_.ws_send_queue_bytes;
+  p.server = std::make_unique<gateway::Server>(go, p.service.get(), p.auth.get(), &p.metrics);
+  s = p.server->Start();
+  if (!s.ok()) return s;
+  LOG(INFO) << "concordance " << options_.node_id << " serving on " << host << ":"
+            << p.server->port() << " (data in " << options_.data_dir << ")";
+  return absl::OkStatus();
+}
+
+void NodeServer::Stop() {
+  Parts& p = *parts_;
+  if (p.server) {
+    LOG(INFO) << "shutting down: closing connections";
+    p.server->Stop(5000);
+    p.server.reset();
+  }
+  if (p.driver) {
+    p.driver->Stop();
+    p.driver.reset();
+  }
+  p.service.reset();
+  p.fsm.reset();
+  p.hub.reset();
+  p.transport.reset();
+  if (p.kv_store || p.raft_log) LOG(INFO) << "closing databases";
+  p.kv_store.reset();
+  p.raft_log.reset();
+  if (p.lock_fd >= 0) {
+    close(p.lock_fd);
+    p.lock_fd = -1;
+  }
+}
+
+}  // namespace concordance

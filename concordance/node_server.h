@@ -1,0 +1,68 @@
+// NodeServer: the composition root. Builds every piece of a node from its
+// options — stores, hub, FSM, Raft driver, peer transport, service,
+// authenticator, gateway — wires them by constructor injection, and starts
+// and stops them in order.
+#ifndef CONCORDANCE_CONCORDANCE_NODE_SERVER_H_
+#define CONCORDANCE_CONCORDANCE_NODE_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "concordance/clock.h"
+#include "gateway/auth.h"
+#include "gateway/server.h"
+#include "storage/validation.h"
+
+namespace concordance {
+
+struct NodeOptions {
+  std::string node_id;    // "" = the one recorded in the data dir, else "node1"
+  std::string listen = "127.0.0.1:4100";
+  std::string advertise;  // "" = the listen address
+  std::string data_dir = "./data";
+  bool bootstrap = false;
+  std::string join;       // host:port of a member
+  gateway::Keys keys;
+  int election_timeout_min_ms = 150;
+  int election_timeout_max_ms = 300;
+  int heartbeat_ms = 50;
+  int tick_ms = 10;
+  int max_entries_per_append = 100;
+  uint64_t snapshot_threshold = 10000;
+  int proposal_timeout_ms = 5000;
+  int min_seq_timeout_ms = 5000;
+  int64_t changelog_retention = 100000;
+  std::string encryption_key_file;
+  int io_threads = 2;
+  storage::Limits limits;
+  size_t ws_send_queue_messages = 4096;
+  size_t ws_send_queue_bytes = 64 << 20;
+};
+
+class NodeServer {
+ public:
+  explicit NodeServer(NodeOptions options);
+  ~NodeServer();
+
+  // Opens the data dir and starts serving. Errors are for the operator.
+  absl::Status Start();
+  // Graceful: stops the listener, answers in-flight requests, closes
+  // WebSockets, stops Raft, closes the databases.
+  void Stop();
+  uint16_t port() const;
+
+ private:
+  struct Parts;
+  NodeOptions options_;
+  std::unique_ptr<Parts> parts_;
+};
+
+// Splits "host:port"; InvalidArgument on anything else.
+absl::Status SplitHostPort(const std::string& hostport, std::string* host, uint16_t* port);
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopback(const std::string& host);
+
+}  // namespace concordance
+
+#endif  // CONCORDANCE_CONCORDANCE_NODE_SERVER_H_

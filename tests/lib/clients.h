@@ -1,0 +1,70 @@
+// Real wire-protocol clients for tests: HTTP/1.1 (keep-alive) and
+// WebSocket, both with deadlines. Built on Beast, which stays in clients.cc.
+#ifndef CONCORDANCE_TESTS_LIB_CLIENTS_H_
+#define CONCORDANCE_TESTS_LIB_CLIENTS_H_
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace concordance::testing {
+
+struct HttpResult {
+  int status = 0;  // 0: transport failure (see error)
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string error;
+};
+
+class HttpClient {
+ public:
+  HttpClient(std::string host, int port);
+  ~HttpClient();
+  // One request on a kept-alive connection (reconnecting if needed).
+  HttpResult Request(const std::string& method, const std::string& target,
+                     const std::string& body = "",
+                     const std::map<std::string, std::string>& headers = {},
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Sends raw bytes on a new connection and returns what comes back before
+  // the server closes it or the deadline passes.
+  std::string Raw(const std::string& bytes,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  int port() const { return port_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string host_;
+  int port_;
+};
+
+class WsClient {
+ public:
+  WsClient();
+  ~WsClient();
+  // Connects and upgrades; false with *error (e.g. the HTTP status of a
+  // refused upgrade) otherwise.
+  bool Connect(const std::string& host, int port, const std::string& target,
+               const std::map<std::string, std::string>& headers = {},
+               std::string* error = nullptr);
+  bool SendText(const std::string& text);
+  bool SendBinary(const std::string& bytes);
+  // The next message, or nullopt on timeout or close.
+  std::optional<std::string> Receive(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  bool closed() const;
+  // The close code and reason the server sent, if it closed.
+  int close_code() const;
+  std::string close_reason() const;
+  void Close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace concordance::testing
+
+#endif  // CONCORDANCE_TESTS_LIB_CLIENTS_H_

@@ -1,0 +1,76 @@
+#include "tests/lib/node.h"
+
+#include <signal.h>
+
+#include <cstdio>
+
+namespace concordance::testing {
+
+TestNode::TestNode(std::string name)
+    : name_(std::move(name)), port_(FreePort()), data_dir_(MakeTempDir("data-" + name_)) {
+  log_path_ = data_dir_ + ".log";
+  http_ = std::make_unique<HttpClient>("127.0.0.1", port_);
+}
+
+bool TestNode::Start(const std::vector<std::string>& flags) {
+  flags_ = flags;
+  std::vector<std::string> args = {"--listen=127.0.0.1:" + std::to_string(port_),
+                                   "--data-dir=" + data_dir_};
+  args.insert(args.end(), flags.begin(), flags.end());
+  process_ = std::make_unique<Process>();
+  if (!process_->Start(RunfilePath("concordance/concordance"), args, log_path_)) return false;
+  bool up = WaitFor(
+      [this] {
+        if (!process_->running()) return true;
+        return http_->Request("GET", "/api/v1/health", "", {}, std::chrono::milliseconds(500)).status == 200;
+      },
+      std::chrono::seconds(15));
+  if (!up || !process_->running()) {
+    fprintf(stderr, "node %s did not start; log:\n%s\n", name_.c_str(), log().c_str());
+    return false;
+  }
+  return true;
+}
+
+bool TestNode::WaitReady(std::chrono::milliseconds timeout) {
+  return WaitFor(
+      [this] {
+        return http_->Request("GET", "/api/v1/ready", "", {}, std::chrono::milliseconds(500)).status == 200;
+      },
+      timeout);
+}
+
+int TestNode::Stop(std::chrono::milliseconds timeout) {
+  if (!process_) return -1;
+  process_->Signal(SIGTERM);
+  return process_->Wait(timeout);
+}
+
+void TestNode::Kill() {
+  if (!process_) return;
+  process_->Signal(SIGKILL);
+  process_->Wait(std::chrono::seconds(10));
+}
+
+rapidjson::Document ParseJson(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.c_str(), text.size());
+  if (d.HasParseError()) d.SetObject();
+  return d;
+}
+
+std::string JsonString(const rapidjson::Value& v, const char* name) {
+  if (!v.IsObject()) return "";
+  auto it = v.FindMember(name);
+  if (it == v.MemberEnd() || !it->value.IsString()) return "";
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+int64_t JsonInt(const rapidjson::Value& v, const char* name) {
+  if (!v.IsObject()) return -1;
+  auto it = v.FindMember(name);
+  if (it == v.MemberEnd() || !it->value.IsInt64()) return -1;
+  return it->value.GetInt64();
+}
+
+}  // namespace concordance::testing
