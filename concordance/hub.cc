@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "storage/validation.h"
+#include "util/status_payloads.h"
 
 namespace concordance {
 
@@ -66,16 +67,16 @@ void Hub::Publish(const std::vector<std::shared_ptr<const kv::ChangeEvent>>& cha
   for (auto& fn : woken) fn();
 }
 
-absl::Status Hub::Replay(const std::shared_ptr<Subscription>& sub) {
+storage::ChangeFilter Hub::FilterOf(const Subscription& sub) const {
   storage::ChangeFilter filter;
-  filter.namespace_ = sub->ns;
-  if (sub->tenant.empty()) {
-    absl::StatusOr<std::string> t = storage::ExtractTenantId(sub->ns);
-    if (!t.ok()) return t.status();
-    filter.tenant_id = *t;
-  } else {
-    filter.tenant_id = sub->tenant;
-  }
+  filter.namespace_ = sub.ns;
+  filter.tenant_id =
+      sub.tenant.empty() ? storage::ExtractTenantId(sub.ns).value_or("") : sub.tenant;
+  return filter;
+}
+
+absl::Status Hub::ReplayFromChangelog(const std::shared_ptr<Subscription>& sub) {
+  storage::ChangeFilter filter = FilterOf(*sub);
   while (true) {
     absl::StatusOr<storage::ChangesResult> r =
         store_->ChangesSince(sub->last_delivered, filter, options_.replay_page);
@@ -92,6 +93,17 @@ absl::Status Hub::Replay(const std::shared_ptr<Subscription>& sub) {
 
 absl::StatusOr<gateway::SubscribeResult> Hub::Subscribe(
     const gateway::SubscribeRequest& req, std::shared_ptr<gateway::ChangeSink> sink) {
+  if (req.from_seq) {
+    absl::StatusOr<int64_t> oldest = store_->OldestSeq();
+    if (!oldest.ok()) return oldest.status();
+    if (*req.from_seq + 1 < *oldest) {
+      absl::Status s = absl::OutOfRangeError(absl::StrCat(
+          "changes after seq ", *req.from_seq, " have been compacted; the oldest kept is ",
+          *oldest, ": read the current state, then subscribe without fromSeq"));
+      SetIntPayload(s, kOldestSeqPayload, *oldest);
+      return s;
+    }
+  }
   auto sub = std::make_shared<Subscription>();
   sub->tenant = req.tenant;
   sub->ns = req.ns;
@@ -107,36 +119,45 @@ absl::StatusOr<gateway::SubscribeResult> Hub::Subscribe(
     topics_[req.tenant.empty() ? "ns:" + req.ns : "tenant:" + req.tenant].insert(sub->id);
     subscriptions_gauge_->Set(subs_.size());
   }
-  if (req.from_seq) {
-    absl::Status s = Replay(sub);
-    std::vector<std::shared_ptr<const kv::ChangeEvent>> tail;
-    bool overflowed;
-    {
-      absl::MutexLock l(&mu_);
-      if (s.ok()) {
-        // Deliver what was published during the replay, then go live. Held
-        // under the lock so that no Publish interleaves with the flush.
-        for (const auto& c : sub->buffer) {
-          if (c->seq() > sub->last_delivered) {
-            sub->sink->OnChange(sub->id, c);
-            sub->last_delivered = c->seq();
-            delivered_->Inc();
-          }
-        }
-        sub->buffer.clear();
-        sub->replaying = false;
-      }
-      overflowed = sub->overflowed;
-    }
-    if (!s.ok() || overflowed) {
-      Unsubscribe(sub->id);
-      if (!s.ok()) return s;
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "more than ", options_.max_buffered_during_replay,
-          " changes arrived while replaying; subscribe again from the last seq received"));
-    }
-  }
   return gateway::SubscribeResult{sub->id, current};
+}
+
+void Hub::Replay(const std::string& id) {
+  std::shared_ptr<Subscription> sub;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = subs_.find(id);
+    if (it == subs_.end() || !it->second->replaying) return;
+    sub = it->second;
+  }
+  absl::Status s = ReplayFromChangelog(sub);
+  bool overflowed;
+  {
+    absl::MutexLock l(&mu_);
+    if (s.ok()) {
+      // Deliver what was published during the replay, then go live. Held
+      // under the lock so that no Publish interleaves with the flush.
+      for (const auto& c : sub->buffer) {
+        if (c->seq() > sub->last_delivered) {
+          sub->sink->OnChange(sub->id, c);
+          sub->last_delivered = c->seq();
+          delivered_->Inc();
+        }
+      }
+      sub->buffer.clear();
+      sub->replaying = false;
+    }
+    overflowed = sub->overflowed;
+  }
+  if (s.ok() && overflowed) {
+    s = absl::ResourceExhaustedError(absl::StrCat(
+        "more than ", options_.max_buffered_during_replay,
+        " changes arrived while replaying; subscribe again from the last seq received"));
+  }
+  if (!s.ok()) {
+    Unsubscribe(sub->id);
+    sub->sink->OnEnded(sub->id, s);
+  }
 }
 
 void Hub::Unsubscribe(const std::string& id) {
@@ -164,7 +185,7 @@ void Hub::CatchUp() {
   }
   // Runs on the Raft loop, so no Publish interleaves.
   for (const auto& sub : live) {
-    absl::Status s = Replay(sub);
+    absl::Status s = ReplayFromChangelog(sub);
     if (!s.ok()) {
       LOG(INFO) << "watch " << sub->id << " ends after a snapshot install: " << s;
       sub->sink->OnEnded(sub->id, s);

@@ -52,9 +52,16 @@ class Hub {
   // what it missed from the changelog (or ends it if that was compacted).
   void CatchUp();
 
-  // Validated request; runs the replay on the calling thread.
+  // Registers a validated subscription. With fromSeq it starts buffering
+  // live changes and OutOfRange (payload kOldestSeqPayload) is returned at
+  // once if fromSeq is already compacted; call Replay(id) after handing
+  // the result to the client, so the result precedes the replayed changes.
   absl::StatusOr<gateway::SubscribeResult> Subscribe(const gateway::SubscribeRequest& req,
                                                      std::shared_ptr<gateway::ChangeSink> sink);
+  // Replays the changelog after fromSeq, delivers what was buffered and
+  // goes live (on the calling thread). A failure ends the subscription
+  // through its sink.
+  void Replay(const std::string& id);
   void Unsubscribe(const std::string& id);
   size_t subscriptions() const;
 
@@ -85,7 +92,8 @@ class Hub {
     return tenant.empty() ? c.namespace_() == ns : c.tenant_id() == tenant;
   }
   // Replays changelog rows after sub->last_delivered (up to what exists).
-  absl::Status Replay(const std::shared_ptr<Subscription>& sub);
+  absl::Status ReplayFromChangelog(const std::shared_ptr<Subscription>& sub);
+  storage::ChangeFilter FilterOf(const Subscription& sub) const;
 
   const storage::KvStore* store_;
   Options options_;

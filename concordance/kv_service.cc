@@ -274,7 +274,10 @@ void KvService::Subscribe(const gateway::SubscribeRequest& req,
   absl::Status s = req.ns.empty() ? storage::ValidateTenantId(req.tenant)
                                   : storage::ValidateNamespace(req.ns, options_.limits);
   if (!s.ok()) return done(s);
-  done(hub_->Subscribe(req, std::move(sink)));
+  absl::StatusOr<gateway::SubscribeResult> r = hub_->Subscribe(req, std::move(sink));
+  std::string id = r.ok() ? r->subscription_id : "";
+  done(std::move(r));  // the result first, then the replayed changes
+  if (!id.empty() && req.from_seq) hub_->Replay(id);
 }
 
 void KvService::Unsubscribe(const std::string& id) { hub_->Unsubscribe(id); }

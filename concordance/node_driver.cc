@@ -17,13 +17,17 @@ using Steady = std::chrono::steady_clock;
 struct NodeDriver::Loop {
   net::io_context loop;
   net::io_context persist;
+  net::io_context snapshot;  // serializes state images and writes their files
   net::executor_work_guard<net::io_context::executor_type> loop_work{net::make_work_guard(loop)};
   net::executor_work_guard<net::io_context::executor_type> persist_work{
       net::make_work_guard(persist)};
+  net::executor_work_guard<net::io_context::executor_type> snapshot_work{
+      net::make_work_guard(snapshot)};
   net::steady_timer tick{loop};
   net::steady_timer sweep{loop};
   std::thread loop_thread;
   std::thread persist_thread;
+  std::thread snapshot_thread;
   bool stopping = false;  // loop thread
 };
 
@@ -74,8 +78,18 @@ absl::Status NodeDriver::Start() {
   last_conf_ = node_->conf_state();
   transport_->UpdatePeers(last_conf_);
   PublishStatus();
-  loop_->persist_thread = std::thread([this] { loop_->persist.run(); });
-  loop_->loop_thread = std::thread([this] { loop_->loop.run(); });
+  loop_->persist_thread = std::thread([this] {
+    pthread_setname_np(pthread_self(), "raft-persist");
+    loop_->persist.run();
+  });
+  loop_->snapshot_thread = std::thread([this] {
+    pthread_setname_np(pthread_self(), "raft-snapshot");
+    loop_->snapshot.run();
+  });
+  loop_->loop_thread = std::thread([this] {
+    pthread_setname_np(pthread_self(), "raft-loop");
+    loop_->loop.run();
+  });
   Post([this] {
     // Alone in its configuration, a node need not wait an election timeout.
     if (node_->conf_state().voters_size() == 1 && node_->IsVoter(node_->id())) {
@@ -109,8 +123,10 @@ void NodeDriver::Stop() {
     for (Waiter& w : leader_change_waiters_) w.done(absl::UnavailableError("node shutting down"));
     leader_change_waiters_.clear();
   });
-  // Let the persist thread finish what it has (its completions still run on
-  // the loop), then stop both.
+  // Let the snapshot and persist threads finish what they have (their
+  // completions still run on the loop), then stop everything.
+  loop_->snapshot_work.reset();
+  loop_->snapshot_thread.join();
   loop_->persist_work.reset();
   loop_->persist_thread.join();
   loop_->loop_work.reset();
@@ -359,28 +375,50 @@ void NodeDriver::ReleaseWaiters() {
 }
 
 void NodeDriver::MaybeSnapshot() {
-  if (snapshot_in_flight_ || !node_->SnapshotDue()) return;
-  storage::Snapshot snap;
-  snap.meta = node_->SnapshotMetaAtApplied();
-  absl::StatusOr<std::string> data = fsm_->Serialize();
-  if (!data.ok()) {
-    LOG(ERROR) << "cannot serialize state.db for a snapshot: " << data.status();
+  if (snapshot_in_flight_ || loop_->stopping || !node_->SnapshotDue()) return;
+  // Pin the state as of this instant (the loop is the only writer, so it is
+  // exactly the applied index), then do the slow parts elsewhere: serialize
+  // and write the image on the snapshot thread, record it and compact the
+  // log on the persist thread. Group commit never waits for a snapshot.
+  raft::SnapshotMeta meta = node_->SnapshotMetaAtApplied();
+  absl::StatusOr<std::unique_ptr<storage::KvStore::Pinned>> pinned = fsm_->store()->Pin();
+  if (!pinned.ok() || (*pinned)->applied_index() != meta.index()) {
+    LOG(ERROR) << "cannot pin state.db for a snapshot: "
+               << (pinned.ok() ? "applied index moved" : pinned.status().ToString());
     return;
   }
-  snap.meta.set_size(data->size());
-  snap.meta.set_checksum(storage::Fnv1a64(*data));
-  snap.data = std::make_shared<const std::string>(std::move(*data));
   snapshot_in_flight_ = true;
-  net::post(loop_->persist, [this, snap] {
-    absl::Status s = log_->SaveSnapshot(snap);
+  auto view = std::shared_ptr<storage::KvStore::Pinned>(std::move(*pinned));
+  net::post(loop_->snapshot, [this, view, meta]() mutable {
+    auto start = Steady::now();
+    absl::StatusOr<std::string> data = view->Serialize();
+    view.reset();  // release the read transaction at once
+    storage::Snapshot snap;
+    snap.meta = meta;
+    absl::Status s = data.status();
     if (s.ok()) {
-      snapshots_total_->Inc();
-      LOG(INFO) << options_.raft.id << " took a snapshot at index " << snap.meta.index() << " ("
-                << snap.meta.size() << " bytes) and compacted the log";
-    } else {
-      LOG(WARNING) << "snapshot at " << snap.meta.index() << " not saved: " << s;
+      snap.meta.set_size(data->size());
+      snap.meta.set_checksum(storage::SnapshotChecksum(*data));
+      snap.data = std::make_shared<const std::string>(std::move(*data));
+      s = log_->WriteSnapshotFile(snap);
     }
-    Post([this] { snapshot_in_flight_ = false; });
+    if (!s.ok()) {
+      LOG(ERROR) << "snapshot at " << meta.index() << " failed: " << s;
+      return Post([this] { snapshot_in_flight_ = false; });
+    }
+    double write_secs = std::chrono::duration<double>(Steady::now() - start).count();
+    net::post(loop_->persist, [this, meta = snap.meta, write_secs] {
+      absl::Status s = log_->CommitSnapshot(meta);
+      if (s.ok()) {
+        snapshots_total_->Inc();
+        LOG(INFO) << options_.raft.id << " took a snapshot at index " << meta.index() << " ("
+                  << meta.size() << " bytes, written in " << static_cast<int>(write_secs * 1000)
+                  << " ms) and compacted the log";
+      } else {
+        LOG(WARNING) << "snapshot at " << meta.index() << " not recorded: " << s;
+      }
+      Post([this] { snapshot_in_flight_ = false; });
+    });
   });
 }
 

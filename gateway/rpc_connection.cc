@@ -56,7 +56,19 @@ std::string RpcError(const std::string& id_json, int code, const absl::Status& s
   Key(w, "data");
   w.StartObject();
   Key(w, "code");
-  String(w, s.ok() ? "invalid_request" : ToWire(s).code);
+  switch (code) {
+    case kRpcParseError:
+      String(w, "parse_error");
+      break;
+    case kRpcInvalidRequest:
+      String(w, "invalid_request");
+      break;
+    case kRpcMethodNotFound:
+      String(w, "method_not_found");
+      break;
+    default:
+      String(w, ToWire(s).code);
+  }
   WriteErrorDetails(w, s);
   w.EndObject();
   w.EndObject();

@@ -583,7 +583,10 @@ absl::Status Server::Impl::Start() {
   bound_port_ = acceptor_.local_endpoint().port();
   Accept();
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
-    threads_.emplace_back([this] { ioc_.run(); });
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "io");
+      ioc_.run();
+    });
   }
   return absl::OkStatus();
 }

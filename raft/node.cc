@@ -608,7 +608,7 @@ void Node::HandleInstallSnapshot(const Message& m) {
     return;
   }
   if (incoming_data_.size() != meta.size() ||
-      storage::Fnv1a64(incoming_data_) != meta.checksum()) {
+      storage::SnapshotChecksum(incoming_data_) != meta.checksum()) {
     LOG(WARNING) << config_.id << " got a damaged snapshot at " << meta.index();
     incoming_data_.clear();
     reply_chunk(0, true);

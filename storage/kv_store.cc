@@ -136,6 +136,16 @@ class KvStore::ReaderPool {
     Connection* c_;
   };
 
+  Connection* AcquireRaw() {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(
+        +[](std::vector<Connection*>* f) { return !f->empty(); }, &free_));
+    Connection* c = free_.back();
+    free_.pop_back();
+    return c;
+  }
+  void ReleaseRaw(Connection* c) { Release(c); }
+
   Lease Acquire() {
     absl::MutexLock l(&mu_);
     mu_.Await(absl::Condition(
@@ -570,9 +580,11 @@ absl::StatusOr<int64_t> KvStore::ChangelogSize() const {
   return conn->QueryInt("SELECT count(*) FROM changelog", 0);
 }
 
-absl::StatusOr<std::string> KvStore::Serialize() {
+namespace {
+
+absl::StatusOr<std::string> SerializeConnection(Connection* conn) {
   sqlite3_int64 size = 0;
-  unsigned char* data = sqlite3_serialize(writer_->raw(), "main", &size, 0);
+  unsigned char* data = sqlite3_serialize(conn->raw(), "main", &size, 0);
   if (data == nullptr) {
     return absl::InternalError("sqlite3_serialize of state.db failed");
   }
@@ -580,6 +592,30 @@ absl::StatusOr<std::string> KvStore::Serialize() {
   sqlite3_free(data);
   return image;
 }
+
+}  // namespace
+
+absl::StatusOr<std::string> KvStore::Serialize() { return SerializeConnection(writer_.get()); }
+
+absl::StatusOr<std::unique_ptr<KvStore::Pinned>> KvStore::Pin() const {
+  Connection* conn = readers_->AcquireRaw();
+  std::unique_ptr<Pinned> pinned(new Pinned(this, conn));
+  // BEGIN then a read: the transaction's snapshot is taken at the first read.
+  absl::Status s = conn->Exec("BEGIN");
+  if (!s.ok()) return s;
+  absl::StatusOr<int64_t> applied = conn->QueryInt(
+      "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'applied_index'");
+  if (!applied.ok()) return applied.status();
+  pinned->applied_index_ = *applied;
+  return pinned;
+}
+
+KvStore::Pinned::~Pinned() {
+  conn_->Exec("ROLLBACK").IgnoreError();
+  store_->readers_->ReleaseRaw(conn_);
+}
+
+absl::StatusOr<std::string> KvStore::Pinned::Serialize() { return SerializeConnection(conn_); }
 
 absl::Status KvStore::Restore(const std::string& image) {
   static constexpr char kMagic[] = "SQLite format 3";

@@ -81,6 +81,26 @@ class KvStore : public StateMachine {
   absl::StatusOr<std::string> ContentHash() override { return ContentHash(nullptr); }
   absl::StatusOr<std::string> ContentHash(uint64_t* applied_index) const;
 
+  // A consistent, frozen view of the state: a read transaction pinned on a
+  // reader connection. Taking one is cheap (the applier thread may take it
+  // right after an apply); serializing it may then run on any thread while
+  // the applier goes on.
+  class Pinned {
+   public:
+    ~Pinned();
+    uint64_t applied_index() const { return applied_index_; }
+    // The whole database as of the pin (like Serialize()).
+    absl::StatusOr<std::string> Serialize();
+
+   private:
+    friend class KvStore;
+    Pinned(const KvStore* store, Connection* conn) : store_(store), conn_(conn) {}
+    const KvStore* store_;
+    Connection* conn_;
+    uint64_t applied_index_ = 0;
+  };
+  absl::StatusOr<std::unique_ptr<Pinned>> Pin() const;
+
   // ---- Reads (any thread) ----
   // The live entry, or NotFound when absent or expired at `now_ms`.
   absl::StatusOr<kv::KvEntry> Get(const std::string& ns, const std::string& key,

@@ -310,6 +310,25 @@ TEST_F(KvStoreTest, SerializeRestoreGivesEqualHash) {
   EXPECT_EQ(ignored[0].changes[0].seq(), 51);
 }
 
+TEST_F(KvStoreTest, PinnedViewSerializesTheStateAsOfThePin) {
+  for (int i = 0; i < 10; ++i) Run(Set("k", absl::StrCat(i)));
+  std::string hash_at_pin = *store_->ContentHash();
+  auto pinned = store_->Pin();
+  ASSERT_TRUE(pinned.ok()) << pinned.status();
+  EXPECT_EQ((*pinned)->applied_index(), 10u);
+  // The store moves on while the pin holds.
+  for (int i = 0; i < 10; ++i) Run(Set("other", absl::StrCat(i)));
+  auto image = (*pinned)->Serialize();
+  ASSERT_TRUE(image.ok());
+  pinned->reset();
+  ScratchDir other;
+  auto copy = std::move(*KvStore::Open(other.File("state.db")));
+  ASSERT_TRUE(copy->Restore(*image).ok());
+  EXPECT_EQ(copy->AppliedIndex(), 10u);
+  EXPECT_EQ(*copy->ContentHash(), hash_at_pin);
+  EXPECT_EQ(copy->Get(kNs, "other", 0).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(KvStoreTest, RestoreRejectsGarbageAndKeepsData) {
   Run(Set("k", "1"));
   std::string before = *store_->ContentHash();

@@ -82,8 +82,9 @@ class LogStore {
   virtual absl::Status InstallSnapshot(const Snapshot& snapshot) = 0;
 };
 
-// 64-bit FNV-1a, used to checksum snapshot data.
-uint64_t Fnv1a64(const std::string& data);
+// The checksum of snapshot data: the first 64 bits of its SHA-256
+// (hardware-accelerated where the CPU has SHA extensions).
+uint64_t SnapshotChecksum(const std::string& data);
 
 }  // namespace concordance::storage
 

@@ -1,15 +1,16 @@
 #include "storage/memory_log_store.h"
 
+#include <openssl/sha.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace concordance::storage {
 
-uint64_t Fnv1a64(const std::string& data) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
+uint64_t SnapshotChecksum(const std::string& data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  uint64_t h = 0;
+  for (int i = 0; i < 8; ++i) h = (h << 8) | md[i];
   return h;
 }
 

@@ -1,6 +1,12 @@
 #include "storage/raft_log.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <google/protobuf/text_format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -22,10 +28,6 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS snapshot (
-    id    INTEGER PRIMARY KEY CHECK (id = 1),
-    data  BLOB NOT NULL
-);
 )sql";
 
 std::string ToText(const google::protobuf::Message& m) {
@@ -34,6 +36,38 @@ std::string ToText(const google::protobuf::Message& m) {
   std::string out;
   printer.PrintToString(m, &out);
   return out;
+}
+
+// Writes `data` to `path` durably: temporary file, fsync, rename, fsync of
+// the directory.
+absl::Status WriteFileDurably(const std::string& dir, const std::string& path,
+                              const std::string& data) {
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create ", tmp));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) {
+      close(fd);
+      return absl::InternalError(absl::StrCat("cannot write ", tmp));
+    }
+    done += n;
+  }
+  if (fsync(fd) != 0) {
+    close(fd);
+    return absl::InternalError(absl::StrCat("cannot fsync ", tmp));
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", tmp));
+  }
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return absl::OkStatus();
 }
 
 uint64_t ToUint(absl::string_view s) {
@@ -50,8 +84,16 @@ absl::StatusOr<std::unique_ptr<RaftLog>> RaftLog::Open(const std::string& path) 
   RETURN_IF_ERROR(writer->Exec(kSchema));
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader, Connection::Open(path));
   RETURN_IF_ERROR(reader->Exec("PRAGMA query_only=1"));
-  std::unique_ptr<RaftLog> log(new RaftLog(std::move(writer), std::move(reader)));
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  std::string snapshot_dir = dir + "/snapshots";
+  std::error_code ec;
+  std::filesystem::create_directories(snapshot_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", snapshot_dir));
+  std::unique_ptr<RaftLog> log(
+      new RaftLog(std::move(writer), std::move(reader), std::move(snapshot_dir)));
   RETURN_IF_ERROR(log->Load());
+  log->RemoveStaleSnapshotFiles();
   return log;
 }
 
@@ -241,7 +283,24 @@ raft::ConfState RaftLog::conf_state() const {
   return conf_state_;
 }
 
+std::string RaftLog::SnapshotPath(const raft::SnapshotMeta& m) const {
+  return absl::StrCat(snapshot_dir_, "/snap-", m.index(), "-", m.term(), ".db");
+}
+
+void RaftLog::RemoveStaleSnapshotFiles() const {
+  std::string keep;
+  {
+    absl::MutexLock l(&mu_);
+    if (snapshot_meta_.index() > 0) keep = SnapshotPath(snapshot_meta_);
+  }
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(snapshot_dir_, ec)) {
+    if (f.path().string() != keep) std::filesystem::remove(f.path(), ec);
+  }
+}
+
 absl::StatusOr<Snapshot> RaftLog::LoadSnapshot() const {
+  raft::SnapshotMeta meta;
   {
     absl::MutexLock l(&mu_);
     if (snapshot_data_ != nullptr || snapshot_meta_.index() == 0) {
@@ -249,24 +308,19 @@ absl::StatusOr<Snapshot> RaftLog::LoadSnapshot() const {
       if (s.data == nullptr) s.data = std::make_shared<const std::string>();
       return s;
     }
+    meta = snapshot_meta_;
   }
-  std::shared_ptr<const std::string> data;
-  {
-    absl::MutexLock l(&read_mu_);
-    ASSIGN_OR_RETURN(Statement * st,
-                     reader_->Prepare("SELECT data FROM snapshot WHERE id = 1"));
-    ASSIGN_OR_RETURN(bool row, st->Step());
-    if (!row) return absl::DataLossError("raft.db: snapshot data missing");
-    data = std::make_shared<const std::string>(st->Text(0));
-    st->Reset();
+  std::string path = SnapshotPath(meta);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::DataLossError(absl::StrCat("snapshot file ", path, " is missing"));
+  auto data = std::make_shared<std::string>(std::istreambuf_iterator<char>(in),
+                                            std::istreambuf_iterator<char>());
+  if (SnapshotChecksum(*data) != meta.checksum() || data->size() != meta.size()) {
+    return absl::DataLossError(absl::StrCat("snapshot file ", path, " fails its checksum"));
   }
   absl::MutexLock l(&mu_);
-  if (Fnv1a64(*data) != snapshot_meta_.checksum() ||
-      data->size() != snapshot_meta_.size()) {
-    return absl::DataLossError("raft.db: snapshot data fails its checksum");
-  }
-  snapshot_data_ = data;
-  return Snapshot{snapshot_meta_, data};
+  if (snapshot_meta_.index() == meta.index()) snapshot_data_ = data;
+  return Snapshot{meta, data};
 }
 
 absl::Status RaftLog::Save(const raft::HardState* hard_state,
@@ -325,13 +379,7 @@ absl::Status RaftLog::Save(const raft::HardState* hard_state,
   return absl::OkStatus();
 }
 
-absl::Status RaftLog::PutSnapshotLocked(const Snapshot& snapshot) {
-  const raft::SnapshotMeta& m = snapshot.meta;
-  ASSIGN_OR_RETURN(Statement * st,
-                   writer_->Prepare("INSERT OR REPLACE INTO snapshot(id, data) "
-                                    "VALUES(1, ?)"));
-  st->BindBlob(1, *snapshot.data);
-  RETURN_IF_ERROR(st->Run());
+absl::Status RaftLog::PutSnapshotMeta(const raft::SnapshotMeta& m) {
   RETURN_IF_ERROR(PutMeta("lastIncludedIndex", absl::StrCat(m.index())));
   RETURN_IF_ERROR(PutMeta("lastIncludedTerm", absl::StrCat(m.term())));
   RETURN_IF_ERROR(PutMeta("snapshotSize", absl::StrCat(m.size())));
@@ -340,50 +388,86 @@ absl::Status RaftLog::PutSnapshotLocked(const Snapshot& snapshot) {
   return absl::OkStatus();
 }
 
-absl::Status RaftLog::SaveSnapshot(const Snapshot& snapshot) {
-  uint64_t index = snapshot.meta.index();
+absl::Status RaftLog::WriteSnapshotFile(const Snapshot& snapshot) const {
+  if (snapshot.data == nullptr || snapshot.data->size() != snapshot.meta.size() ||
+      SnapshotChecksum(*snapshot.data) != snapshot.meta.checksum()) {
+    return absl::InvalidArgumentError("snapshot data does not match its size or checksum");
+  }
+  return WriteFileDurably(snapshot_dir_, SnapshotPath(snapshot.meta), *snapshot.data);
+}
+
+absl::Status RaftLog::CommitSnapshot(const raft::SnapshotMeta& meta) {
+  uint64_t index = meta.index();
   {
     absl::MutexLock l(&mu_);
-    if (index < snapshot_meta_.index() || index > last_index_) {
+    if (index <= snapshot_meta_.index()) {
+      // Overtaken (e.g. by an installed snapshot): nothing to record.
+      std::error_code ec;
+      if (SnapshotPath(meta) != SnapshotPath(snapshot_meta_)) {
+        std::filesystem::remove(SnapshotPath(meta), ec);
+      }
+      return absl::OkStatus();
+    }
+    if (index > last_index_) {
       return absl::InvalidArgumentError(
-          absl::StrCat("snapshot at ", index, " outside log [",
-                       snapshot_meta_.index(), ",", last_index_, "]"));
+          absl::StrCat("snapshot at ", index, " beyond the log's last index ", last_index_));
     }
   }
-  if (snapshot.data == nullptr || snapshot.data->size() != snapshot.meta.size()) {
-    return absl::InvalidArgumentError("snapshot data does not match its size");
+  if (!std::filesystem::exists(SnapshotPath(meta))) {
+    return absl::FailedPreconditionError("snapshot file not written before its commit");
   }
   Transaction tx(writer_.get());
   RETURN_IF_ERROR(tx.Begin());
-  RETURN_IF_ERROR(PutSnapshotLocked(snapshot));
+  RETURN_IF_ERROR(PutSnapshotMeta(meta));
   ASSIGN_OR_RETURN(Statement * del, writer_->Prepare("DELETE FROM log WHERE idx <= ?"));
   del->Bind(1, static_cast<int64_t>(index));
   RETURN_IF_ERROR(del->Run());
   RETURN_IF_ERROR(tx.Commit());
+  {
+    absl::MutexLock l(&mu_);
+    snapshot_meta_ = meta;
+    snapshot_data_.reset();
+    first_index_ = index + 1;
+  }
+  RemoveStaleSnapshotFiles();
+  return absl::OkStatus();
+}
+
+absl::Status RaftLog::SaveSnapshot(const Snapshot& snapshot) {
+  {
+    absl::MutexLock l(&mu_);
+    uint64_t index = snapshot.meta.index();
+    if (index < snapshot_meta_.index() || index > last_index_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("snapshot at ", index, " outside log [", snapshot_meta_.index(), ",",
+                       last_index_, "]"));
+    }
+  }
+  RETURN_IF_ERROR(WriteSnapshotFile(snapshot));
+  RETURN_IF_ERROR(CommitSnapshot(snapshot.meta));
   absl::MutexLock l(&mu_);
-  snapshot_meta_ = snapshot.meta;
-  snapshot_data_ = snapshot.data;
-  first_index_ = index + 1;
+  if (snapshot_meta_.index() == snapshot.meta.index()) snapshot_data_ = snapshot.data;
   return absl::OkStatus();
 }
 
 absl::Status RaftLog::InstallSnapshot(const Snapshot& snapshot) {
   const raft::SnapshotMeta& m = snapshot.meta;
-  if (snapshot.data == nullptr || snapshot.data->size() != m.size()) {
-    return absl::InvalidArgumentError("snapshot data does not match its size");
-  }
+  RETURN_IF_ERROR(WriteSnapshotFile(snapshot));
   Transaction tx(writer_.get());
   RETURN_IF_ERROR(tx.Begin());
-  RETURN_IF_ERROR(PutSnapshotLocked(snapshot));
+  RETURN_IF_ERROR(PutSnapshotMeta(m));
   RETURN_IF_ERROR(writer_->Exec("DELETE FROM log"));
   RETURN_IF_ERROR(PutMeta("confState", ToText(m.conf_state())));
   RETURN_IF_ERROR(tx.Commit());
-  absl::MutexLock l(&mu_);
-  snapshot_meta_ = m;
-  snapshot_data_ = snapshot.data;
-  conf_state_ = m.conf_state();
-  first_index_ = m.index() + 1;
-  last_index_ = m.index();
+  {
+    absl::MutexLock l(&mu_);
+    snapshot_meta_ = m;
+    snapshot_data_ = snapshot.data;
+    conf_state_ = m.conf_state();
+    first_index_ = m.index() + 1;
+    last_index_ = m.index();
+  }
+  RemoveStaleSnapshotFiles();
   return absl::OkStatus();
 }
 

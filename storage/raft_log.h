@@ -9,18 +9,21 @@
 //       snapshotConf, snapshotSize, snapshotChecksum
 //       confState                              the cluster configuration
 //                                              (protobuf text format)
-//       schemaVersion
-//   snapshot(id INTEGER PRIMARY KEY CHECK (id = 1), data BLOB)
-//       the latest snapshot's state-machine image (a serialized state.db).
+//       nodeId, schemaVersion
+// Snapshot images live beside raft.db in snapshots/snap-<index>-<term>.db
+// (a serialized state.db), written to a temporary name, fsynced, renamed
+// and the directory fsynced — before the raft.db transaction that records
+// their metadata and deletes the entries they cover. So the log is never
+// compacted past a durable snapshot, and a crash in between leaves only an
+// unreferenced file, removed at the next open.
 //
 // Durability: journal_mode=WAL with synchronous=FULL, so every COMMIT is
 // fsynced before it returns. Each write method is one transaction, so a
 // batch of entries plus the hard state costs one fsync (group commit).
-// Snapshot data and metadata commit in the same transaction that deletes the
-// entries they cover, so the log is never compacted past a durable snapshot.
 //
-// Threads: one writer thread (Save/SaveSnapshot/InstallSnapshot) and any
-// number of reader threads. Writes use their own connection; reads share a
+// Threads: one writer thread (Save/SaveSnapshot/CommitSnapshot/
+// InstallSnapshot) and any number of reader threads; WriteSnapshotFile may
+// run on any thread. Writes use their own connection; reads share a
 // second connection under a lock; both see only committed data. The hot
 // metadata (first/last index, hard state, snapshot meta) is cached in memory.
 #ifndef CONCORDANCE_STORAGE_RAFT_LOG_H_
@@ -63,21 +66,34 @@ class RaftLog : public LogStore {
   // True when the store holds nothing yet: no entries, no snapshot, term 0.
   bool IsEmpty() const;
 
+  // The two halves of SaveSnapshot, so that the slow one (writing and
+  // fsyncing a large image) can run off the writer thread:
+  // WriteSnapshotFile makes the image durable (any thread, no database);
+  // CommitSnapshot (writer thread) then records it and compacts the log. A
+  // commit of a snapshot older than the current one is a no-op.
+  absl::Status WriteSnapshotFile(const Snapshot& snapshot) const;
+  absl::Status CommitSnapshot(const raft::SnapshotMeta& meta);
+
   // Other values kept in `meta` (e.g. nodeId). Writer thread only.
   absl::StatusOr<std::optional<std::string>> ReadMeta(const std::string& key);
   absl::Status WriteMeta(const std::string& key, const std::string& value);
 
  private:
-  RaftLog(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader)
-      : writer_(std::move(writer)), reader_(std::move(reader)) {}
-  absl::Status Init();
+  RaftLog(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
+          std::string snapshot_dir)
+      : writer_(std::move(writer)), reader_(std::move(reader)),
+        snapshot_dir_(std::move(snapshot_dir)) {}
   absl::Status Load();
   absl::Status PutMeta(absl::string_view key, absl::string_view value);
-  absl::Status PutSnapshotLocked(const Snapshot& snapshot);
+  absl::Status PutSnapshotMeta(const raft::SnapshotMeta& m);
+  std::string SnapshotPath(const raft::SnapshotMeta& m) const;
+  // Removes snapshot files other than the current one (and temporaries).
+  void RemoveStaleSnapshotFiles() const;
 
   // Writer connection: only the writer thread touches it.
   std::unique_ptr<Connection> writer_;
 
+  const std::string snapshot_dir_;
   mutable absl::Mutex read_mu_;
   std::unique_ptr<Connection> reader_ ABSL_GUARDED_BY(read_mu_);
 

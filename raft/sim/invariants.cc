@@ -6,7 +6,7 @@ namespace concordance::raft::sim {
 namespace {
 
 uint64_t HashEntry(const LogEntry& e) {
-  return storage::Fnv1a64(absl::StrCat(e.type(), ":", e.data()));
+  return storage::SnapshotChecksum(absl::StrCat(e.type(), ":", e.data()));
 }
 
 }  // namespace

@@ -281,7 +281,7 @@ void Simulation::MaybeSnapshot(Server& s) {
   snap.meta = s.node->SnapshotMetaAtApplied();
   std::string data = s.sm.Serialize();
   snap.meta.set_size(data.size());
-  snap.meta.set_checksum(storage::Fnv1a64(data));
+  snap.meta.set_checksum(storage::SnapshotChecksum(data));
   snap.data = std::make_shared<const std::string>(std::move(data));
   CHECK(s.store->SaveSnapshot(snap).ok());
   s.sm_synced = s.sm;  // the snapshot is taken from a synced state.db

@@ -60,7 +60,7 @@ void NodeHost::MaybeSnapshot() {
   snap.meta = node_->SnapshotMetaAtApplied();
   std::string data = sm_.Serialize();
   snap.meta.set_size(data.size());
-  snap.meta.set_checksum(storage::Fnv1a64(data));
+  snap.meta.set_checksum(storage::SnapshotChecksum(data));
   snap.data = std::make_shared<const std::string>(std::move(data));
   absl::Status s = store_->SaveSnapshot(snap);
   CHECK(s.ok()) << s;

@@ -47,6 +47,6 @@ bool SimStateMachine::Restore(const std::string& image) {
   return true;
 }
 
-uint64_t SimStateMachine::Hash() const { return storage::Fnv1a64(Serialize()); }
+uint64_t SimStateMachine::Hash() const { return storage::SnapshotChecksum(Serialize()); }
 
 }  // namespace concordance::raft::testing
