@@ -245,8 +245,14 @@ TEST(RestartTest, DataSurvivesAndSeqKeepsRising) {
     ASSERT_EQ(r.status, 200);
     last_seq = JsonInt(ParseJson(r.body), "seq");
   }
+  WsClient ws;
+  ASSERT_TRUE(ws.Connect("127.0.0.1", node.port(), "/stream"));
+  ASSERT_TRUE(Call(ws, 1, "watch/subscribe", "{\"tenant\":\"r\"}").HasMember("result"));
   int status = node.Stop();
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "exit status " << status << "\n" << node.log();
+  // The WebSocket got a close frame (1001 going away), not a dropped socket.
+  ASSERT_TRUE(WaitFor([&] { return ws.closed(); }, std::chrono::seconds(5)));
+  EXPECT_EQ(ws.close_code(), 1001);
   EXPECT_NE(node.log().find("stopped cleanly"), std::string::npos);
   for (const char* db : {"raft.db", "state.db"}) {
     sqlite3* h = nullptr;
