@@ -302,7 +302,8 @@ gateway::ClusterStatus KvService::Status() {
     p.voter = m.voter;
     bool self = p.node_id == n.node_id;
     p.match_index = self ? n.last_index : m.match;
-    p.reachable = self || m.recent_active;
+    p.reachable = self || m.recent_active ||
+                  (transport_ != nullptr && transport_->Reachable(p.node_id));
     s.peers.push_back(std::move(p));
   }
   return s;
@@ -372,9 +373,9 @@ void KvService::Snapshot(Callback<std::string> done) {
   driver_->Post([this, done] { done(store_->Serialize()); });
 }
 
-bool KvService::PeerConnected(const std::string& node_id,
+bool KvService::PeerConnected(const std::string& node_id, const std::string& address,
                               std::shared_ptr<gateway::PeerLink> link) {
-  return peers_ != nullptr && peers_->Connected(node_id, std::move(link));
+  return peers_ != nullptr && peers_->Connected(node_id, address, std::move(link));
 }
 
 void KvService::PeerText(const std::string& node_id, std::string json) {

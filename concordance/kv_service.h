@@ -24,7 +24,8 @@ namespace concordance {
 class PeerHandler {
  public:
   virtual ~PeerHandler() = default;
-  virtual bool Connected(const std::string& node_id, std::shared_ptr<gateway::PeerLink> link) = 0;
+  virtual bool Connected(const std::string& node_id, const std::string& address,
+                         std::shared_ptr<gateway::PeerLink> link) = 0;
   virtual void Text(const std::string& node_id, std::string json) = 0;
   virtual void Binary(const std::string& node_id, std::string bytes) = 0;
   virtual void Disconnected(const std::string& node_id, const gateway::PeerLink* link) = 0;
@@ -40,6 +41,7 @@ class KvService : public gateway::Backend {
             const Clock* clock, metrics::Registry* metrics);
 
   void set_peer_handler(PeerHandler* p) { peers_ = p; }
+  void set_transport(const Transport* t) { transport_ = t; }
 
   void Get(const gateway::GetRequest& req, gateway::Callback<kv::KvEntry> done) override;
   void List(const gateway::ListRequest& req, gateway::Callback<gateway::ListResult> done) override;
@@ -62,7 +64,8 @@ class KvService : public gateway::Backend {
   void TransferLeadership(const std::string& node_id,
                           gateway::Callback<gateway::ClusterStatus> done) override;
   void Snapshot(gateway::Callback<std::string> done) override;
-  bool PeerConnected(const std::string& node_id, std::shared_ptr<gateway::PeerLink> link) override;
+  bool PeerConnected(const std::string& node_id, const std::string& address,
+                     std::shared_ptr<gateway::PeerLink> link) override;
   void PeerText(const std::string& node_id, std::string json) override;
   void PeerBinary(const std::string& node_id, std::string bytes) override;
   void PeerDisconnected(const std::string& node_id, const gateway::PeerLink* link) override;
@@ -82,6 +85,7 @@ class KvService : public gateway::Backend {
   const Clock* clock_;
   metrics::Registry* metrics_;
   PeerHandler* peers_ = nullptr;
+  const Transport* transport_ = nullptr;
   metrics::Gauge* long_polls_waiting_;
 };
 

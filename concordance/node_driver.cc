@@ -322,6 +322,7 @@ void NodeDriver::OnPersisted(std::shared_ptr<raft::Ready> rd) {
   ready_in_flight_ = false;
   MaybeSnapshot();
   Process();
+  PublishStatus();
 }
 
 void NodeDriver::ApplyCommitted(const std::vector<raft::LogEntry>& entries) {

@@ -4,7 +4,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -13,6 +17,8 @@
 #include "concordance/hub.h"
 #include "concordance/kv_service.h"
 #include "concordance/node_driver.h"
+#include "concordance/peer_manager.h"
+#include "gateway/client.h"
 #include "glog/logging.h"
 #include "storage/kv_store.h"
 #include "storage/raft_log.h"
@@ -21,16 +27,6 @@
 namespace concordance {
 
 namespace {
-
-// Sends nothing: a node alone in its configuration has no peers.
-class NoPeers : public Transport {
- public:
-  void Send(std::vector<raft::Message> messages) override {
-    if (!messages.empty()) VLOG(1) << "dropping " << messages.size() << " messages: no transport";
-  }
-  void UpdatePeers(const raft::ConfState&) override {}
-  bool Reachable(const std::string&) const override { return false; }
-};
 
 int Ticks(int ms, int tick_ms) { return std::max(1, (ms + tick_ms - 1) / tick_ms); }
 
@@ -63,11 +59,15 @@ struct NodeServer::Parts {
   std::unique_ptr<storage::KvStore> kv_store;
   std::unique_ptr<Hub> hub;
   std::unique_ptr<Fsm> fsm;
-  std::unique_ptr<Transport> transport;
+  std::unique_ptr<PeerManager> peers;
   std::unique_ptr<NodeDriver> driver;
   std::unique_ptr<KvService> service;
   std::unique_ptr<gateway::Authenticator> auth;
   std::unique_ptr<gateway::Server> server;
+  std::thread joiner;
+  std::atomic<bool> stopping{false};
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
 };
 
 NodeServer::NodeServer(NodeOptions options)
@@ -177,7 +177,10 @@ absl::Status NodeServer::Start() {
 
   p.hub = std::make_unique<Hub>(p.kv_store.get(), Hub::Options(), &p.metrics);
   p.fsm = std::make_unique<Fsm>(p.kv_store.get(), p.hub.get(), &p.metrics);
-  p.transport = std::make_unique<NoPeers>();
+  uint64_t seed = std::hash<std::string>()(options_.node_id) ^ static_cast<uint64_t>(p.clock.NowMs());
+  p.peers = std::make_unique<PeerManager>(
+      options_.node_id, options_.advertise,
+      options_.keys.peer.empty() ? options_.keys.api : options_.keys.peer, seed, &p.metrics);
 
   DriverOptions d;
   d.tick_ms = options_.tick_ms;
@@ -190,9 +193,10 @@ absl::Status NodeServer::Start() {
   d.raft.heartbeat_ticks = Ticks(options_.heartbeat_ms, options_.tick_ms);
   d.raft.max_entries_per_append = options_.max_entries_per_append;
   d.raft.snapshot_threshold = options_.snapshot_threshold;
-  d.raft.seed = std::hash<std::string>()(options_.node_id) ^ static_cast<uint64_t>(p.clock.NowMs());
-  p.driver = std::make_unique<NodeDriver>(d, p.raft_log.get(), p.fsm.get(), p.transport.get(),
+  d.raft.seed = seed;
+  p.driver = std::make_unique<NodeDriver>(d, p.raft_log.get(), p.fsm.get(), p.peers.get(),
                                           &p.metrics);
+  p.peers->set_driver(p.driver.get());
   s = p.driver->Start();
   if (!s.ok()) return s;
 
@@ -201,6 +205,8 @@ absl::Status NodeServer::Start() {
   so.min_seq_timeout_ms = options_.min_seq_timeout_ms;
   p.service = std::make_unique<KvService>(so, p.kv_store.get(), p.driver.get(), p.hub.get(),
                                           &p.clock, &p.metrics);
+  p.service->set_peer_handler(p.peers.get());
+  p.service->set_transport(p.peers.get());
   p.auth = std::make_unique<gateway::Authenticator>(options_.keys);
 
   gateway::Server::Options go;
@@ -215,11 +221,63 @@ absl::Status NodeServer::Start() {
   if (!s.ok()) return s;
   LOG(INFO) << "concordance " << options_.node_id << " serving on " << host << ":"
             << p.server->port() << " (data in " << options_.data_dir << ")";
+  if (!options_.join.empty()) {
+    p.joiner = std::thread([this] { Join(); });
+  }
   return absl::OkStatus();
+}
+
+void NodeServer::Join() {
+  // Asks a member to add us (it redirects to the leader); idempotent, so a
+  // node restarted with --join simply confirms its membership. Retries with
+  // backoff until it succeeds or the node stops.
+  Parts& p = *parts_;
+  std::string body = absl::StrCat("{\"nodeId\":\"", options_.node_id, "\",\"address\":\"",
+                                  options_.advertise, "\"}");
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!options_.keys.api.empty()) headers.emplace_back("Authorization", "Bearer " + options_.keys.api);
+  int delay_ms = 100;
+  while (!p.stopping.load()) {
+    std::string target = options_.join;
+    std::string outcome;
+    for (int hop = 0; hop < 4; ++hop) {
+      absl::StatusOr<gateway::HttpReply> r =
+          gateway::HttpCall(target, "POST", "/api/v1/cluster/join", body, headers, 5000);
+      if (!r.ok()) {
+        outcome = std::string(r.status().message());
+        break;
+      }
+      if (r->status == 307 && r->headers.count("location")) {
+        // http://host:port/path -> host:port
+        std::string loc = r->headers["location"];
+        size_t start = loc.find("//");
+        start = start == std::string::npos ? 0 : start + 2;
+        target = loc.substr(start, loc.find('/', start) - start);
+        continue;
+      }
+      if (r->status == 200) {
+        LOG(INFO) << "joined the cluster through " << target << " as " << options_.node_id;
+        return;
+      }
+      outcome = absl::StrCat("HTTP ", r->status, ": ", r->body);
+      break;
+    }
+    LOG(WARNING) << "join through " << options_.join << " not done yet (" << outcome
+                 << "); retrying in " << delay_ms << " ms";
+    std::unique_lock<std::mutex> l(p.stop_mu);
+    p.stop_cv.wait_for(l, std::chrono::milliseconds(delay_ms), [&] { return p.stopping.load(); });
+    delay_ms = std::min(delay_ms * 2, 5000);
+  }
 }
 
 void NodeServer::Stop() {
   Parts& p = *parts_;
+  {
+    std::lock_guard<std::mutex> l(p.stop_mu);
+    p.stopping = true;
+  }
+  p.stop_cv.notify_all();
+  if (p.joiner.joinable()) p.joiner.join();
   if (p.server) {
     LOG(INFO) << "shutting down: closing connections";
     p.server->Stop(5000);
@@ -227,12 +285,13 @@ void NodeServer::Stop() {
   }
   if (p.driver) {
     p.driver->Stop();
-    p.driver.reset();
   }
+  if (p.peers) p.peers->Stop();
+  p.driver.reset();
   p.service.reset();
   p.fsm.reset();
   p.hub.reset();
-  p.transport.reset();
+  p.peers.reset();
   if (p.kv_store || p.raft_log) LOG(INFO) << "closing databases";
   p.kv_store.reset();
   p.raft_log.reset();

@@ -53,6 +53,8 @@ class NodeServer {
   uint16_t port() const;
 
  private:
+  void Join();
+
   struct Parts;
   NodeOptions options_;
   std::unique_ptr<Parts> parts_;

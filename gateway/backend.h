@@ -206,8 +206,9 @@ class Backend {
   virtual void Snapshot(Callback<std::string> done) = 0;
 
   // ---- Peers (/raft) ----
-  // A peer connected to us; returns false to refuse it.
-  virtual bool PeerConnected(const std::string& node_id,
+  // A peer connected to us, announcing the address it serves on; returns
+  // false to refuse it.
+  virtual bool PeerConnected(const std::string& node_id, const std::string& address,
                              std::shared_ptr<PeerLink> link) = 0;
   virtual void PeerText(const std::string& node_id, std::string json) = 0;
   virtual void PeerBinary(const std::string& node_id, std::string bytes) = 0;

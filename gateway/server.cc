@@ -284,9 +284,9 @@ class RaftSession : public Session,
                     public PeerLink,
                     public std::enable_shared_from_this<RaftSession> {
  public:
-  RaftSession(tcp::socket socket, Server::Impl* server, std::string node_id)
+  RaftSession(tcp::socket socket, Server::Impl* server, std::string node_id, std::string address)
       : ws_(std::move(socket)), server_(server), node_id_(std::move(node_id)),
-        id_(server->NextId()) {}
+        address_(std::move(address)), id_(server->NextId()) {}
 
   void Start(http::request<http::string_body> req) {
     server_->Register(id_, std::weak_ptr<Session>(shared_from_this()));
@@ -339,7 +339,7 @@ class RaftSession : public Session,
   void OnAccept(beast::error_code ec) {
     if (ec) return Done();
     accepted_ = true;
-    if (!server_->backend_->PeerConnected(node_id_, shared_from_this())) {
+    if (!server_->backend_->PeerConnected(node_id_, address_, shared_from_this())) {
       closing_ = true;
       ws_.async_close(websocket::close_reason(websocket::close_code::policy_error, "unknown peer"),
                       [self = shared_from_this()](beast::error_code) { self->Done(); });
@@ -375,6 +375,7 @@ class RaftSession : public Session,
   beast::flat_buffer buffer_;
   Server::Impl* server_;
   std::string node_id_;
+  std::string address_;
   uint64_t id_;
   std::deque<std::pair<std::string, bool>> queue_;
   bool writing_ = false, closing_ = false, done_ = false, accepted_ = false;
@@ -462,8 +463,10 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       if (!query.ok() || it == query->end() || it->second.empty()) {
         return Reject(http::status::bad_request, "invalid_argument", "/raft needs ?nodeId=");
       }
+      auto address = query->find("address");
       Handoff();
-      std::make_shared<RaftSession>(stream_.release_socket(), server_, it->second)
+      std::make_shared<RaftSession>(stream_.release_socket(), server_, it->second,
+                                    address == query->end() ? "" : address->second)
           ->Start(std::move(req));
       return;
     }

@@ -81,7 +81,9 @@ class FakeBackend : public Backend {
     done(Status());
   }
   void Snapshot(Callback<std::string> done) override { done(std::string("SQLite format 3")); }
-  bool PeerConnected(const std::string&, std::shared_ptr<PeerLink>) override { return true; }
+  bool PeerConnected(const std::string&, const std::string&, std::shared_ptr<PeerLink>) override {
+    return true;
+  }
   void PeerText(const std::string&, std::string) override {}
   void PeerBinary(const std::string&, std::string) override {}
   void PeerDisconnected(const std::string&, const PeerLink*) override {}

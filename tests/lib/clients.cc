@@ -24,6 +24,7 @@ using tcp = net::ip::tcp;
 // ---------------------------------------------------------------------------
 
 struct HttpClient::Impl {
+  std::mutex call_mu;  // one request at a time: the client may be shared by threads
   net::io_context ioc;
   std::optional<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
@@ -74,6 +75,7 @@ HttpResult HttpClient::Request(const std::string& method, const std::string& tar
                                const std::string& body,
                                const std::map<std::string, std::string>& headers,
                                std::chrono::milliseconds timeout) {
+  std::lock_guard<std::mutex> call(impl_->call_mu);
   HttpResult out;
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool fresh = !impl_->stream.has_value();

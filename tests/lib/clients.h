@@ -19,6 +19,7 @@ struct HttpResult {
   std::string error;
 };
 
+// Thread-safe: concurrent callers take turns on the one connection.
 class HttpClient {
  public:
   HttpClient(std::string host, int port);

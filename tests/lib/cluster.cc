@@ -1,0 +1,144 @@
+#include "tests/lib/cluster.h"
+
+#include <cstdio>
+#include <set>
+
+namespace concordance::testing {
+
+TestCluster::TestCluster(std::vector<std::string> extra) : extra_(std::move(extra)) {}
+
+TestCluster::~TestCluster() {
+  for (auto& n : nodes_) {
+    if (n->running()) n->Stop(std::chrono::seconds(10));
+  }
+}
+
+std::map<std::string, std::string> TestCluster::Auth() const {
+  return {{"Authorization", std::string("Bearer ") + kApiKey}};
+}
+
+bool TestCluster::Start(int n) {
+  for (int i = 0; i < n; ++i) {
+    std::string id = "node" + std::to_string(i + 1);
+    auto node = std::make_unique<TestNode>(id);
+    std::vector<std::string> flags = {"--node-id=" + id, std::string("--api-key=") + kApiKey};
+    if (i == 0) {
+      flags.push_back("--bootstrap");
+    } else {
+      flags.push_back("--join=" + nodes_[0]->address());
+    }
+    flags.insert(flags.end(), extra_.begin(), extra_.end());
+    if (!node->Start(flags)) return false;
+    if (i == 0 && !node->WaitReady()) return false;
+    nodes_.push_back(std::move(node));
+    ids_.push_back(id);
+    flags_.push_back(flags);
+  }
+  return WaitVoters(n) && WaitLeader() >= 0;
+}
+
+TestNode* TestCluster::AddNode(const std::string& id, int via, const std::vector<std::string>& flags) {
+  auto node = std::make_unique<TestNode>(id);
+  std::vector<std::string> f = {"--node-id=" + id, std::string("--api-key=") + kApiKey,
+                                "--join=" + nodes_[via]->address()};
+  f.insert(f.end(), extra_.begin(), extra_.end());
+  f.insert(f.end(), flags.begin(), flags.end());
+  if (!node->Start(f)) return nullptr;
+  nodes_.push_back(std::move(node));
+  ids_.push_back(id);
+  flags_.push_back(f);
+  return nodes_.back().get();
+}
+
+bool TestCluster::Restart(int i, const std::vector<std::string>& extra) {
+  std::vector<std::string> f = flags_[i];
+  // A restart never bootstraps again by accident, and rejoins on its own.
+  f.erase(std::remove(f.begin(), f.end(), "--bootstrap"), f.end());
+  f.insert(f.end(), extra.begin(), extra.end());
+  return nodes_[i]->Start(f);
+}
+
+rapidjson::Document TestCluster::Status(int i) {
+  if (!nodes_[i]->running()) return ParseJson("{}");
+  HttpResult r = nodes_[i]->http().Request("GET", "/api/v1/cluster/status", "", Auth(),
+                                           std::chrono::seconds(2));
+  return ParseJson(r.status == 200 ? r.body : "{}");
+}
+
+int TestCluster::WaitLeader(std::chrono::milliseconds timeout) {
+  int leader = -1;
+  WaitFor(
+      [&] {
+        std::set<std::string> named;
+        int self_leader = -1;
+        for (int i = 0; i < size(); ++i) {
+          if (!nodes_[i]->running()) continue;
+          auto s = Status(i);
+          if (!s.IsObject() || !s.HasMember("leader") || !s["leader"].IsObject()) return false;
+          named.insert(JsonString(s["leader"], "nodeId"));
+          if (JsonString(s, "role") == "leader") self_leader = i;
+        }
+        if (named.size() != 1 || self_leader < 0 || *named.begin() != ids_[self_leader]) {
+          return false;
+        }
+        leader = self_leader;
+        return true;
+      },
+      timeout);
+  return leader;
+}
+
+bool TestCluster::WaitVoters(int voters, std::chrono::milliseconds timeout) {
+  return WaitFor(
+      [&] {
+        for (int i = 0; i < size(); ++i) {
+          if (!nodes_[i]->running()) continue;
+          auto s = Status(i);
+          if (!s.HasMember("peers") || !s["peers"].IsArray()) return false;
+          int v = 0;
+          for (auto& p : s["peers"].GetArray()) v += p["voter"].GetBool() ? 1 : 0;
+          if (v != voters) return false;
+        }
+        return true;
+      },
+      timeout);
+}
+
+bool TestCluster::WaitConverged(std::chrono::milliseconds timeout, std::string* detail) {
+  std::string last;
+  bool ok = WaitFor(
+      [&] {
+        std::set<std::pair<int64_t, std::string>> seen;
+        last.clear();
+        for (int i = 0; i < size(); ++i) {
+          if (!nodes_[i]->running()) continue;
+          auto s = Status(i);
+          int64_t applied = JsonInt(s, "appliedIndex");
+          std::string hash = JsonString(s, "stateHash");
+          last += ids_[i] + "@" + std::to_string(applied) + ":" + hash.substr(0, 12) + " ";
+          if (applied < 0) return false;
+          seen.insert({applied, hash});
+        }
+        return seen.size() == 1;
+      },
+      timeout);
+  if (detail) *detail = last;
+  return ok;
+}
+
+HttpResult TestCluster::Request(int i, const std::string& method, const std::string& target,
+                                const std::string& body) {
+  HttpResult r = nodes_[i]->http().Request(method, target, body, Auth());
+  for (int hop = 0; hop < 3 && r.status == 307; ++hop) {
+    std::string loc = r.headers["location"];
+    size_t start = loc.find("//");
+    start = start == std::string::npos ? 0 : start + 2;
+    std::string hostport = loc.substr(start, loc.find('/', start) - start);
+    int port = std::stoi(hostport.substr(hostport.rfind(':') + 1));
+    HttpClient c("127.0.0.1", port);
+    r = c.Request(method, loc.substr(loc.find('/', start)), body, Auth());
+  }
+  return r;
+}
+
+}  // namespace concordance::testing
