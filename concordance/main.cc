@@ -4,6 +4,7 @@
 //
 // Every flag is listed by --help; they are spelled with dashes
 // (--node-id, --snapshot-threshold) or underscores, as gflags accepts both.
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -54,6 +55,14 @@ std::string FlagOrEnv(const std::string& flag, const char* env) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc trims a thread's heap top back to the OS once 128 KiB is free
+  // there, with madvise() and a TLB shootdown each time; the Raft loop's
+  // allocate/free rhythm made that 17% of its CPU (perf, docs/benchmarks.md).
+  // Keep up to 64 MiB of free heap instead; large blocks (snapshot images)
+  // still come from mmap and go back at once.
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_TOP_PAD, 4 << 20);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   gflags::SetUsageMessage("concordance --bootstrap --listen=127.0.0.1:4100 --data-dir=./data");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   // Logs go to stderr unless --log_dir is given (glog would otherwise pick

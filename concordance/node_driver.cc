@@ -171,7 +171,7 @@ void NodeDriver::Propose(std::string command, ProposalCallback done) {
     proposals_total_->Inc();
     proposals_[r->first] = Pending{r->second, std::move(done),
                                    Steady::now() + std::chrono::milliseconds(options_.proposal_timeout_ms)};
-    Process();
+    ScheduleProcess();
   });
 }
 
@@ -229,7 +229,7 @@ void NodeDriver::Step(raft::Message m) {
   Post([this, m = std::move(m)] {
     if (loop_->stopping) return;
     node_->Step(m);
-    Process();
+    ScheduleProcess();
   });
 }
 
@@ -241,6 +241,15 @@ void NodeDriver::Tick() {
   loop_->tick.expires_after(std::chrono::milliseconds(options_.tick_ms));
   loop_->tick.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();
+  });
+}
+
+void NodeDriver::ScheduleProcess() {
+  if (process_scheduled_) return;
+  process_scheduled_ = true;
+  Post([this] {
+    process_scheduled_ = false;
+    Process();
   });
 }
 

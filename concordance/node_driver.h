@@ -116,6 +116,10 @@ class NodeDriver {
 
   // Loop thread only.
   void Tick();
+  // Runs Process() once after every task already queued on the loop: a
+  // burst of proposals or peer messages costs one pass (one append round,
+  // one Ready).
+  void ScheduleProcess();
   void Process();
   void HandleReady();
   void OnPersisted(std::shared_ptr<raft::Ready> rd);
@@ -136,6 +140,7 @@ class NodeDriver {
 
   // Loop-thread state.
   bool ready_in_flight_ = false;
+  bool process_scheduled_ = false;
   bool snapshot_in_flight_ = false;
   uint64_t next_read_id_ = 0;
   std::map<uint64_t, Pending> proposals_;     // by log index

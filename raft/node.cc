@@ -255,7 +255,8 @@ void Node::Tick() {
 
 void Node::TickElection() {
   ++election_elapsed_;
-  if (Promotable() && PastElectionTimeout()) {
+  // The timeout first: Promotable() may look through the log.
+  if (PastElectionTimeout() && Promotable()) {
     election_elapsed_ = 0;
     Campaign(config_.pre_vote, /*transfer=*/false);
   }
@@ -724,7 +725,7 @@ void Node::HandleAppendResponse(const Message& m, Progress& pr) {
       break;
   }
   if (MaybeCommit()) {
-    BroadcastAppend();
+    broadcast_pending_ = true;  // followers learn the commit in the next round
   } else if (was_paused) {
     SendAppend(m.from(), false);
   }
@@ -1159,7 +1160,7 @@ void Node::SetConf(const ConfState& conf) {
   }
   if (!lead_transferee_.empty() && !IsVoter(lead_transferee_)) AbortTransfer();
   for (const std::string& id : added_ids) SendAppend(id, true);
-  if (MaybeCommit()) BroadcastAppend();
+  if (MaybeCommit()) broadcast_pending_ = true;
   ReleaseConfirmedReads();
 }
 
@@ -1263,7 +1264,7 @@ void Node::Advance() {
   if (role_ == Role::kLeader) {
     Progress& self = progress_[config_.id];
     self.match = std::max(self.match, log_.StableIndex());
-    if (MaybeCommit()) BroadcastAppend();
+    if (MaybeCommit()) broadcast_pending_ = true;
   }
 }
 

@@ -319,7 +319,10 @@ class Node {
   std::optional<uint64_t> ready_snapshot_index_;
   uint64_t applying_ = 0;  // committed entries handed out up to here
   std::vector<LogEntry> ready_conf_entries_;  // CONFIG entries handed out
-  bool broadcast_pending_ = false;  // new proposals not yet sent
+  // New entries or a new commit index not yet sent to followers: one
+  // append round goes out at the next TakeLeaderMessages()/GetReady(), so
+  // many proposals or acknowledgements in a row cost one round.
+  bool broadcast_pending_ = false;
   bool campaign_after_apply_ = false;  // TimeoutNow arrived too early
 };
 

@@ -118,6 +118,7 @@ class KvStore::ReaderPool {
     for (int i = 0; i < std::max(1, n); ++i) {
       ASSIGN_OR_RETURN(std::unique_ptr<Connection> c, Connection::Open(path));
       RETURN_IF_ERROR(c->Exec("PRAGMA query_only=1"));
+      RETURN_IF_ERROR(c->Exec("PRAGMA cache_size=-16384"));
       pool->free_.push_back(c.get());
       pool->all_.push_back(std::move(c));
     }
@@ -177,6 +178,9 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer, Connection::Open(path));
   RETURN_IF_ERROR(writer->Exec("PRAGMA journal_mode=WAL"));
   RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous=NORMAL"));
+  // A page cache that holds the working set (the 2 MiB default made the
+  // apply path re-read pages with pread).
+  RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size=-65536"));
   RETURN_IF_ERROR(writer->Exec(kSchema));
   ASSIGN_OR_RETURN(std::unique_ptr<ReaderPool> readers,
                    ReaderPool::Open(path, options.reader_connections));

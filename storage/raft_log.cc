@@ -81,9 +81,11 @@ absl::StatusOr<std::unique_ptr<RaftLog>> RaftLog::Open(const std::string& path) 
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer, Connection::Open(path));
   RETURN_IF_ERROR(writer->Exec("PRAGMA journal_mode=WAL"));
   RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous=FULL"));
+  RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size=-16384"));
   RETURN_IF_ERROR(writer->Exec(kSchema));
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader, Connection::Open(path));
   RETURN_IF_ERROR(reader->Exec("PRAGMA query_only=1"));
+  RETURN_IF_ERROR(reader->Exec("PRAGMA cache_size=-16384"));
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
   std::string snapshot_dir = dir + "/snapshots";
@@ -144,6 +146,7 @@ absl::Status RaftLog::Load() {
   ASSIGN_OR_RETURN(int64_t first, writer_->QueryInt("SELECT min(idx) FROM log", 0));
   first_index_ = snapshot_meta_.index() + 1;
   last_index_ = last > 0 ? last : snapshot_meta_.index();
+  tail_first_ = last_index_ + 1;
   if (first != 0 && static_cast<uint64_t>(first) != first_index_) {
     return absl::DataLossError(
         absl::StrCat("raft.db: log starts at ", first,
@@ -174,6 +177,21 @@ absl::Status RaftLog::WriteMeta(const std::string& key, const std::string& value
   return PutMeta(key, value);
 }
 
+const raft::LogEntry* RaftLog::TailLocked(uint64_t index) const {
+  if (tail_.empty() || index < tail_first_ || index >= tail_first_ + tail_.size()) return nullptr;
+  return &tail_[index - tail_first_];
+}
+
+void RaftLog::TrimTailLocked() {
+  while (!tail_.empty() &&
+         (tail_.size() > kTailEntries || tail_bytes_ > kTailBytes || tail_first_ < first_index_)) {
+    tail_bytes_ -= tail_.front().data().size();
+    tail_.pop_front();
+    ++tail_first_;
+  }
+  if (tail_.empty()) tail_first_ = last_index_ + 1;
+}
+
 uint64_t RaftLog::FirstIndex() const {
   absl::MutexLock l(&mu_);
   return first_index_;
@@ -197,6 +215,7 @@ absl::StatusOr<uint64_t> RaftLog::Term(uint64_t index) const {
     if (index < first_index_ || index > last_index_) {
       return absl::OutOfRangeError(absl::StrCat("no entry at index ", index));
     }
+    if (const raft::LogEntry* e = TailLocked(index)) return e->term();
   }
   absl::MutexLock l(&read_mu_);
   ASSIGN_OR_RETURN(Statement * st, reader_->Prepare("SELECT term FROM log WHERE idx = ?"));
@@ -216,6 +235,16 @@ absl::Status RaftLog::Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes,
       return absl::OutOfRangeError(
           absl::StrCat("entries [", lo, ",", hi, ") not in log [", first_index_,
                        ",", last_index_, "]"));
+    }
+    if (lo < hi && TailLocked(lo) != nullptr) {
+      uint64_t bytes = 0;
+      for (uint64_t i = lo; i < hi; ++i) {
+        const raft::LogEntry& e = *TailLocked(i);
+        if (i > lo && bytes + e.data().size() > max_bytes) break;
+        bytes += e.data().size();
+        out->push_back(e);
+      }
+      return absl::OkStatus();
     }
   }
   if (lo == hi) return absl::OkStatus();
@@ -373,7 +402,23 @@ absl::Status RaftLog::Save(const raft::HardState* hard_state,
   }
   RETURN_IF_ERROR(tx.Commit());
   absl::MutexLock l(&mu_);
+  if (!entries.empty()) {
+    uint64_t first = entries.front().index();
+    // Drop cached entries the append replaced, then extend the tail.
+    while (!tail_.empty() && tail_first_ + tail_.size() > first) {
+      tail_bytes_ -= tail_.back().data().size();
+      tail_.pop_back();
+    }
+    if (tail_.empty()) tail_first_ = first;
+    if (tail_first_ + tail_.size() == first) {
+      for (const raft::LogEntry& e : entries) {
+        tail_bytes_ += e.data().size();
+        tail_.push_back(e);
+      }
+    }
+  }
   last_index_ = new_last;
+  TrimTailLocked();
   if (hard_state != nullptr) hard_state_ = *hard_state;
   if (conf_state != nullptr) conf_state_ = *conf_state;
   return absl::OkStatus();
@@ -428,6 +473,7 @@ absl::Status RaftLog::CommitSnapshot(const raft::SnapshotMeta& meta) {
     snapshot_meta_ = meta;
     snapshot_data_.reset();
     first_index_ = index + 1;
+    TrimTailLocked();
   }
   RemoveStaleSnapshotFiles();
   return absl::OkStatus();
@@ -466,6 +512,9 @@ absl::Status RaftLog::InstallSnapshot(const Snapshot& snapshot) {
     conf_state_ = m.conf_state();
     first_index_ = m.index() + 1;
     last_index_ = m.index();
+    tail_.clear();
+    tail_bytes_ = 0;
+    tail_first_ = last_index_ + 1;
   }
   RemoveStaleSnapshotFiles();
   return absl::OkStatus();

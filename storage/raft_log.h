@@ -21,6 +21,11 @@
 // fsynced before it returns. Each write method is one transaction, so a
 // batch of entries plus the hard state costs one fsync (group commit).
 //
+// Memory: the newest entries (up to kTailEntries / kTailBytes) are also
+// kept in memory, so the Raft core's lookups of recent terms and entries —
+// its hot path — never touch SQLite (whose reader page cache is invalidated
+// by every write of the writer thread).
+//
 // Threads: one writer thread (Save/SaveSnapshot/CommitSnapshot/
 // InstallSnapshot) and any number of reader threads; WriteSnapshotFile may
 // run on any thread. Writes use their own connection; reads share a
@@ -29,6 +34,7 @@
 #ifndef CONCORDANCE_STORAGE_RAFT_LOG_H_
 #define CONCORDANCE_STORAGE_RAFT_LOG_H_
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -90,6 +96,12 @@ class RaftLog : public LogStore {
   // Removes snapshot files other than the current one (and temporaries).
   void RemoveStaleSnapshotFiles() const;
 
+  static constexpr size_t kTailEntries = 16384;
+  static constexpr size_t kTailBytes = 64 << 20;
+  // The cached entry at `index`, or nullptr.
+  const raft::LogEntry* TailLocked(uint64_t index) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TrimTailLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Writer connection: only the writer thread touches it.
   std::unique_ptr<Connection> writer_;
 
@@ -103,6 +115,11 @@ class RaftLog : public LogStore {
   raft::HardState hard_state_ ABSL_GUARDED_BY(mu_);
   raft::SnapshotMeta snapshot_meta_ ABSL_GUARDED_BY(mu_);
   raft::ConfState conf_state_ ABSL_GUARDED_BY(mu_);
+  // The newest entries: tail_[i] has index tail_first_ + i, and the tail
+  // always ends at last_index_ (or is empty).
+  std::deque<raft::LogEntry> tail_ ABSL_GUARDED_BY(mu_);
+  uint64_t tail_first_ ABSL_GUARDED_BY(mu_) = 1;
+  size_t tail_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Cache of the latest snapshot's data, filled on first load.
   mutable std::shared_ptr<const std::string> snapshot_data_ ABSL_GUARDED_BY(mu_);
 };
