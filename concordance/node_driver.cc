@@ -5,6 +5,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "util/status_payloads.h"
@@ -25,10 +27,12 @@ struct NodeDriver::Loop {
       net::make_work_guard(snapshot)};
   net::steady_timer tick{loop};
   net::steady_timer sweep{loop};
+  net::steady_timer checkpoint{snapshot};
   std::thread loop_thread;
   std::thread persist_thread;
   std::thread snapshot_thread;
   bool stopping = false;  // loop thread
+  std::atomic<bool> checkpoints_stopped{false};
 };
 
 namespace {
@@ -86,6 +90,7 @@ absl::Status NodeDriver::Start() {
     pthread_setname_np(pthread_self(), "raft-snapshot");
     loop_->snapshot.run();
   });
+  net::post(loop_->snapshot, [this] { CheckpointWals(); });
   loop_->loop_thread = std::thread([this] {
     pthread_setname_np(pthread_self(), "raft-loop");
     loop_->loop.run();
@@ -125,6 +130,8 @@ void NodeDriver::Stop() {
   });
   // Let the snapshot and persist threads finish what they have (their
   // completions still run on the loop), then stop everything.
+  loop_->checkpoints_stopped = true;  // no re-arming after this
+  net::post(loop_->snapshot, [this] { loop_->checkpoint.cancel(); });
   loop_->snapshot_work.reset();
   loop_->snapshot_thread.join();
   loop_->persist_work.reset();
@@ -157,22 +164,50 @@ absl::Status NodeDriver::NotLeader() const {
 }
 
 void NodeDriver::Propose(std::string command, ProposalCallback done) {
-  Post([this, command = std::move(command), done = std::move(done)]() mutable {
-    if (loop_->stopping) return done(absl::UnavailableError("node shutting down"));
+  bool schedule;
+  {
+    absl::MutexLock l(&intake_mu_);
+    intake_.emplace_back(std::move(command), std::move(done));
+    schedule = !intake_scheduled_;
+    intake_scheduled_ = true;
+  }
+  if (schedule) Post([this] { DrainIntake(); });
+}
+
+void NodeDriver::DrainIntake() {
+  std::vector<std::pair<std::string, ProposalCallback>> batch;
+  {
+    absl::MutexLock l(&intake_mu_);
+    batch.swap(intake_);
+    intake_scheduled_ = false;
+  }
+  auto deadline = Steady::now() + std::chrono::milliseconds(options_.proposal_timeout_ms);
+  for (auto& [command, done] : batch) {
+    if (loop_->stopping) {
+      done(absl::UnavailableError("node shutting down"));
+      continue;
+    }
     if (node_->role() != raft::Role::kLeader) {
       proposals_failed_->Inc();
-      return done(NotLeader());
+      done(NotLeader());
+      continue;
+    }
+    if (proposals_.size() >= options_.max_pending_proposals) {
+      proposals_failed_->Inc();
+      done(absl::UnavailableError(absl::StrCat(
+          "too many writes in flight (", proposals_.size(), "); retry shortly")));
+      continue;
     }
     auto r = node_->Propose(std::move(command));
     if (!r.ok()) {
       proposals_failed_->Inc();
-      return done(absl::UnavailableError(r.status().message()));
+      done(absl::UnavailableError(r.status().message()));
+      continue;
     }
     proposals_total_->Inc();
-    proposals_[r->first] = Pending{r->second, std::move(done),
-                                   Steady::now() + std::chrono::milliseconds(options_.proposal_timeout_ms)};
-    ScheduleProcess();
-  });
+    proposals_[r->first] = Pending{r->second, std::move(done), deadline};
+  }
+  Process();
 }
 
 void NodeDriver::ProposeConfChange(raft::ConfChange::Type type, raft::Member member,
@@ -429,6 +464,21 @@ void NodeDriver::MaybeSnapshot() {
       }
       Post([this] { snapshot_in_flight_ = false; });
     });
+  });
+}
+
+void NodeDriver::CheckpointWals() {
+  // Both databases' WALs are checkpointed here, off the threads that write
+  // them, so a checkpoint never stalls group commit or apply.
+  absl::Status s = log_->CheckpointWal();
+  if (s.ok()) s = fsm_->store()->CheckpointWal();
+  if (!s.ok()) {
+    LOG_EVERY_N(WARNING, 100) << s;
+  }
+  if (loop_->checkpoints_stopped) return;
+  loop_->checkpoint.expires_after(std::chrono::milliseconds(200));
+  loop_->checkpoint.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) CheckpointWals();
   });
 }
 

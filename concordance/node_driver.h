@@ -42,6 +42,9 @@ struct DriverOptions {
   raft::Config raft;  // id, election/heartbeat ticks, limits
   int tick_ms = 10;
   int proposal_timeout_ms = 5000;
+  // Proposals waiting for commitment beyond which new ones are refused
+  // (503, retryable) instead of queueing without bound.
+  size_t max_pending_proposals = 8192;
   std::string advertise;  // this node's address, for status pages
 };
 
@@ -115,6 +118,7 @@ class NodeDriver {
   };
 
   // Loop thread only.
+  void DrainIntake();
   void Tick();
   // Runs Process() once after every task already queued on the loop: a
   // burst of proposals or peer messages costs one pass (one append round,
@@ -126,6 +130,7 @@ class NodeDriver {
   void ApplyCommitted(const std::vector<raft::LogEntry>& entries);
   void ReleaseWaiters();
   void MaybeSnapshot();
+  void CheckpointWals();  // snapshot thread
   void SweepTimeouts();
   void PublishStatus();
   absl::Status NotLeader() const;
@@ -150,6 +155,13 @@ class NodeDriver {
   std::multimap<int64_t, Waiter> seq_waiters_;       // by changelog seq
   std::vector<Waiter> leader_change_waiters_;        // transfer-leadership
   raft::ConfState last_conf_;
+
+  // Proposals handed over by other threads, taken by the loop in one batch
+  // per pass, so a burst of client writes is one task on the loop's queue
+  // (peer messages and ticks don't wait behind hundreds of them).
+  absl::Mutex intake_mu_;
+  std::vector<std::pair<std::string, ProposalCallback>> intake_ ABSL_GUARDED_BY(intake_mu_);
+  bool intake_scheduled_ ABSL_GUARDED_BY(intake_mu_) = false;
 
   mutable absl::Mutex status_mu_;
   NodeStatus status_ ABSL_GUARDED_BY(status_mu_);

@@ -181,10 +181,13 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   // A page cache that holds the working set (the 2 MiB default made the
   // apply path re-read pages with pread).
   RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size=-65536"));
+  RETURN_IF_ERROR(writer->Exec("PRAGMA wal_autocheckpoint=0"));
   RETURN_IF_ERROR(writer->Exec(kSchema));
   ASSIGN_OR_RETURN(std::unique_ptr<ReaderPool> readers,
                    ReaderPool::Open(path, options.reader_connections));
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> checkpointer, Connection::Open(path));
   std::unique_ptr<KvStore> store(new KvStore(std::move(writer), std::move(readers)));
+  store->checkpointer_ = std::move(checkpointer);
   RETURN_IF_ERROR(store->LoadApplied());
   return store;
 }
@@ -529,6 +532,15 @@ absl::StatusOr<ChangesResult> KvStore::ChangesSince(int64_t since,
                      : std::max(since, out.last_seq);
   RETURN_IF_ERROR(tx.Commit());
   return out;
+}
+
+absl::Status KvStore::CheckpointWal() {
+  int rc = sqlite3_wal_checkpoint_v2(checkpointer_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE,
+                                     nullptr, nullptr);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    return SqliteError(checkpointer_->raw(), rc, "checkpoint state.db");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<kv::ExpireOp>> KvStore::DueExpirations(int64_t now_ms,

@@ -81,6 +81,11 @@ class KvStore : public StateMachine {
   absl::StatusOr<std::string> ContentHash() override { return ContentHash(nullptr); }
   absl::StatusOr<std::string> ContentHash(uint64_t* applied_index) const;
 
+  // Copies committed WAL frames into state.db without blocking the applier
+  // (PASSIVE, on a connection of its own). Applies never checkpoint
+  // themselves: a background thread must call this regularly.
+  absl::Status CheckpointWal();
+
   // A consistent, frozen view of the state: a read transaction pinned on a
   // reader connection. Taking one is cheap (the applier thread may take it
   // right after an apply); serializing it may then run on any thread while
@@ -148,6 +153,7 @@ class KvStore : public StateMachine {
   absl::StatusOr<int64_t> AppendChange(kv::ChangeEvent* event);
 
   std::unique_ptr<Connection> writer_;  // applier thread only
+  std::unique_ptr<Connection> checkpointer_;
   std::unique_ptr<ReaderPool> readers_;
   std::atomic<uint64_t> applied_index_{0};
   std::atomic<uint64_t> applied_term_{0};

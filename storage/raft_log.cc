@@ -82,6 +82,9 @@ absl::StatusOr<std::unique_ptr<RaftLog>> RaftLog::Open(const std::string& path) 
   RETURN_IF_ERROR(writer->Exec("PRAGMA journal_mode=WAL"));
   RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous=FULL"));
   RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size=-16384"));
+  // Checkpoints run on a background thread (CheckpointWal), never inside a
+  // commit on the writer thread.
+  RETURN_IF_ERROR(writer->Exec("PRAGMA wal_autocheckpoint=0"));
   RETURN_IF_ERROR(writer->Exec(kSchema));
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader, Connection::Open(path));
   RETURN_IF_ERROR(reader->Exec("PRAGMA query_only=1"));
@@ -92,8 +95,10 @@ absl::StatusOr<std::unique_ptr<RaftLog>> RaftLog::Open(const std::string& path) 
   std::error_code ec;
   std::filesystem::create_directories(snapshot_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", snapshot_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> checkpointer, Connection::Open(path));
   std::unique_ptr<RaftLog> log(
       new RaftLog(std::move(writer), std::move(reader), std::move(snapshot_dir)));
+  log->checkpointer_ = std::move(checkpointer);
   RETURN_IF_ERROR(log->Load());
   log->RemoveStaleSnapshotFiles();
   return log;
@@ -161,6 +166,15 @@ absl::Status RaftLog::PutMeta(absl::string_view key, absl::string_view value) {
                                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
   st->Bind(1, key).Bind(2, value);
   return st->Run();
+}
+
+absl::Status RaftLog::CheckpointWal() {
+  int rc = sqlite3_wal_checkpoint_v2(checkpointer_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE,
+                                     nullptr, nullptr);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    return SqliteError(checkpointer_->raw(), rc, "checkpoint raft.db");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<std::string>> RaftLog::ReadMeta(const std::string& key) {

@@ -80,6 +80,12 @@ class RaftLog : public LogStore {
   absl::Status WriteSnapshotFile(const Snapshot& snapshot) const;
   absl::Status CommitSnapshot(const raft::SnapshotMeta& meta);
 
+  // Copies committed WAL frames into raft.db without blocking the writer
+  // (a PASSIVE checkpoint on a connection of its own). Commits never
+  // checkpoint themselves, so a background thread must call this regularly
+  // (any one thread; not the writer).
+  absl::Status CheckpointWal();
+
   // Other values kept in `meta` (e.g. nodeId). Writer thread only.
   absl::StatusOr<std::optional<std::string>> ReadMeta(const std::string& key);
   absl::Status WriteMeta(const std::string& key, const std::string& value);
@@ -104,6 +110,7 @@ class RaftLog : public LogStore {
 
   // Writer connection: only the writer thread touches it.
   std::unique_ptr<Connection> writer_;
+  std::unique_ptr<Connection> checkpointer_;  // the checkpointing thread
 
   const std::string snapshot_dir_;
   mutable absl::Mutex read_mu_;

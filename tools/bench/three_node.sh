@@ -18,14 +18,24 @@ WORK=$(mktemp -d "${BENCH_DIR:-$PWD/.benchtmp}/three.XXXXXX")
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 wait_http() { for _ in $(seq 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; return 1; }
+# Writes the server itself counted (Concordance: proposals committed by the
+# leader), to cross-check wrk's count.
+server_writes() {
+  curl -s "$1/metrics" | awk '/^concordance_http_requests_total\{route="kv_put",method="PUT",code="200"\}/ {print $2}'
+}
 run() {  # name conns script url
-  local out threads=$(( $2 < 2 ? 1 : 2 ))
+  local out threads=$(( $2 < 2 ? 1 : 2 )) before after checked="-"
+  [[ $1 == concordance ]] && before=$(server_writes "$4")
   out=$(wrk -t"$threads" -c"$2" -d"${DURATION}s" --timeout 10s -s "tools/bench/$3" "$4" 2>&1 | grep RESULT)
-  echo "| $1 | $2 | $(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$out") | $(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$out") | $(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$out") | $(sed -E 's/.*non2xx=([0-9]+).*/\1/' <<<"$out") |"
+  if [[ $1 == concordance ]]; then
+    after=$(server_writes "$4")
+    checked=$(( after - before ))
+  fi
+  echo "| $1 | $2 | $(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$out") | $(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$out") | $(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$out") | $(sed -E 's/.*non2xx=([0-9]+).*/\1/' <<<"$out") | $(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out") / $checked |"
 }
 
-echo "| server | connections | writes/s | p50 ms | p99 ms | non-2xx |"
-echo "|---|---|---|---|---|---|"
+echo "| server | connections | writes/s | p50 ms | p99 ms | non-2xx | writes: wrk / server |"
+echo "|---|---|---|---|---|---|---|"
 $BIN --node-id=n1 --listen=127.0.0.1:14101 --data-dir="$WORK/c1" --bootstrap 2>"$WORK/c1.log" &
 wait_http http://127.0.0.1:14101/api/v1/ready
 $BIN --node-id=n2 --listen=127.0.0.1:14102 --data-dir="$WORK/c2" --join=127.0.0.1:14101 2>"$WORK/c2.log" &
@@ -46,8 +56,14 @@ for i in 1 2 3; do
 done
 for i in 1 2 3; do wait_http http://127.0.0.1:1237$i/health; done
 # Send to the leader, as the Concordance runs do.
-LEADER=$(for i in 1 2 3; do
-  curl -s -X POST http://127.0.0.1:1237$i/v3/maintenance/status -d '{}' |
-    python3 -c "import json,sys; d=json.load(sys.stdin); print($i if d['header']['member_id']==d['leader'] else '')"
-done | grep -m1 .)
+LEADER=""
+for _ in $(seq 50); do
+  for i in 1 2 3; do
+    is=$(curl -s -X POST http://127.0.0.1:1237$i/v3/maintenance/status -d '{}' |
+      python3 -c "import json,sys; d=json.load(sys.stdin); print('yes' if d['header']['member_id']==d['leader'] else '')")
+    [[ $is == yes ]] && LEADER=$i
+  done
+  [[ -n $LEADER ]] && break
+  sleep 0.1
+done
 for c in 1 16 64 256; do run "etcd 3.4" $c put_etcd.lua http://127.0.0.1:1237$LEADER; done
