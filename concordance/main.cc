@@ -19,6 +19,9 @@ DEFINE_string(advertise, "", "host:port peers and redirected clients use (defaul
 DEFINE_string(data_dir, "./data", "directory for raft.db and state.db");
 DEFINE_bool(bootstrap, false, "start a new cluster with this node (ignored if --data-dir has state)");
 DEFINE_string(join, "", "host:port of a cluster member to join through");
+DEFINE_string(restore, "",
+              "with --bootstrap on an empty data dir: start the new cluster from this backup "
+              "(a file saved from GET /api/v1/snapshot)");
 DEFINE_string(api_key, "", "key for full access (env CONCORDANCE_API_KEY)");
 DEFINE_string(agent_key, "", "read-only key (env CONCORDANCE_AGENT_API_KEY)");
 DEFINE_string(peer_key, "", "key peers present on /raft (default: the API key)");
@@ -89,6 +92,7 @@ int main(int argc, char** argv) {
   o.data_dir = FLAGS_data_dir;
   o.bootstrap = FLAGS_bootstrap;
   o.join = FLAGS_join;
+  o.restore_from = FLAGS_restore;
   o.keys.api = FlagOrEnv(FLAGS_api_key, "CONCORDANCE_API_KEY");
   o.keys.agent = FlagOrEnv(FLAGS_agent_key, "CONCORDANCE_AGENT_API_KEY");
   o.keys.peer = FLAGS_peer_key;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -164,7 +165,14 @@ absl::Status NodeServer::Start() {
   raft::Member self;
   self.set_node_id(options_.node_id);
   self.set_address(options_.advertise);
-  if (options_.bootstrap) {
+  if (!options_.restore_from.empty()) {
+    if (!options_.bootstrap || !p.raft_log->IsEmpty()) {
+      return absl::FailedPreconditionError(
+          "--restore needs --bootstrap and an empty data dir: it starts a new cluster");
+    }
+    s = RestoreBackup(self);
+    if (!s.ok()) return s;
+  } else if (options_.bootstrap) {
     if (p.raft_log->IsEmpty()) {
       s = raft::Node::Bootstrap(p.raft_log.get(), {self});
       if (!s.ok()) return s;
@@ -224,6 +232,39 @@ absl::Status NodeServer::Start() {
   if (!options_.join.empty()) {
     p.joiner = std::thread([this] { Join(); });
   }
+  return absl::OkStatus();
+}
+
+absl::Status NodeServer::RestoreBackup(const raft::Member& self) {
+  // The backup becomes the new cluster's first snapshot: state.db is
+  // replaced by it, and raft.db records a snapshot at the backup's applied
+  // index (term 1, this node the only voter), so the log continues after it.
+  Parts& p = *parts_;
+  std::ifstream in(options_.restore_from, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", options_.restore_from));
+  auto image = std::make_shared<std::string>(std::istreambuf_iterator<char>(in),
+                                             std::istreambuf_iterator<char>());
+  absl::Status s = p.kv_store->Restore(*image);
+  if (!s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options_.restore_from, " is not a Concordance backup: ", s.message()));
+  }
+  storage::Snapshot snap;
+  snap.meta.set_index(std::max<uint64_t>(p.kv_store->AppliedIndex(), 1));
+  snap.meta.set_term(1);
+  *snap.meta.mutable_conf_state()->add_voters() = self;
+  snap.meta.set_size(image->size());
+  snap.meta.set_checksum(storage::SnapshotChecksum(*image));
+  snap.data = image;
+  s = p.raft_log->InstallSnapshot(snap);
+  if (!s.ok()) return s;
+  raft::HardState hs;
+  hs.set_term(1);
+  hs.set_commit(snap.meta.index());
+  s = p.raft_log->Save(&hs, {}, &snap.meta.conf_state());
+  if (!s.ok()) return s;
+  LOG(INFO) << "restored " << options_.restore_from << " (applied index "
+            << p.kv_store->AppliedIndex() << ") as a new cluster with " << options_.node_id;
   return absl::OkStatus();
 }
 

@@ -22,6 +22,9 @@ struct NodeOptions {
   std::string advertise;  // "" = the listen address
   std::string data_dir = "./data";
   bool bootstrap = false;
+  // With bootstrap on an empty data dir: a backup (GET /api/v1/snapshot) to
+  // start the new cluster from.
+  std::string restore_from;
   std::string join;       // host:port of a member
   gateway::Keys keys;
   int election_timeout_min_ms = 150;
@@ -54,6 +57,7 @@ class NodeServer {
 
  private:
   void Join();
+  absl::Status RestoreBackup(const raft::Member& self);
 
   struct Parts;
   NodeOptions options_;

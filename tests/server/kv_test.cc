@@ -295,5 +295,50 @@ TEST(RestartTest, KillDashNineLosesNoAcknowledgedWrite) {
   node.Stop();
 }
 
+TEST(BackupTest, SnapshotEndpointBackupRestoresIntoANewCluster) {
+  TestNode source("backup-src");
+  ASSERT_TRUE(source.Start({"--bootstrap"}));
+  ASSERT_TRUE(source.WaitReady());
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_EQ(source.http().Request("PUT", "/api/v1/kv/tenant:b/s/k" + std::to_string(i),
+                                    "{\"value\":" + std::to_string(i) + "}").status, 200);
+  }
+  HttpResult backup = source.http().Request("GET", "/api/v1/snapshot");
+  ASSERT_EQ(backup.status, 200);
+  EXPECT_EQ(backup.headers["content-type"], "application/vnd.sqlite3");
+  EXPECT_EQ(backup.body.substr(0, 15), "SQLite format 3");
+  std::string source_hash = JsonString(ParseJson(source.http().Request("GET", "/api/v1/cluster/status").body), "stateHash");
+  source.Stop();
+
+  std::string file = source.data_dir() + "-backup.db";
+  {
+    FILE* f = fopen(file.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    fwrite(backup.body.data(), 1, backup.body.size(), f);
+    fclose(f);
+  }
+  TestNode restored("backup-dst");
+  ASSERT_TRUE(restored.Start({"--bootstrap", "--restore=" + file}));
+  ASSERT_TRUE(restored.WaitReady());
+  auto status = ParseJson(restored.http().Request("GET", "/api/v1/cluster/status").body);
+  EXPECT_EQ(JsonString(status, "stateHash"), source_hash);
+  auto list = ParseJson(restored.http().Request("GET", "/api/v1/kv/tenant:b/s/?limit=100").body);
+  EXPECT_EQ(list["entries"].Size(), 30u);
+  // The changelog and its seq continue where the backup ended.
+  HttpResult w = restored.http().Request("PUT", "/api/v1/kv/tenant:b/s/after", "{\"value\":1}");
+  EXPECT_EQ(JsonInt(ParseJson(w.body), "seq"), 31);
+  restored.Stop();
+  // Restart keeps it; --restore on a data dir with state is refused.
+  TestNode again("backup-refused");
+  Process p;
+  ASSERT_TRUE(p.Start(RunfilePath("concordance/concordance"),
+                      {"--listen=127.0.0.1:" + std::to_string(again.port()),
+                       "--data-dir=" + restored.data_dir(), "--bootstrap", "--restore=" + file},
+                      again.data_dir() + ".log"));
+  int st = p.Wait(std::chrono::seconds(10));
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+  EXPECT_NE(p.ReadLog().find("--restore needs --bootstrap and an empty data dir"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace concordance::testing
