@@ -41,6 +41,30 @@ const char* RoleString(const NodeStatus& s) {
   return "follower";
 }
 
+// Decrypts credentials in watch notifications on their way to a sink.
+class RevealingSink : public gateway::ChangeSink {
+ public:
+  RevealingSink(std::shared_ptr<gateway::ChangeSink> inner,
+                std::function<absl::Status(const std::string&, const std::string&, std::string*)>
+                    reveal)
+      : inner_(std::move(inner)), reveal_(std::move(reveal)) {}
+  void OnChange(const std::string& id, std::shared_ptr<const kv::ChangeEvent> c) override {
+    if (c->op() == "set" && storage::CredentialCipher::Applies(c->namespace_())) {
+      auto copy = std::make_shared<kv::ChangeEvent>(*c);
+      if (!reveal_(copy->namespace_(), copy->key(), copy->mutable_value()).ok()) {
+        copy->set_value("null");  // this node cannot decrypt it: never garbage
+      }
+      c = std::move(copy);
+    }
+    inner_->OnChange(id, std::move(c));
+  }
+  void OnEnded(const std::string& id, absl::Status why) override { inner_->OnEnded(id, why); }
+
+ private:
+  std::shared_ptr<gateway::ChangeSink> inner_;
+  std::function<absl::Status(const std::string&, const std::string&, std::string*)> reveal_;
+};
+
 }  // namespace
 
 // State of one GET /changes?wait= long-poll.
@@ -80,11 +104,45 @@ void KvService::AfterReadBarrier(const gateway::ReadOptions& opts, std::function
   }
 }
 
+absl::StatusOr<std::string> KvService::Seal(const std::string& ns, const std::string& key,
+                                             const std::string& value_json) const {
+  if (!storage::CredentialCipher::Applies(ns)) return value_json;
+  if (options_.cipher == nullptr) {
+    return absl::FailedPreconditionError(
+        "values in credentials namespaces are encrypted at rest, and this node has no key: "
+        "start it with --encryption-key-file");
+  }
+  return options_.cipher->Seal(ns, key, value_json);
+}
+
+absl::Status KvService::Reveal(const std::string& ns, const std::string& key,
+                               std::string* value) const {
+  if (!storage::CredentialCipher::Applies(ns) || !storage::CredentialCipher::IsEnvelope(*value)) {
+    return absl::OkStatus();
+  }
+  if (options_.cipher == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the value of ", key, " is encrypted and this node has no --encryption-key-file"));
+  }
+  absl::StatusOr<std::string> plain = options_.cipher->Open(ns, key, *value);
+  if (!plain.ok()) return plain.status();
+  *value = std::move(*plain);
+  return absl::OkStatus();
+}
+
 void KvService::Get(const gateway::GetRequest& req, Callback<kv::KvEntry> done) {
   absl::Status s = ValidateNsKey(req.ns, req.key, options_.limits);
   if (!s.ok()) return done(s);
   AfterReadBarrier(
-      req.read, [this, req, done] { done(store_->Get(req.ns, req.key, clock_->NowMs())); },
+      req.read,
+      [this, req, done] {
+        absl::StatusOr<kv::KvEntry> e = store_->Get(req.ns, req.key, clock_->NowMs());
+        if (e.ok()) {
+          absl::Status r = Reveal(e->namespace_(), e->key(), e->mutable_value());
+          if (!r.ok()) return done(r);
+        }
+        done(std::move(e));
+      },
       [done](absl::Status s) { done(s); });
 }
 
@@ -97,6 +155,10 @@ void KvService::List(const gateway::ListRequest& req, Callback<gateway::ListResu
         absl::StatusOr<storage::ListResult> r =
             store_->List(req.ns, req.prefix, req.after, req.limit, clock_->NowMs());
         if (!r.ok()) return done(r.status());
+        for (kv::KvEntry& e : r->entries) {
+          absl::Status rs = Reveal(e.namespace_(), e.key(), e.mutable_value());
+          if (!rs.ok()) return done(rs);
+        }
         done(gateway::ListResult{std::move(r->entries), std::move(r->next)});
       },
       [done](absl::Status s) { done(s); });
@@ -126,13 +188,15 @@ void KvService::Set(const gateway::SetRequest& req, const std::string& actor,
   int64_t expires_at;
   absl::Status s = ValidateSet(req, now, &expires_at);
   if (!s.ok()) return done(s);
+  absl::StatusOr<std::string> stored = Seal(req.ns, req.key, req.value_json);
+  if (!stored.ok()) return done(stored.status());
   kv::Command cmd;
   cmd.set_timestamp_ms(now);
   cmd.set_actor(actor);
   kv::SetOp* op = cmd.mutable_set();
   op->set_namespace_(req.ns);
   op->set_key(req.key);
-  op->set_value(req.value_json);
+  op->set_value(std::move(*stored));
   if (req.expected_version) op->set_expected_version(*req.expected_version);
   op->set_expires_at(expires_at);
   driver_->Propose(cmd.SerializeAsString(), [done, now, expires_at](
@@ -190,10 +254,17 @@ void KvService::Batch(const std::vector<gateway::BatchOp>& ops, const std::strin
     }
     expiries.push_back(expires_at);
     if (op.is_set) {
+      absl::StatusOr<std::string> stored = Seal(op.set.ns, op.set.key, op.set.value_json);
+      if (!stored.ok()) {
+        absl::Status withIndex(stored.status().code(),
+                               absl::StrCat("ops[", i, "]: ", stored.status().message()));
+        SetIntPayload(withIndex, kOpIndexPayload, i);
+        return done(withIndex);
+      }
       kv::SetOp* set = out->mutable_set();
       set->set_namespace_(op.set.ns);
       set->set_key(op.set.key);
-      set->set_value(op.set.value_json);
+      set->set_value(std::move(*stored));
       if (op.set.expected_version) set->set_expected_version(*op.set.expected_version);
       set->set_expires_at(expires_at);
     } else {
@@ -265,6 +336,11 @@ void KvService::QueryChanges(std::shared_ptr<LongPoll> poll) {
   if (poll->answered.exchange(true)) return;
   if (poll->waiting.exchange(false)) long_polls_waiting_->Add(-1);
   if (!r.ok()) return poll->done(r.status());
+  for (kv::ChangeEvent& c : r->changes) {
+    if (c.op() != "set") continue;
+    absl::Status rs = Reveal(c.namespace_(), c.key(), c.mutable_value());
+    if (!rs.ok()) return poll->done(rs);
+  }
   poll->done(gateway::ChangesResult{std::move(r->changes), r->next_seq, r->oldest_seq});
 }
 
@@ -274,7 +350,11 @@ void KvService::Subscribe(const gateway::SubscribeRequest& req,
   absl::Status s = req.ns.empty() ? storage::ValidateTenantId(req.tenant)
                                   : storage::ValidateNamespace(req.ns, options_.limits);
   if (!s.ok()) return done(s);
-  absl::StatusOr<gateway::SubscribeResult> r = hub_->Subscribe(req, std::move(sink));
+  auto revealing = std::make_shared<RevealingSink>(
+      std::move(sink), [this](const std::string& ns, const std::string& key, std::string* v) {
+        return Reveal(ns, key, v);
+      });
+  absl::StatusOr<gateway::SubscribeResult> r = hub_->Subscribe(req, std::move(revealing));
   std::string id = r.ok() ? r->subscription_id : "";
   done(std::move(r));  // the result first, then the replayed changes
   if (!id.empty() && req.from_seq) hub_->Replay(id);

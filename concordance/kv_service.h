@@ -14,6 +14,7 @@
 #include "concordance/hub.h"
 #include "concordance/node_driver.h"
 #include "gateway/backend.h"
+#include "storage/crypto.h"
 #include "storage/kv_store.h"
 #include "storage/validation.h"
 #include "util/metrics.h"
@@ -36,6 +37,9 @@ class KvService : public gateway::Backend {
   struct Options {
     storage::Limits limits;
     int min_seq_timeout_ms = 5000;
+    // Encrypts values in credentials namespaces (nullptr: such writes are
+    // refused). Not owned.
+    const storage::CredentialCipher* cipher = nullptr;
   };
   KvService(Options options, storage::KvStore* store, NodeDriver* driver, Hub* hub,
             const Clock* clock, metrics::Registry* metrics);
@@ -76,6 +80,11 @@ class KvService : public gateway::Backend {
   void AfterReadBarrier(const gateway::ReadOptions& opts, std::function<void()> read,
                         std::function<void(absl::Status)> fail);
   absl::Status ValidateSet(const gateway::SetRequest& req, int64_t now, int64_t* expires_at) const;
+  // The value as stored: encrypted for credentials namespaces.
+  absl::StatusOr<std::string> Seal(const std::string& ns, const std::string& key,
+                                   const std::string& value_json) const;
+  // A stored value as clients see it: decrypted where it was encrypted.
+  absl::Status Reveal(const std::string& ns, const std::string& key, std::string* value) const;
   void QueryChanges(std::shared_ptr<struct LongPoll> poll);
 
   Options options_;

@@ -551,6 +551,7 @@ void NodeDriver::PublishStatus() {
   commit_gauge_->Set(s.commit_index);
   applied_gauge_->Set(s.applied_index);
   leader_gauge_->Set(s.role == raft::Role::kLeader ? 1 : 0);
+  is_leader_ = s.role == raft::Role::kLeader;
   absl::MutexLock l(&status_mu_);
   status_ = std::move(s);
 }

@@ -97,6 +97,7 @@ class NodeDriver {
   // Runs `fn` on the loop.
   void Post(std::function<void()> fn);
   NodeStatus Status() const;
+  bool IsLeader() const { return is_leader_.load(); }
 
   const std::string& id() const { return options_.raft.id; }
 
@@ -163,6 +164,7 @@ class NodeDriver {
   std::vector<std::pair<std::string, ProposalCallback>> intake_ ABSL_GUARDED_BY(intake_mu_);
   bool intake_scheduled_ ABSL_GUARDED_BY(intake_mu_) = false;
 
+  std::atomic<bool> is_leader_{false};
   mutable absl::Mutex status_mu_;
   NodeStatus status_ ABSL_GUARDED_BY(status_mu_);
 

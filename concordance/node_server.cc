@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "concordance/fsm.h"
+#include "concordance/housekeeper.h"
 #include "concordance/hub.h"
 #include "concordance/kv_service.h"
 #include "concordance/node_driver.h"
@@ -58,11 +59,13 @@ struct NodeServer::Parts {
   SystemClock clock;
   std::unique_ptr<storage::RaftLog> raft_log;
   std::unique_ptr<storage::KvStore> kv_store;
+  std::unique_ptr<storage::CredentialCipher> cipher;
   std::unique_ptr<Hub> hub;
   std::unique_ptr<Fsm> fsm;
   std::unique_ptr<PeerManager> peers;
   std::unique_ptr<NodeDriver> driver;
   std::unique_ptr<KvService> service;
+  std::unique_ptr<Housekeeper> housekeeper;
   std::unique_ptr<gateway::Authenticator> auth;
   std::unique_ptr<gateway::Server> server;
   std::thread joiner;
@@ -94,6 +97,15 @@ absl::Status NodeServer::Start() {
     }
     LOG(WARNING) << "no API keys configured: anyone who can reach " << options_.listen
                  << " has full access (allowed on loopback only)";
+  }
+
+  if (!options_.encryption_key_file.empty()) {
+    absl::StatusOr<std::unique_ptr<storage::CredentialCipher>> c =
+        storage::CredentialCipher::FromKeyFile(options_.encryption_key_file);
+    if (!c.ok()) return c.status();
+    p.cipher = std::move(*c);
+    LOG(INFO) << "credentials are encrypted at rest with key \"" << p.cipher->active_key_id()
+              << "\"";
   }
 
   // The data dir, locked against a second process.
@@ -207,10 +219,16 @@ absl::Status NodeServer::Start() {
   p.peers->set_driver(p.driver.get());
   s = p.driver->Start();
   if (!s.ok()) return s;
+  Housekeeper::Options ho;
+  ho.changelog_retention = options_.changelog_retention;
+  p.housekeeper = std::make_unique<Housekeeper>(ho, p.kv_store.get(), p.driver.get(), &p.clock,
+                                                &p.metrics);
+  p.housekeeper->Start();
 
   KvService::Options so;
   so.limits = options_.limits;
   so.min_seq_timeout_ms = options_.min_seq_timeout_ms;
+  so.cipher = p.cipher.get();
   p.service = std::make_unique<KvService>(so, p.kv_store.get(), p.driver.get(), p.hub.get(),
                                           &p.clock, &p.metrics);
   p.service->set_peer_handler(p.peers.get());
@@ -328,6 +346,7 @@ void NodeServer::Stop() {
     p.driver->Stop();
   }
   if (p.peers) p.peers->Stop();
+  p.housekeeper.reset();  // its timers died with the driver's loop
   p.driver.reset();
   p.service.reset();
   p.fsm.reset();

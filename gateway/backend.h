@@ -12,8 +12,10 @@
 //   InvalidArgument     a malformed request (bad namespace, empty key, ...)
 //   ResourceExhausted   a request over a size limit
 //   NotFound            no such key
-//   FailedPrecondition  version conflict; payload kCurrentVersionPayload
+//   Aborted             version conflict; payload kCurrentVersionPayload
 //                       (and kOpIndexPayload in a batch)
+//   FailedPrecondition  the node cannot serve this as configured (e.g. a
+//                       credentials write with no encryption key)
 //   OutOfRange          changes compacted; payload kOldestSeqPayload
 //   Unavailable         no quorum, proposal timed out, not ready; payload
 //                       kLeaderIdPayload/kLeaderAddressPayload when another

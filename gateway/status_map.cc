@@ -14,8 +14,10 @@ WireError ToWire(const absl::Status& s) {
       return {403, "forbidden", kRpcUnauthorized};
     case absl::StatusCode::kNotFound:
       return {404, "not_found", kRpcNotFound};
-    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAborted:
       return {409, "version_conflict", kRpcVersionConflict};
+    case absl::StatusCode::kFailedPrecondition:
+      return {400, "failed_precondition", kRpcInvalidParams};
     case absl::StatusCode::kAlreadyExists:
       return {409, "already_exists", kRpcInvalidParams};
     case absl::StatusCode::kOutOfRange:
@@ -28,7 +30,6 @@ WireError ToWire(const absl::Status& s) {
       }
       return {503, "unavailable", kRpcUnavailable};
     case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kAborted:
     case absl::StatusCode::kCancelled:
       return {503, "unavailable", kRpcUnavailable};
     case absl::StatusCode::kUnimplemented:

@@ -149,7 +149,8 @@ TEST(AuthTest, KeysAndRoles) {
 
 TEST(StatusMapTest, Table) {
   EXPECT_EQ(ToWire(absl::InvalidArgumentError("")).http_status, 400);
-  EXPECT_EQ(ToWire(absl::FailedPreconditionError("")).rpc_code, kRpcVersionConflict);
+  EXPECT_EQ(ToWire(absl::AbortedError("")).rpc_code, kRpcVersionConflict);
+  EXPECT_EQ(ToWire(absl::FailedPreconditionError("")).http_status, 400);
   EXPECT_EQ(ToWire(absl::OutOfRangeError("")).http_status, 410);
   EXPECT_EQ(ToWire(absl::ResourceExhaustedError("")).http_status, 413);
   absl::Status nl = absl::UnavailableError("not leader");
@@ -250,7 +251,7 @@ TEST_F(RestTest, BadInputGetsClearErrors) {
 }
 
 TEST_F(RestTest, ConflictAndNotLeaderCarryDetails) {
-  absl::Status conflict = absl::FailedPreconditionError("version conflict");
+  absl::Status conflict = absl::AbortedError("version conflict");
   conflict.SetPayload(kCurrentVersionPayload, absl::Cord("3"));
   backend_.next_error = conflict;
   HttpResponse r = Call("PUT", "/api/v1/kv/tenant:a/s/k", "{\"value\":1,\"expectedVersion\":2}");

@@ -91,7 +91,7 @@ std::string PrefixEnd(std::string prefix) {
 }
 
 absl::Status VersionConflict(int64_t current) {
-  absl::Status s = absl::FailedPreconditionError(
+  absl::Status s = absl::AbortedError(
       absl::StrCat("version conflict: the current version is ", current));
   s.SetPayload(kCurrentVersionPayload, absl::Cord(absl::StrCat(current)));
   return s;

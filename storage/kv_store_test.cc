@@ -71,16 +71,16 @@ TEST_F(KvStoreTest, CompareAndSwap) {
   create.mutable_set()->set_expected_version(0);
   EXPECT_TRUE(Run(create).status.ok());
   CommandResult again = Run(create);  // create-only on an existing key
-  EXPECT_EQ(again.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(again.status.code(), absl::StatusCode::kAborted);
   EXPECT_EQ(std::string(*again.status.GetPayload(kCurrentVersionPayload)), "1");
   EXPECT_TRUE(again.changes.empty());
   kv::Command update = Set("k", "2");
   update.mutable_set()->set_expected_version(1);
   EXPECT_TRUE(Run(update).status.ok());
-  EXPECT_EQ(Run(update).status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Run(update).status.code(), absl::StatusCode::kAborted);
   kv::Command del = DeleteCommand(kNs, "k", 3000);
   del.mutable_delete_()->set_expected_version(1);
-  EXPECT_EQ(Run(del).status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Run(del).status.code(), absl::StatusCode::kAborted);
   del.mutable_delete_()->set_expected_version(2);
   EXPECT_TRUE(Run(del).status.ok());
   EXPECT_EQ(*store_->LastSeq(), 3);  // failed commands wrote no changelog rows
@@ -112,7 +112,7 @@ TEST_F(KvStoreTest, BatchIsAllOrNothing) {
   s2->set_value("3");
   s2->set_expected_version(7);  // wrong
   CommandResult r = Run(batch);
-  EXPECT_EQ(r.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kAborted);
   EXPECT_EQ(std::string(*r.status.GetPayload(kOpIndexPayload)), "1");
   EXPECT_TRUE(r.changes.empty());
   EXPECT_EQ(store_->Get(kNs, "b", 0).status().code(), absl::StatusCode::kNotFound);

@@ -20,7 +20,7 @@ namespace concordance::storage {
 // What applying one COMMAND entry did.
 struct CommandResult {
   uint64_t index = 0;  // log index of the entry
-  // OK; FailedPrecondition for a version mismatch (payloads kCurrentVersion
+  // OK; Aborted for a version mismatch (payloads kCurrentVersion
   // and, in a batch, kOpIndex); NotFound for a delete of an absent key;
   // InvalidArgument for a command that could not be decoded. A failed
   // command writes nothing.

@@ -1,0 +1,92 @@
+// TTL across a cluster: expiry is decided by the leader, replicated as an
+// `expire` command, and seen once by every watcher on every node.
+#include <chrono>
+
+#include "gtest/gtest.h"
+#include "tests/lib/cluster.h"
+#include "tests/server/rpc_util.h"
+
+namespace concordance::testing {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Waits until `key` is gone on every node; returns the worst lateness past
+// `due` in ms (or -1 if some node still has it after due + 1 s).
+int64_t GoneEverywhere(TestCluster& c, const std::string& key, int64_t due) {
+  int64_t worst = 0;
+  for (int i = 0; i < c.size(); ++i) {
+    bool gone = WaitFor(
+        [&] {
+          return c.node(i).http().Request("GET", key, "", c.Auth()).status == 404;
+        },
+        std::chrono::milliseconds(std::max<int64_t>(0, due + 1000 - NowMs())));
+    if (!gone) return -1;
+    worst = std::max(worst, NowMs() - due);
+  }
+  return worst;
+}
+
+TEST(TtlTest, ExpiresOnEveryNodeOnceForEverySubscriber) {
+  TestCluster c;
+  ASSERT_TRUE(c.Start(3));
+  int leader = c.WaitLeader();
+  ASSERT_GE(leader, 0);
+  std::vector<std::unique_ptr<WsClient>> watchers;
+  for (int i = 0; i < 3; ++i) {
+    watchers.push_back(std::make_unique<WsClient>());
+    ASSERT_TRUE(watchers[i]->Connect("127.0.0.1", c.node(i).port(), "/stream", c.Auth()));
+    ASSERT_TRUE(Call(*watchers[i], 1, "watch/subscribe", "{\"namespace\":\"tenant:ttl/sessions\"}").HasMember("result"));
+  }
+  const std::string key = "/api/v1/kv/tenant:ttl/sessions/s1";
+  HttpResult w = c.Request(leader, "PUT", key, "{\"value\":{\"user\":\"u1\"},\"ttlMs\":200}");
+  ASSERT_EQ(w.status, 200) << w.body;
+  int64_t due = JsonInt(ParseJson(w.body), "expiresAt");
+  int64_t late = GoneEverywhere(c, key, due);
+  ASSERT_GE(late, 0) << "still readable on some node 1 s after its due time";
+  printf("200 ms TTL: gone on all 3 nodes at most %lld ms after its due time\n",
+         static_cast<long long>(late));
+  // Every subscriber, on every node: one set, then exactly one expire.
+  for (int i = 0; i < 3; ++i) {
+    int sets = 0, expires = 0;
+    while (auto m = watchers[i]->Receive(std::chrono::milliseconds(expires ? 300 : 2000))) {
+      std::string op = JsonString(ParseJson(*m)["params"], "op");
+      sets += op == "set";
+      expires += op == "expire";
+    }
+    EXPECT_EQ(sets, 1) << c.id(i);
+    EXPECT_EQ(expires, 1) << c.id(i);
+  }
+  std::string detail;
+  EXPECT_TRUE(c.WaitConverged(std::chrono::seconds(10), &detail)) << detail;
+}
+
+TEST(TtlTest, LeaderChangeNeitherResetsNorExtendsTheTtl) {
+  TestCluster c;
+  ASSERT_TRUE(c.Start(3));
+  int leader = c.WaitLeader();
+  ASSERT_GE(leader, 0);
+  const std::string key = "/api/v1/kv/tenant:ttl/sessions/s2";
+  HttpResult w = c.Request(leader, "PUT", key, "{\"value\":1,\"ttlMs\":1500}");
+  ASSERT_EQ(w.status, 200);
+  int64_t due = JsonInt(ParseJson(w.body), "expiresAt");
+  ASSERT_EQ(c.Request(leader, "POST", "/api/v1/cluster/transfer-leadership", "{}").status, 200);
+  int next = c.WaitLeader();
+  ASSERT_GE(next, 0);
+  EXPECT_NE(next, leader);
+  // Still there before its due time, gone (by the new leader) soon after it.
+  EXPECT_EQ(c.node(next).http().Request("GET", key, "", c.Auth()).status, 200);
+  int64_t late = GoneEverywhere(c, key, due);
+  EXPECT_GE(late, 0) << "the new leader did not expire it within 1 s of the original due time";
+  auto changes = ParseJson(c.Request(next, "GET", "/api/v1/changes?namespace=tenant:ttl/sessions&since=0").body);
+  ASSERT_EQ(changes["changes"].Size(), 2u);
+  EXPECT_EQ(JsonString(changes["changes"][1], "op"), "expire");
+  EXPECT_GE(JsonInt(changes["changes"][1], "timestamp"), due);
+}
+
+}  // namespace
+}  // namespace concordance::testing
