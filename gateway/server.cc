@@ -40,21 +40,6 @@ class Session {
   virtual void Shutdown() = 0;
 };
 
-std::string ErrorBody(const char* code, absl::string_view message) {
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  Key(w, "error");
-  w.StartObject();
-  Key(w, "code");
-  String(w, code);
-  Key(w, "message");
-  String(w, message);
-  w.EndObject();
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
 }  // namespace
 
 class Server::Impl {
@@ -424,16 +409,18 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       return CloseSocket();
     }
     if (ec == http::error::body_limit) {
-      return Reject(http::status::payload_too_large, "too_large",
-                    absl::StrCat("request body over ", server_->options_.limits.max_body_bytes,
-                                 " bytes"));
+      return Reject(http::status::payload_too_large,
+                    absl::ResourceExhaustedError(absl::StrCat(
+                        "request body over ", server_->options_.limits.max_body_bytes, " bytes")));
     }
     if (ec == http::error::header_limit) {
-      return Reject(http::status::request_header_fields_too_large, "too_large",
-                    "request head too large");
+      return Reject(http::status::request_header_fields_too_large,
+                    absl::ResourceExhaustedError("request head too large"));
     }
-    if (ec) return Reject(http::status::bad_request, "invalid_argument",
-                          absl::StrCat("malformed HTTP request: ", ec.message()));
+    if (ec) {
+      return Reject(http::status::bad_request,
+                    absl::InvalidArgumentError(absl::StrCat("malformed HTTP request: ", ec.message())));
+    }
     http::request<http::string_body> req = parser_->release();
     absl::string_view target(req.target().data(), req.target().size());
     absl::string_view path = target.substr(0, target.find('?'));
@@ -444,24 +431,23 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   void Upgrade(http::request<http::string_body> req, absl::string_view path,
                absl::string_view target) {
     if (!websocket::is_upgrade(req)) {
-      return Reject(http::status::upgrade_required, "invalid_argument",
-                    absl::StrCat(std::string(path), " speaks WebSocket only"));
+      return Reject(http::status::upgrade_required,
+                    absl::InvalidArgumentError(absl::StrCat(std::string(path), " speaks WebSocket only")));
     }
     if (server_->stopping()) {
-      return Reject(http::status::service_unavailable, "unavailable", "server shutting down");
+      return Reject(http::status::service_unavailable, absl::UnavailableError("server shutting down"));
     }
     std::string authorization(req[http::field::authorization]);
     if (path == "/raft") {
       if (!server_->auth_->IsPeer(authorization)) {
-        return Reject(http::status::unauthorized, "unauthorized",
-                      "/raft needs the peer key");
+        return Reject(http::status::unauthorized, absl::UnauthenticatedError("/raft needs the peer key"));
       }
       size_t q = target.find('?');
       absl::StatusOr<std::map<std::string, std::string>> query =
           ParseQuery(q == absl::string_view::npos ? "" : target.substr(q + 1));
       auto it = query.ok() ? query->find("nodeId") : query->end();
       if (!query.ok() || it == query->end() || it->second.empty()) {
-        return Reject(http::status::bad_request, "invalid_argument", "/raft needs ?nodeId=");
+        return Reject(http::status::bad_request, absl::InvalidArgumentError("/raft needs ?nodeId="));
       }
       auto address = query->find("address");
       Handoff();
@@ -472,8 +458,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     }
     Access access = server_->auth_->Authenticate(authorization);
     if (access == Access::kNone) {
-      return Reject(http::status::unauthorized, "unauthorized",
-                    "missing or invalid API key: send Authorization: Bearer <key>");
+      return Reject(http::status::unauthorized,
+                    absl::UnauthenticatedError("missing or invalid API key: send Authorization: Bearer <key>"));
     }
     std::string actor(req["X-Concordance-Actor"]);
     if (actor.empty()) actor = Authenticator::RoleName(access);
@@ -532,14 +518,15 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   }
 
   // Answers a request that cannot be served, then closes the connection
-  // (its remaining bytes cannot be trusted).
-  void Reject(http::status status, const char* code, const std::string& message) {
+  // (its remaining bytes cannot be trusted). The body is the REST error of
+  // `why`; `status` may be more specific than the table's (426, 431).
+  void Reject(http::status status, const absl::Status& why) {
     busy_ = true;
     auto res = std::make_shared<http::response<http::string_body>>(status, 11);
     res->set(http::field::server, "concordance");
     res->set(http::field::content_type, "application/json");
     res->keep_alive(false);
-    res->body() = ErrorBody(code, message);
+    res->body() = RestHandler::Error(why).body;
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(5));
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {

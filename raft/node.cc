@@ -455,11 +455,7 @@ void Node::StepCandidate(const Message& m) {
     BecomeFollower(m.term(), m.from());
     StepFollower(m);
   } else if (m.has_read_index_request()) {
-    Message r;
-    r.set_to(m.from());
-    r.mutable_read_index_response()->set_request_id(m.read_index_request().request_id());
-    r.mutable_read_index_response()->set_rejected(true);
-    Send(std::move(r));
+    AnswerRead(m.read_index_request().request_id(), m.from(), 0, /*ok=*/false);
   } else if (m.has_read_index_response()) {
     HandleReadIndexResponse(m);
   }
@@ -489,11 +485,8 @@ void Node::StepFollower(const Message& m) {
       campaign_after_apply_ = true;
     }
   } else if (m.has_read_index_request()) {
-    Message r;  // not the leader: the asker retries elsewhere
-    r.set_to(m.from());
-    r.mutable_read_index_response()->set_request_id(m.read_index_request().request_id());
-    r.mutable_read_index_response()->set_rejected(true);
-    Send(std::move(r));
+    // Not the leader: the asker retries elsewhere.
+    AnswerRead(m.read_index_request().request_id(), m.from(), 0, /*ok=*/false);
   } else if (m.has_read_index_response()) {
     HandleReadIndexResponse(m);
   }
