@@ -25,7 +25,6 @@ class Fsm {
                      std::vector<storage::CommandResult>* results);
   // Replaces the state with a snapshot image and lets watchers catch up.
   absl::Status Restore(const std::string& image);
-  absl::StatusOr<std::string> Serialize() { return store_->Serialize(); }
 
   uint64_t applied_index() const { return store_->AppliedIndex(); }
   // Newest changelog seq applied on this node.

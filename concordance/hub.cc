@@ -15,19 +15,9 @@ Hub::Hub(const storage::KvStore* store, Options options, metrics::Registry* metr
                                    "Changes handed to watch subscribers.");
 }
 
-int64_t Hub::published_seq() const {
-  absl::MutexLock l(&mu_);
-  return published_seq_;
-}
-
 void Hub::SetPublishedSeq(int64_t seq) {
   absl::MutexLock l(&mu_);
   published_seq_ = seq;
-}
-
-size_t Hub::subscriptions() const {
-  absl::MutexLock l(&mu_);
-  return subs_.size();
 }
 
 void Hub::Publish(const std::vector<std::shared_ptr<const kv::ChangeEvent>>& changes) {
@@ -96,7 +86,7 @@ absl::StatusOr<gateway::SubscribeResult> Hub::Subscribe(
   if (req.from_seq) {
     absl::StatusOr<int64_t> oldest = store_->OldestSeq();
     if (!oldest.ok()) return oldest.status();
-    if (*req.from_seq + 1 < *oldest) {
+    if (*req.from_seq < *oldest - 1) {  // (from_seq + 1 could overflow)
       absl::Status s = absl::OutOfRangeError(absl::StrCat(
           "changes after seq ", *req.from_seq, " have been compacted; the oldest kept is ",
           *oldest, ": read the current state, then subscribe without fromSeq"));
@@ -203,18 +193,12 @@ void Hub::CatchUp() {
   for (auto& fn : woken) fn();
 }
 
-uint64_t Hub::WaitForChange(const std::string& tenant, const std::string& ns,
-                            int64_t after_seq, std::function<void()> fn) {
-  bool now;
-  uint64_t handle;
-  {
-    absl::MutexLock l(&mu_);
-    handle = ++next_id_;
-    // Something was published since the caller looked: let it look again.
-    now = published_seq_ > after_seq;
-    if (!now) waiters_[handle] = Waiter{tenant, ns, after_seq, std::move(fn)};
-  }
-  if (now) fn();
+std::optional<uint64_t> Hub::WaitForChange(const std::string& tenant, const std::string& ns,
+                                           int64_t after_seq, std::function<void()> fn) {
+  absl::MutexLock l(&mu_);
+  if (published_seq_ > after_seq) return std::nullopt;
+  uint64_t handle = ++next_id_;
+  waiters_[handle] = Waiter{tenant, ns, after_seq, std::move(fn)};
   return handle;
 }
 

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,8 +43,7 @@ class Hub {
   };
   Hub(const storage::KvStore* store, Options options, metrics::Registry* metrics);
 
-  // The newest seq published (at start: the store's last seq).
-  int64_t published_seq() const;
+  // Sets the newest seq published (at start: the store's last seq).
   void SetPublishedSeq(int64_t seq);
 
   // Publishes changes in seq order (the Raft loop, after each apply batch).
@@ -63,13 +63,14 @@ class Hub {
   // through its sink.
   void Replay(const std::string& id);
   void Unsubscribe(const std::string& id);
-  size_t subscriptions() const;
 
-  // Calls `fn` once, on the Raft loop, when a change for `tenant` (or
-  // namespace `ns`) with seq > after_seq is published. Returns a handle for
-  // CancelWait (which returns false if `fn` already ran or is running).
-  uint64_t WaitForChange(const std::string& tenant, const std::string& ns, int64_t after_seq,
-                         std::function<void()> fn);
+  // Calls `fn` once, on the applying thread, when a change for `tenant`
+  // (or namespace `ns`) with seq > after_seq is published. Returns a handle
+  // for CancelWait (which returns false if `fn` already ran or is running),
+  // or nullopt without registering anything when a change after after_seq
+  // was already published: the caller should look again.
+  std::optional<uint64_t> WaitForChange(const std::string& tenant, const std::string& ns,
+                                        int64_t after_seq, std::function<void()> fn);
   bool CancelWait(uint64_t handle);
 
  private:

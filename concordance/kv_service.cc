@@ -1,8 +1,10 @@
 #include "concordance/kv_service.h"
 
-#include <future>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "glog/logging.h"
 
 namespace concordance {
@@ -72,10 +74,13 @@ struct LongPoll {
   gateway::ChangesRequest req;
   storage::ChangeFilter filter;
   Callback<gateway::ChangesResult> done;
-  std::chrono::steady_clock::time_point deadline;
   std::atomic<bool> answered{false};
   std::atomic<bool> waiting{false};
-  uint64_t wait_handle = 0;
+  // The first query runs on the caller's thread, the timer on the Raft
+  // loop, wake-ups on the applying thread: these two are shared by them.
+  absl::Mutex mu;
+  bool expired ABSL_GUARDED_BY(mu) = false;  // wait over: answer what there is
+  uint64_t wait_handle ABSL_GUARDED_BY(mu) = 0;
 };
 
 KvService::KvService(Options options, storage::KvStore* store, NodeDriver* driver, Hub* hub,
@@ -310,27 +315,42 @@ void KvService::Changes(const gateway::ChangesRequest& req,
     poll->filter.tenant_id = req.tenant;
   }
   poll->done = std::move(done);
-  poll->deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(req.wait_ms);
   if (req.wait_ms > 0) {
     driver_->RunAfter(static_cast<int>(req.wait_ms), [this, poll] {
       if (poll->answered.load()) return;
-      hub_->CancelWait(poll->wait_handle);
-      poll->deadline = std::chrono::steady_clock::now();  // answer whatever is there
-      QueryChanges(poll);
+      uint64_t handle;
+      {
+        absl::MutexLock l(&poll->mu);
+        poll->expired = true;
+        handle = std::exchange(poll->wait_handle, 0);
+      }
+      if (handle != 0) hub_->CancelWait(handle);
+      QueryChanges(poll);  // answers whatever is there
     });
+  } else {
+    absl::MutexLock l(&poll->mu);
+    poll->expired = true;
   }
   QueryChanges(poll);
 }
 
 void KvService::QueryChanges(std::shared_ptr<LongPoll> poll) {
-  if (poll->answered.load()) return;
-  absl::StatusOr<storage::ChangesResult> r =
-      store_->ChangesSince(poll->req.since, poll->filter, poll->req.limit);
-  bool wait = r.ok() && r->changes.empty() && std::chrono::steady_clock::now() < poll->deadline;
-  if (wait) {
+  absl::StatusOr<storage::ChangesResult> r;
+  while (true) {
+    if (poll->answered.load()) return;
+    r = store_->ChangesSince(poll->req.since, poll->filter, poll->req.limit);
+    if (!r.ok() || !r->changes.empty()) break;
+    // Nothing new: wait for a change unless the wait is over. Registering
+    // under poll->mu means the timer either sees this handle and cancels
+    // it, or has already expired the poll and nothing is registered.
+    absl::MutexLock l(&poll->mu);
+    if (poll->expired) break;
+    std::optional<uint64_t> handle =
+        hub_->WaitForChange(poll->filter.tenant_id, poll->filter.namespace_, r->last_seq,
+                            [this, poll] { QueryChanges(poll); });
+    if (!handle) continue;  // a change was published meanwhile: look again
+    poll->wait_handle = *handle;
     if (!poll->waiting.exchange(true)) long_polls_waiting_->Add(1);
-    poll->wait_handle = hub_->WaitForChange(poll->filter.tenant_id, poll->filter.namespace_,
-                                            r->last_seq, [this, poll] { QueryChanges(poll); });
     return;
   }
   if (poll->answered.exchange(true)) return;
@@ -362,7 +382,7 @@ void KvService::Subscribe(const gateway::SubscribeRequest& req,
 
 void KvService::Unsubscribe(const std::string& id) { hub_->Unsubscribe(id); }
 
-gateway::ClusterStatus KvService::Status() {
+gateway::ClusterStatus KvService::Status(bool with_state_hash) {
   NodeStatus n = driver_->Status();
   gateway::ClusterStatus s;
   s.node_id = n.node_id;
@@ -371,10 +391,15 @@ gateway::ClusterStatus KvService::Status() {
   s.leader_address = n.leader_address;
   s.term = n.term;
   s.commit_index = n.commit_index;
-  uint64_t applied = 0;
-  absl::StatusOr<std::string> hash = store_->ContentHash(&applied);
-  s.applied_index = hash.ok() ? applied : n.applied_index;
-  s.state_hash = hash.ok() ? *hash : "";
+  s.applied_index = n.applied_index;
+  if (with_state_hash) {
+    uint64_t applied = 0;
+    absl::StatusOr<std::string> hash = store_->ContentHash(&applied);
+    if (hash.ok()) {
+      s.applied_index = applied;  // the index the hash is of
+      s.state_hash = *hash;
+    }
+  }
   for (const raft::MemberStatus& m : n.members) {
     gateway::PeerInfo p;
     p.node_id = m.member.node_id();
@@ -417,7 +442,7 @@ void KvService::Join(const std::string& node_id, const std::string& address,
   NodeStatus n = driver_->Status();
   for (const raft::MemberStatus& m : n.members) {
     if (m.member.node_id() != node_id) continue;
-    if (m.member.address() == address) return done(Status());  // already in: idempotent
+    if (m.member.address() == address) return done(Status(false));  // already in: idempotent
     return done(absl::AlreadyExistsError(absl::StrCat(
         node_id, " is already a member at ", m.member.address(),
         "; remove it first to change its address")));
@@ -425,27 +450,26 @@ void KvService::Join(const std::string& node_id, const std::string& address,
   raft::Member member;
   member.set_node_id(node_id);
   member.set_address(address);
-  driver_->ProposeConfChange(raft::ConfChange::ADD_LEARNER, member, [this, done](absl::Status s) {
+  driver_->ProposeConfChange(raft::ConfChange::ADD_LEARNER, member, StatusReply(std::move(done)));
+}
+
+std::function<void(absl::Status)> KvService::StatusReply(
+    Callback<gateway::ClusterStatus> done) {
+  return [this, done = std::move(done)](absl::Status s) {
     if (!s.ok()) return done(s);
-    done(Status());
-  });
+    done(Status(false));
+  };
 }
 
 void KvService::Remove(const std::string& node_id, Callback<gateway::ClusterStatus> done) {
   raft::Member member;
   member.set_node_id(node_id);
-  driver_->ProposeConfChange(raft::ConfChange::REMOVE, member, [this, done](absl::Status s) {
-    if (!s.ok()) return done(s);
-    done(Status());
-  });
+  driver_->ProposeConfChange(raft::ConfChange::REMOVE, member, StatusReply(std::move(done)));
 }
 
 void KvService::TransferLeadership(const std::string& node_id,
                                    Callback<gateway::ClusterStatus> done) {
-  driver_->TransferLeadership(node_id, [this, done](absl::Status s) {
-    if (!s.ok()) return done(s);
-    done(Status());
-  });
+  driver_->TransferLeadership(node_id, StatusReply(std::move(done)));
 }
 
 void KvService::Snapshot(Callback<std::string> done) {
@@ -453,21 +477,21 @@ void KvService::Snapshot(Callback<std::string> done) {
   driver_->Post([this, done] { done(store_->Serialize()); });
 }
 
-bool KvService::PeerConnected(const std::string& node_id, const std::string& address,
-                              std::shared_ptr<gateway::PeerLink> link) {
-  return peers_ != nullptr && peers_->Connected(node_id, address, std::move(link));
+bool KvService::PeerConnected(uint64_t link, const std::string& node_id,
+                              const std::string& address) {
+  return peers_ != nullptr && peers_->Connected(link, node_id, address);
 }
 
-void KvService::PeerText(const std::string& node_id, std::string json) {
-  if (peers_ != nullptr) peers_->Text(node_id, std::move(json));
+void KvService::PeerText(uint64_t link, const std::string& node_id, std::string json) {
+  if (peers_ != nullptr) peers_->Text(link, node_id, std::move(json));
 }
 
-void KvService::PeerBinary(const std::string& node_id, std::string bytes) {
-  if (peers_ != nullptr) peers_->Binary(node_id, std::move(bytes));
+void KvService::PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) {
+  if (peers_ != nullptr) peers_->Binary(link, node_id, std::move(bytes));
 }
 
-void KvService::PeerDisconnected(const std::string& node_id, const gateway::PeerLink* link) {
-  if (peers_ != nullptr) peers_->Disconnected(node_id, link);
+void KvService::PeerDisconnected(uint64_t link, const std::string& node_id) {
+  if (peers_ != nullptr) peers_->Disconnected(link, node_id);
 }
 
 }  // namespace concordance

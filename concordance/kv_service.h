@@ -21,15 +21,16 @@
 
 namespace concordance {
 
-// Handles /raft traffic; the peer manager implements it.
+// Handles inbound /raft traffic (see Backend::PeerConnected); the peer
+// manager implements it.
 class PeerHandler {
  public:
   virtual ~PeerHandler() = default;
-  virtual bool Connected(const std::string& node_id, const std::string& address,
-                         std::shared_ptr<gateway::PeerLink> link) = 0;
-  virtual void Text(const std::string& node_id, std::string json) = 0;
-  virtual void Binary(const std::string& node_id, std::string bytes) = 0;
-  virtual void Disconnected(const std::string& node_id, const gateway::PeerLink* link) = 0;
+  virtual bool Connected(uint64_t link, const std::string& node_id,
+                         const std::string& address) = 0;
+  virtual void Text(uint64_t link, const std::string& node_id, std::string json) = 0;
+  virtual void Binary(uint64_t link, const std::string& node_id, std::string bytes) = 0;
+  virtual void Disconnected(uint64_t link, const std::string& node_id) = 0;
 };
 
 class KvService : public gateway::Backend {
@@ -60,7 +61,7 @@ class KvService : public gateway::Backend {
   void Subscribe(const gateway::SubscribeRequest& req, std::shared_ptr<gateway::ChangeSink> sink,
                  gateway::Callback<gateway::SubscribeResult> done) override;
   void Unsubscribe(const std::string& id) override;
-  gateway::ClusterStatus Status() override;
+  gateway::ClusterStatus Status(bool with_state_hash) override;
   bool Ready(std::string* why) override;
   void Join(const std::string& node_id, const std::string& address,
             gateway::Callback<gateway::ClusterStatus> done) override;
@@ -68,14 +69,16 @@ class KvService : public gateway::Backend {
   void TransferLeadership(const std::string& node_id,
                           gateway::Callback<gateway::ClusterStatus> done) override;
   void Snapshot(gateway::Callback<std::string> done) override;
-  bool PeerConnected(const std::string& node_id, const std::string& address,
-                     std::shared_ptr<gateway::PeerLink> link) override;
-  void PeerText(const std::string& node_id, std::string json) override;
-  void PeerBinary(const std::string& node_id, std::string bytes) override;
-  void PeerDisconnected(const std::string& node_id, const gateway::PeerLink* link) override;
+  bool PeerConnected(uint64_t link, const std::string& node_id,
+                     const std::string& address) override;
+  void PeerText(uint64_t link, const std::string& node_id, std::string json) override;
+  void PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) override;
+  void PeerDisconnected(uint64_t link, const std::string& node_id) override;
   std::string MetricsText() override { return metrics_->Render(); }
 
  private:
+  // A completion for a cluster change: the error, or this node's status.
+  std::function<void(absl::Status)> StatusReply(gateway::Callback<gateway::ClusterStatus> done);
   // Runs `read` once the read options are satisfied.
   void AfterReadBarrier(const gateway::ReadOptions& opts, std::function<void()> read,
                         std::function<void(absl::Status)> fail);

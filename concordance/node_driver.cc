@@ -51,7 +51,6 @@ NodeDriver::NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm,
       log_(log),
       fsm_(fsm),
       transport_(transport),
-      metrics_(metrics),
       loop_(std::make_unique<Loop>()) {
   fsync_seconds_ = metrics->GetHistogram(
       "concordance_raft_fsync_duration_seconds",

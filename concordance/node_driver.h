@@ -45,7 +45,6 @@ struct DriverOptions {
   // Proposals waiting for commitment beyond which new ones are refused
   // (503, retryable) instead of queueing without bound.
   size_t max_pending_proposals = 8192;
-  std::string advertise;  // this node's address, for status pages
 };
 
 // What a node looks like from outside, for status pages and redirects.
@@ -99,8 +98,6 @@ class NodeDriver {
   NodeStatus Status() const;
   bool IsLeader() const { return is_leader_.load(); }
 
-  const std::string& id() const { return options_.raft.id; }
-
  private:
   struct Loop;
   struct Pending {
@@ -140,7 +137,6 @@ class NodeDriver {
   storage::RaftLog* log_;
   Fsm* fsm_;
   Transport* transport_;
-  metrics::Registry* metrics_;
   std::unique_ptr<Loop> loop_;
   std::unique_ptr<raft::Node> node_;
 

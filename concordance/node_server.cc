@@ -21,6 +21,7 @@
 #include "concordance/node_driver.h"
 #include "concordance/peer_manager.h"
 #include "gateway/client.h"
+#include "gateway/url.h"
 #include "glog/logging.h"
 #include "storage/kv_store.h"
 #include "storage/raft_log.h"
@@ -33,21 +34,6 @@ namespace {
 int Ticks(int ms, int tick_ms) { return std::max(1, (ms + tick_ms - 1) / tick_ms); }
 
 }  // namespace
-
-absl::Status SplitHostPort(const std::string& hostport, std::string* host, uint16_t* port) {
-  size_t colon = hostport.rfind(':');
-  int p;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(hostport.substr(colon + 1), &p) || p < 0 || p > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("expected host:port, got \"", hostport, "\""));
-  }
-  *host = hostport.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  *port = static_cast<uint16_t>(p);
-  return absl::OkStatus();
-}
 
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
@@ -85,7 +71,7 @@ absl::Status NodeServer::Start() {
   Parts& p = *parts_;
   std::string host;
   uint16_t port;
-  absl::Status s = SplitHostPort(options_.listen, &host, &port);
+  absl::Status s = gateway::SplitHostPort(options_.listen, &host, &port);
   if (!s.ok()) return s;
   bool keys = !options_.keys.api.empty() || !options_.keys.agent.empty();
   if (!keys) {
@@ -205,7 +191,6 @@ absl::Status NodeServer::Start() {
   DriverOptions d;
   d.tick_ms = options_.tick_ms;
   d.proposal_timeout_ms = options_.proposal_timeout_ms;
-  d.advertise = options_.advertise;
   d.raft.id = options_.node_id;
   d.raft.election_ticks_min = Ticks(options_.election_timeout_min_ms, options_.tick_ms);
   d.raft.election_ticks_max =
@@ -339,9 +324,12 @@ void NodeServer::Stop() {
   if (p.joiner.joinable()) p.joiner.join();
   if (p.server) {
     LOG(INFO) << "shutting down: closing connections";
-    p.server->Stop(5000);
-    p.server.reset();
+    p.server->Stop(5000);  // no I/O thread runs after this
   }
+  // Requests still pending past the grace period are failed by the driver
+  // (and long polls dropped with the hub): their callbacks reach the
+  // server's handlers and post to its stopped io_context, so the server
+  // object outlives them all.
   if (p.driver) {
     p.driver->Stop();
   }
@@ -352,6 +340,7 @@ void NodeServer::Stop() {
   p.fsm.reset();
   p.hub.reset();
   p.peers.reset();
+  p.server.reset();
   if (p.kv_store || p.raft_log) LOG(INFO) << "closing databases";
   p.kv_store.reset();
   p.raft_log.reset();

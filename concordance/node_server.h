@@ -64,8 +64,6 @@ class NodeServer {
   std::unique_ptr<Parts> parts_;
 };
 
-// Splits "host:port"; InvalidArgument on anything else.
-absl::Status SplitHostPort(const std::string& hostport, std::string* host, uint16_t* port);
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool IsLoopback(const std::string& host);
 

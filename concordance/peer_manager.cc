@@ -55,8 +55,7 @@ bool PeerManager::Reachable(const std::string& node_id) const {
   return dialer_.Connected(node_id);
 }
 
-bool PeerManager::Connected(const std::string& node_id, const std::string& address,
-                            std::shared_ptr<gateway::PeerLink>) {
+bool PeerManager::Connected(uint64_t, const std::string& node_id, const std::string& address) {
   // The gateway already checked the peer key. A node not yet in our
   // configuration (a learner being added) may connect too.
   if (node_id == self_id_) return false;
@@ -70,7 +69,7 @@ bool PeerManager::Connected(const std::string& node_id, const std::string& addre
   return true;
 }
 
-void PeerManager::Text(const std::string& node_id, std::string json) {
+void PeerManager::Text(uint64_t link, const std::string& node_id, std::string json) {
   size_t binary_length = 0;
   absl::StatusOr<raft::Message> m = DecodeRaftMessage(json, &binary_length);
   if (!m.ok() || m->from() != node_id || m->to() != self_id_) {
@@ -82,17 +81,17 @@ void PeerManager::Text(const std::string& node_id, std::string json) {
   received_->Inc();
   if (binary_length > 0) {
     absl::MutexLock l(&mu_);
-    pending_[node_id] = PendingSnapshot{std::move(*m), binary_length};
+    pending_[link] = PendingSnapshot{std::move(*m), binary_length};
     return;
   }
   if (driver_ != nullptr) driver_->Step(std::move(*m));
 }
 
-void PeerManager::Binary(const std::string& node_id, std::string bytes) {
+void PeerManager::Binary(uint64_t link, const std::string& node_id, std::string bytes) {
   PendingSnapshot p;
   {
     absl::MutexLock l(&mu_);
-    auto it = pending_.find(node_id);
+    auto it = pending_.find(link);
     if (it == pending_.end()) {
       rejected_->Inc();
       return;
@@ -110,9 +109,9 @@ void PeerManager::Binary(const std::string& node_id, std::string bytes) {
   if (driver_ != nullptr) driver_->Step(std::move(p.message));
 }
 
-void PeerManager::Disconnected(const std::string& node_id, const gateway::PeerLink*) {
+void PeerManager::Disconnected(uint64_t link, const std::string&) {
   absl::MutexLock l(&mu_);
-  pending_.erase(node_id);
+  pending_.erase(link);
 }
 
 }  // namespace concordance

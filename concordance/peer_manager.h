@@ -37,11 +37,11 @@ class PeerManager : public Transport, public PeerHandler {
   bool Reachable(const std::string& node_id) const override;
 
   // PeerHandler (called on gateway threads).
-  bool Connected(const std::string& node_id, const std::string& address,
-                 std::shared_ptr<gateway::PeerLink> link) override;
-  void Text(const std::string& node_id, std::string json) override;
-  void Binary(const std::string& node_id, std::string bytes) override;
-  void Disconnected(const std::string& node_id, const gateway::PeerLink* link) override;
+  bool Connected(uint64_t link, const std::string& node_id,
+                 const std::string& address) override;
+  void Text(uint64_t link, const std::string& node_id, std::string json) override;
+  void Binary(uint64_t link, const std::string& node_id, std::string bytes) override;
+  void Disconnected(uint64_t link, const std::string& node_id) override;
 
  private:
   struct PendingSnapshot {
@@ -58,7 +58,8 @@ class PeerManager : public Transport, public PeerHandler {
   gateway::PeerDialer dialer_;
   NodeDriver* driver_ = nullptr;
   absl::Mutex mu_;
-  std::map<std::string, PendingSnapshot> pending_ ABSL_GUARDED_BY(mu_);
+  // Per inbound connection: a snapshot chunk's header awaiting its bytes.
+  std::map<uint64_t, PendingSnapshot> pending_ ABSL_GUARDED_BY(mu_);
   raft::ConfState conf_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> learned_ ABSL_GUARDED_BY(mu_);  // id -> address
   metrics::Counter* received_;

@@ -5,8 +5,19 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "storage/validation.h"
 
 namespace concordance::gateway {
+
+absl::StatusOr<std::string> ResolveActor(const std::optional<std::string>& header,
+                                         Access access) {
+  constexpr size_t kMaxActorBytes = 256;
+  if (!header) return std::string(Authenticator::RoleName(access));
+  if (header->empty() || header->size() > kMaxActorBytes || !storage::IsValidUtf8(*header)) {
+    return absl::InvalidArgumentError("X-Concordance-Actor must be 1-256 bytes of UTF-8");
+  }
+  return *header;
+}
 
 absl::string_view BearerToken(absl::string_view authorization) {
   authorization = absl::StripAsciiWhitespace(authorization);

@@ -6,9 +6,11 @@
 #ifndef CONCORDANCE_GATEWAY_AUTH_H_
 #define CONCORDANCE_GATEWAY_AUTH_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace concordance::gateway {
@@ -47,6 +49,11 @@ class Authenticator {
   std::string api_digest_, agent_digest_, peer_digest_;
   bool has_api_, has_agent_, has_peer_;
 };
+
+// The writer identity for a request: the X-Concordance-Actor header when
+// sent (1-256 bytes of UTF-8, else InvalidArgument), else the key's role name.
+absl::StatusOr<std::string> ResolveActor(const std::optional<std::string>& header,
+                                         Access access);
 
 // The token of "Bearer <token>", or "" when the header has another form.
 absl::string_view BearerToken(absl::string_view authorization);

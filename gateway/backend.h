@@ -163,15 +163,6 @@ struct ClusterStatus {
   std::vector<PeerInfo> peers;
 };
 
-// Something that sends Raft messages to one peer over a /raft connection.
-class PeerLink {
- public:
-  virtual ~PeerLink() = default;
-  virtual void SendText(std::string json) = 0;
-  virtual void SendBinary(std::string bytes) = 0;
-  virtual void Close() = 0;
-};
-
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -195,7 +186,9 @@ class Backend {
   virtual void Unsubscribe(const std::string& subscription_id) = 0;
 
   // ---- Cluster ----
-  virtual ClusterStatus Status() = 0;
+  // `with_state_hash` also hashes the whole state (a full scan of the
+  // state.db): only /api/v1/cluster/status asks for it.
+  virtual ClusterStatus Status(bool with_state_hash) = 0;
   // Ready when a leader is known and this node has applied up to it;
   // otherwise false with the reason in *why.
   virtual bool Ready(std::string* why) = 0;
@@ -208,14 +201,15 @@ class Backend {
   virtual void Snapshot(Callback<std::string> done) = 0;
 
   // ---- Peers (/raft) ----
-  // A peer connected to us, announcing the address it serves on; returns
-  // false to refuse it.
-  virtual bool PeerConnected(const std::string& node_id, const std::string& address,
-                             std::shared_ptr<PeerLink> link) = 0;
-  virtual void PeerText(const std::string& node_id, std::string json) = 0;
-  virtual void PeerBinary(const std::string& node_id, std::string bytes) = 0;
-  virtual void PeerDisconnected(const std::string& node_id,
-                                const PeerLink* link) = 0;
+  // Inbound /raft connections only carry messages to this node (it answers
+  // on its own outbound connections). `link` names one connection: a
+  // snapshot chunk's text header and its binary frame pair up within it.
+  // A peer connected, announcing the address it serves on; false refuses it.
+  virtual bool PeerConnected(uint64_t link, const std::string& node_id,
+                             const std::string& address) = 0;
+  virtual void PeerText(uint64_t link, const std::string& node_id, std::string json) = 0;
+  virtual void PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) = 0;
+  virtual void PeerDisconnected(uint64_t link, const std::string& node_id) = 0;
 
   // ---- Observability ----
   virtual std::string MetricsText() = 0;

@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "gateway/url.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -29,13 +30,12 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-bool SplitAddress(const std::string& hostport, std::string* host, std::string* port) {
-  size_t colon = hostport.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  *host = hostport.substr(0, colon);
-  *port = hostport.substr(colon + 1);
-  if (host->size() > 2 && host->front() == '[') *host = host->substr(1, host->size() - 2);
-  return true;
+// host and port (as text, for the resolver) of "host:port".
+absl::Status SplitAddress(const std::string& hostport, std::string* host, std::string* port) {
+  uint16_t p = 0;
+  absl::Status s = SplitHostPort(hostport, host, &p);
+  if (s.ok()) *port = std::to_string(p);
+  return s;
 }
 
 }  // namespace
@@ -81,7 +81,7 @@ class PeerDialer::Impl {
       connecting = true;
       uint64_t gen = ++generation;
       std::string host, port;
-      if (!SplitAddress(address, &host, &port)) {
+      if (!SplitAddress(address, &host, &port).ok()) {
         LOG(ERROR) << "peer " << id << " has a bad address \"" << address << "\"";
         return Fail(gen, "bad address");
       }
@@ -100,7 +100,8 @@ class PeerDialer::Impl {
           self->ws->set_option(websocket::stream_base::decorator([o](websocket::request_type& req) {
             if (!o.peer_key.empty()) req.set(http::field::authorization, "Bearer " + o.peer_key);
           }));
-          std::string target = "/raft?nodeId=" + o.self_id + "&address=" + o.self_address;
+          std::string target = "/raft?nodeId=" + PercentEncode(o.self_id) +
+                               "&address=" + PercentEncode(o.self_address);
           self->ws->async_handshake(
               host + ":" + std::to_string(ep.port()), target, [self, gen](beast::error_code ec) {
                 if (ec || gen != self->generation) return self->Fail(gen, ec.message());
@@ -289,9 +290,8 @@ absl::StatusOr<HttpReply> HttpCall(const std::string& host_port, const std::stri
                                    const std::vector<std::pair<std::string, std::string>>& headers,
                                    int timeout_ms) {
   std::string host, port;
-  if (!SplitAddress(host_port, &host, &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("expected host:port, got ", host_port));
-  }
+  absl::Status split = SplitAddress(host_port, &host, &port);
+  if (!split.ok()) return split;
   net::io_context ioc;
   tcp::resolver resolver(ioc);
   beast::tcp_stream stream(ioc);

@@ -50,11 +50,20 @@ absl::Status ParseSetBody(const rapidjson::Value& obj, SetRequest* out) {
   out->expected_version = *ev;
   absl::StatusOr<std::optional<int64_t>> ttl = OptionalInt(obj, "ttlMs");
   if (!ttl.ok()) return ttl.status();
-  if (*ttl && **ttl <= 0) return absl::InvalidArgumentError("\"ttlMs\" must be > 0");
+  // Bounded so that now + ttlMs and every later comparison stay in int64.
+  constexpr int64_t kMaxTtlMs = int64_t{100} * 365 * 24 * 3600 * 1000;  // 100 years
+  constexpr int64_t kMaxExpiresAt = 253402300799999;  // 9999-12-31T23:59:59.999Z
+  if (*ttl && (**ttl <= 0 || **ttl > kMaxTtlMs)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"ttlMs\" must be between 1 and ", kMaxTtlMs, " (100 years)"));
+  }
   out->ttl_ms = *ttl;
   absl::StatusOr<std::optional<int64_t>> at = OptionalInt(obj, "expiresAt");
   if (!at.ok()) return at.status();
-  if (*at && **at <= 0) return absl::InvalidArgumentError("\"expiresAt\" must be > 0");
+  if (*at && (**at <= 0 || **at > kMaxExpiresAt)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"expiresAt\" must be a Unix time in ms between 1 and ", kMaxExpiresAt));
+  }
   out->expires_at = *at;
   if (out->ttl_ms && out->expires_at) {
     return absl::InvalidArgumentError("give either \"ttlMs\" or \"expiresAt\", not both");
@@ -95,6 +104,14 @@ absl::StatusOr<std::vector<BatchOp>> ParseBatchOps(const rapidjson::Value& ops) 
     out.push_back(std::move(b));
   }
   return out;
+}
+
+absl::StatusOr<int> ParsePageLimit(std::optional<int64_t> limit, int max_page) {
+  int64_t v = limit.value_or(100);
+  if (v < 1 || v > max_page) {
+    return absl::InvalidArgumentError(absl::StrCat("limit must be between 1 and ", max_page));
+  }
+  return static_cast<int>(v);
 }
 
 absl::StatusOr<ReadOptions> ParseReadOptions(absl::string_view consistency,
@@ -208,8 +225,10 @@ std::string ClusterStatusJson(const ClusterStatus& s) {
   w.Uint64(s.commit_index);
   Key(w, "appliedIndex");
   w.Uint64(s.applied_index);
-  Key(w, "stateHash");
-  String(w, s.state_hash);
+  if (!s.state_hash.empty()) {  // only when asked for (a full scan)
+    Key(w, "stateHash");
+    String(w, s.state_hash);
+  }
   Key(w, "peers");
   w.StartArray();
   for (const PeerInfo& p : s.peers) {

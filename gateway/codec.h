@@ -18,6 +18,11 @@ absl::Status ParseSetBody(const rapidjson::Value& obj, SetRequest* out);
 // `[{"op":"set"|"delete","namespace","key","value"?,...}, ...]`.
 absl::StatusOr<std::vector<BatchOp>> ParseBatchOps(const rapidjson::Value& ops);
 // consistency=local|linearizable plus minSeq.
+// The page size of a list or changes request: 100 when absent, else it must
+// be within [1, max_page] (checked before narrowing to int).
+constexpr int kMaxPageLimit = 1000;
+absl::StatusOr<int> ParsePageLimit(std::optional<int64_t> limit, int max_page = kMaxPageLimit);
+
 absl::StatusOr<ReadOptions> ParseReadOptions(absl::string_view consistency,
                                              std::optional<int64_t> min_seq);
 // A required string member.

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,7 +14,6 @@ namespace {
 
 constexpr absl::string_view kKvPrefix = "/api/v1/kv/";
 constexpr absl::string_view kClusterPrefix = "/api/v1/cluster/";
-constexpr size_t kMaxActorBytes = 256;
 
 HttpResponse Json(int status, std::string body) {
   HttpResponse r;
@@ -97,7 +97,11 @@ HttpResponse RestHandler::Error(const absl::Status& s, absl::string_view target)
 void RestHandler::Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
   auto start = std::chrono::steady_clock::now();
   auto route = std::make_shared<std::string>("unknown");
-  std::string method = req.method;
+  // Beast accepts any token as a method: only standard ones become metric
+  // labels, so clients cannot grow the registry without bound.
+  static const auto* const kKnownMethods = new absl::flat_hash_set<std::string>{
+      "GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"};
+  std::string method = kKnownMethods->contains(req.method) ? req.method : "other";
   Done finish = [this, done = std::move(done), start, route, method](HttpResponse r) {
     if (metrics_ != nullptr) {
       metrics_
@@ -145,7 +149,7 @@ void RestHandler::Route(HttpRequest& req, const std::string& path,
   if (path == "/api/v1/health") {
     *route = "health";
     if (m != "GET" && m != "HEAD") return method_not_allowed("GET");
-    ClusterStatus s = backend_->Status();
+    ClusterStatus s = backend_->Status(/*with_state_hash=*/false);
     done(Json(200, absl::StrCat("{\"status\":\"ok\",\"nodeId\":\"", s.node_id, "\"}")));
     return;
   }
@@ -180,18 +184,10 @@ void RestHandler::Route(HttpRequest& req, const std::string& path,
     done(Error(access));
     return;
   }
-  std::string actor;
-  if (req.actor) {
-    if (req.actor->empty() || req.actor->size() > kMaxActorBytes ||
-        !storage::IsValidUtf8(*req.actor)) {
-      done(Error(absl::InvalidArgumentError(
-          "X-Concordance-Actor must be 1-256 bytes of UTF-8")));
-      return;
-    }
-    actor = *req.actor;
-  } else {
-    actor = Authenticator::RoleName(auth_->Authenticate(req.authorization));
-  }
+  absl::StatusOr<std::string> resolved =
+      ResolveActor(req.actor, auth_->Authenticate(req.authorization));
+  if (!resolved.ok()) return done(Error(resolved.status()));
+  const std::string& actor = *resolved;
 
   if (path == "/metrics") {
     *route = "metrics";
@@ -234,7 +230,7 @@ void RestHandler::Route(HttpRequest& req, const std::string& path,
     }
     if (m == "DELETE") {
       *route = "kv_delete";
-      return KvDelete(*ns, *key, q, actor, std::move(done));
+      return KvDelete(*ns, *key, q, req.target, actor, std::move(done));
     }
     *route = "kv";
     return method_not_allowed("GET, PUT, DELETE");
@@ -254,7 +250,7 @@ void RestHandler::Route(HttpRequest& req, const std::string& path,
     if (what == "status") {
       *route = "cluster_status";
       if (m != "GET") return method_not_allowed("GET");
-      return done(Json(200, ClusterStatusJson(backend_->Status())));
+      return done(Json(200, ClusterStatusJson(backend_->Status(/*with_state_hash=*/true))));
     }
     if (what == "join" || what == "remove" || what == "transfer-leadership") {
       *route = "cluster_" + what;
@@ -301,11 +297,9 @@ void RestHandler::KvList(const std::string& ns, const std::map<std::string, std:
   req.ns = ns;
   req.prefix = QueryString(q, "prefix");
   req.after = QueryString(q, "after");
-  req.limit = limit->value_or(100);
-  if (req.limit < 1 || req.limit > options_.max_page) {
-    return done(Error(absl::InvalidArgumentError(
-        absl::StrCat("limit must be between 1 and ", options_.max_page))));
-  }
+  absl::StatusOr<int> page = ParsePageLimit(*limit, options_.max_page);
+  if (!page.ok()) return done(Error(page.status()));
+  req.limit = *page;
   req.read = *read;
   backend_->List(req, Reply<ListResult>(std::move(done), ListJson));
 }
@@ -323,12 +317,12 @@ void RestHandler::KvPut(const std::string& ns, const std::string& key, const Htt
 }
 
 void RestHandler::KvDelete(const std::string& ns, const std::string& key,
-                           const std::map<std::string, std::string>& q, const std::string& actor,
-                           Done done) {
+                           const std::map<std::string, std::string>& q,
+                           const std::string& target, const std::string& actor, Done done) {
   absl::StatusOr<std::optional<int64_t>> ev = QueryInt(q, "expectedVersion");
   if (!ev.ok()) return done(Error(ev.status()));
   DeleteRequest req{ns, key, *ev};
-  backend_->Delete(req, actor, Reply<DeleteResult>(std::move(done), DeleteResultJson));
+  backend_->Delete(req, actor, Reply<DeleteResult>(std::move(done), DeleteResultJson, target));
 }
 
 void RestHandler::Batch(const HttpRequest& http, const std::string& actor, Done done) {
@@ -358,11 +352,9 @@ void RestHandler::Changes(const std::map<std::string, std::string>& q, Done done
   req.wait_ms = std::min(req.wait_ms, options_.max_wait_ms);
   absl::StatusOr<std::optional<int64_t>> limit = QueryInt(q, "limit");
   if (!limit.ok()) return done(Error(limit.status()));
-  req.limit = limit->value_or(100);
-  if (req.limit < 1 || req.limit > options_.max_page) {
-    return done(Error(absl::InvalidArgumentError(
-        absl::StrCat("limit must be between 1 and ", options_.max_page))));
-  }
+  absl::StatusOr<int> page = ParsePageLimit(*limit, options_.max_page);
+  if (!page.ok()) return done(Error(page.status()));
+  req.limit = *page;
   backend_->Changes(req, Reply<ChangesResult>(std::move(done), ChangesJson));
 }
 

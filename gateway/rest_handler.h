@@ -61,8 +61,8 @@ class RestHandler {
   void KvPut(const std::string& ns, const std::string& key, const HttpRequest& req,
              const std::string& actor, Done done);
   void KvDelete(const std::string& ns, const std::string& key,
-                const std::map<std::string, std::string>& q, const std::string& actor,
-                Done done);
+                const std::map<std::string, std::string>& q, const std::string& target,
+                const std::string& actor, Done done);
   void Batch(const HttpRequest& req, const std::string& actor, Done done);
   void Changes(const std::map<std::string, std::string>& q, Done done);
   void Cluster(const std::string& what, const HttpRequest& req, Done done);

@@ -1,5 +1,6 @@
 #include "gateway/rpc_connection.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/codec.h"
 #include "gateway/status_map.h"
@@ -13,11 +14,6 @@ std::string Finish(rapidjson::StringBuffer& buf) {
 
 std::string Result(const std::string& id_json, const std::string& result_json) {
   return absl::StrCat("{\"jsonrpc\":\"2.0\",\"id\":", id_json, ",\"result\":", result_json, "}");
-}
-
-// Reads an optional integer param.
-absl::StatusOr<std::optional<int64_t>> Int(const rapidjson::Value& p, const char* name) {
-  return OptionalInt(p, name);
 }
 
 std::string Str(const rapidjson::Value& p, const char* name) {
@@ -254,14 +250,20 @@ void RpcConnection::Dispatch(const rapidjson::Value& req, Respond respond) {
     params = &p->value;
   }
   std::string name(method->value.GetString(), method->value.GetStringLength());
+  // Clients choose method names: only known ones become metric labels, so a
+  // client cannot grow the registry (and every /metrics page) without bound.
+  static const auto* const kKnownMethods = new absl::flat_hash_set<std::string>{
+      "kv/get", "kv/list", "kv/set", "kv/delete", "kv/batch", "watch/subscribe",
+      "watch/unsubscribe"};
+  std::string label = kKnownMethods->contains(name) ? name : "unknown";
   Call(name, *params,
-       [this, id_json, notification, name, respond = std::move(respond)](
+       [this, id_json, notification, label, respond = std::move(respond)](
            absl::StatusOr<std::string> result) {
          if (metrics_ != nullptr) {
            metrics_
                ->GetCounter("concordance_rpc_requests_total",
                             "JSON-RPC requests on /stream by method and outcome.",
-                            {{"method", name}, {"code", result.ok() ? "ok" : ToWire(result.status()).code}})
+                            {{"method", label}, {"code", result.ok() ? "ok" : ToWire(result.status()).code}})
                ->Inc();
          }
          if (notification) return respond("");
@@ -281,7 +283,7 @@ void RpcConnection::Call(const std::string& method, const rapidjson::Value& p,
     return false;
   };
   auto read_options = [&](ReadOptions* out) -> absl::Status {
-    absl::StatusOr<std::optional<int64_t>> min_seq = Int(p, "minSeq");
+    absl::StatusOr<std::optional<int64_t>> min_seq = OptionalInt(p, "minSeq");
     if (!min_seq.ok()) return min_seq.status();
     absl::StatusOr<std::optional<std::string>> c = OptionalString(p, "consistency");
     if (!c.ok()) return c.status();
@@ -307,13 +309,12 @@ void RpcConnection::Call(const std::string& method, const rapidjson::Value& p,
     req.prefix = Str(p, "prefix");
     req.after = Str(p, "after");
     if (s.ok()) s = read_options(&req.read);
-    absl::StatusOr<std::optional<int64_t>> limit = Int(p, "limit");
+    absl::StatusOr<std::optional<int64_t>> limit = OptionalInt(p, "limit");
     if (s.ok() && !limit.ok()) s = limit.status();
     if (s.ok()) {
-      req.limit = static_cast<int>(limit->value_or(100));
-      if (limit->value_or(100) < 1 || limit->value_or(100) > 1000) {
-        s = absl::InvalidArgumentError("limit must be between 1 and 1000");
-      }
+      absl::StatusOr<int> page = ParsePageLimit(*limit);
+      if (page.ok()) req.limit = *page;
+      s = page.status();
     }
     if (!s.ok()) return done(s);
     backend_->List(req, [done](absl::StatusOr<ListResult> r) {
@@ -333,7 +334,7 @@ void RpcConnection::Call(const std::string& method, const rapidjson::Value& p,
   } else if (method == "kv/delete") {
     if (!need(Access::kWrite)) return;
     absl::Status s = RequireStrings(p, {"namespace", "key"});
-    absl::StatusOr<std::optional<int64_t>> ev = Int(p, "expectedVersion");
+    absl::StatusOr<std::optional<int64_t>> ev = OptionalInt(p, "expectedVersion");
     if (s.ok() && !ev.ok()) s = ev.status();
     if (!s.ok()) return done(s);
     DeleteRequest req{Str(p, "namespace"), Str(p, "key"), *ev};
@@ -354,7 +355,7 @@ void RpcConnection::Call(const std::string& method, const rapidjson::Value& p,
     SubscribeRequest req;
     absl::StatusOr<std::optional<std::string>> tenant = OptionalString(p, "tenant");
     absl::StatusOr<std::optional<std::string>> ns = OptionalString(p, "namespace");
-    absl::StatusOr<std::optional<int64_t>> from = Int(p, "fromSeq");
+    absl::StatusOr<std::optional<int64_t>> from = OptionalInt(p, "fromSeq");
     for (const absl::Status& s : {tenant.status(), ns.status(), from.status()}) {
       if (!s.ok()) return done(s);
     }

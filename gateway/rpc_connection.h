@@ -57,7 +57,6 @@ class RpcConnection : public std::enable_shared_from_this<RpcConnection> {
   void Call(const std::string& method, const rapidjson::Value& params,
             std::function<void(absl::StatusOr<std::string>)> done);
   void Finished();
-  std::string ErrorResponse(const std::string& id_json, int code, const absl::Status& s);
 
   Backend* backend_;
   Access access_;

@@ -265,9 +265,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
 // /raft: peer messages. Text frames carry JSON Raft messages; binary frames
 // carry snapshot bytes.
 
-class RaftSession : public Session,
-                    public PeerLink,
-                    public std::enable_shared_from_this<RaftSession> {
+class RaftSession : public Session, public std::enable_shared_from_this<RaftSession> {
  public:
   RaftSession(tcp::socket socket, Server::Impl* server, std::string node_id, std::string address)
       : ws_(std::move(socket)), server_(server), node_id_(std::move(node_id)),
@@ -284,13 +282,7 @@ class RaftSession : public Session,
     ws_.async_accept(req, beast::bind_front_handler(&RaftSession::OnAccept, shared_from_this()));
   }
 
-  void Shutdown() override { Close(); }
-
-  // PeerLink: bounded queue; a peer that cannot keep up loses messages
-  // (Raft retransmits).
-  void SendText(std::string json) override { Post(std::move(json), true); }
-  void SendBinary(std::string bytes) override { Post(std::move(bytes), false); }
-  void Close() override {
+  void Shutdown() override {
     net::post(ws_.get_executor(), [self = shared_from_this()] {
       if (self->closing_ || self->done_) return;
       self->closing_ = true;
@@ -300,31 +292,10 @@ class RaftSession : public Session,
   }
 
  private:
-  void Post(std::string data, bool text) {
-    net::post(ws_.get_executor(), [self = shared_from_this(), data = std::move(data), text]() mutable {
-      if (self->closing_ || self->done_ || !self->accepted_) return;
-      if (self->queue_.size() >= 1024) return;  // dropped
-      self->queue_.emplace_back(std::move(data), text);
-      if (!self->writing_) self->Write();
-    });
-  }
-
-  void Write() {
-    writing_ = true;
-    ws_.text(queue_.front().second);
-    ws_.async_write(net::buffer(queue_.front().first),
-                    [self = shared_from_this()](beast::error_code ec, size_t) {
-                      self->writing_ = false;
-                      self->queue_.pop_front();
-                      if (ec) return self->Done();
-                      if (!self->queue_.empty() && !self->closing_) self->Write();
-                    });
-  }
-
   void OnAccept(beast::error_code ec) {
     if (ec) return Done();
     accepted_ = true;
-    if (!server_->backend_->PeerConnected(node_id_, address_, shared_from_this())) {
+    if (!server_->backend_->PeerConnected(id_, node_id_, address_)) {
       closing_ = true;
       ws_.async_close(websocket::close_reason(websocket::close_code::policy_error, "unknown peer"),
                       [self = shared_from_this()](beast::error_code) { self->Done(); });
@@ -339,9 +310,9 @@ class RaftSession : public Session,
       std::string data = beast::buffers_to_string(self->buffer_.data());
       self->buffer_.consume(self->buffer_.size());
       if (self->ws_.got_text()) {
-        self->server_->backend_->PeerText(self->node_id_, std::move(data));
+        self->server_->backend_->PeerText(self->id_, self->node_id_, std::move(data));
       } else {
-        self->server_->backend_->PeerBinary(self->node_id_, std::move(data));
+        self->server_->backend_->PeerBinary(self->id_, self->node_id_, std::move(data));
       }
       self->Read();
     });
@@ -350,7 +321,7 @@ class RaftSession : public Session,
   void Done() {
     if (done_) return;
     done_ = true;
-    if (accepted_) server_->backend_->PeerDisconnected(node_id_, this);
+    if (accepted_) server_->backend_->PeerDisconnected(id_, node_id_);
     server_->raft_connections_->Add(-1);
     server_->connections_.fetch_sub(1);
     server_->Unregister(id_);
@@ -362,8 +333,7 @@ class RaftSession : public Session,
   std::string node_id_;
   std::string address_;
   uint64_t id_;
-  std::deque<std::pair<std::string, bool>> queue_;
-  bool writing_ = false, closing_ = false, done_ = false, accepted_ = false;
+  bool closing_ = false, done_ = false, accepted_ = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -445,8 +415,9 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       size_t q = target.find('?');
       absl::StatusOr<std::map<std::string, std::string>> query =
           ParseQuery(q == absl::string_view::npos ? "" : target.substr(q + 1));
-      auto it = query.ok() ? query->find("nodeId") : query->end();
-      if (!query.ok() || it == query->end() || it->second.empty()) {
+      if (!query.ok()) return Reject(http::status::bad_request, query.status());
+      auto it = query->find("nodeId");
+      if (it == query->end() || it->second.empty()) {
         return Reject(http::status::bad_request, absl::InvalidArgumentError("/raft needs ?nodeId="));
       }
       auto address = query->find("address");
@@ -461,10 +432,12 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       return Reject(http::status::unauthorized,
                     absl::UnauthenticatedError("missing or invalid API key: send Authorization: Bearer <key>"));
     }
-    std::string actor(req["X-Concordance-Actor"]);
-    if (actor.empty()) actor = Authenticator::RoleName(access);
+    auto header = req.find("X-Concordance-Actor");
+    absl::StatusOr<std::string> actor = ResolveActor(
+        header == req.end() ? std::nullopt : std::optional<std::string>(header->value()), access);
+    if (!actor.ok()) return Reject(http::status::bad_request, actor.status());
     Handoff();
-    std::make_shared<StreamSession>(stream_.release_socket(), server_, access, std::move(actor))
+    std::make_shared<StreamSession>(stream_.release_socket(), server_, access, std::move(*actor))
         ->Start(std::move(req));
   }
 

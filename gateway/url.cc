@@ -1,5 +1,6 @@
 #include "gateway/url.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -61,6 +62,21 @@ absl::StatusOr<std::map<std::string, std::string>> ParseQuery(absl::string_view 
     out.emplace(std::move(*name), std::move(*value));
   }
   return out;
+}
+
+absl::Status SplitHostPort(const std::string& hostport, std::string* host, uint16_t* port) {
+  size_t colon = hostport.rfind(':');
+  int p;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(hostport.substr(colon + 1), &p) || p < 0 || p > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("expected host:port, got \"", hostport, "\""));
+  }
+  *host = hostport.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  *port = static_cast<uint16_t>(p);
+  return absl::OkStatus();
 }
 
 }  // namespace concordance::gateway

@@ -63,7 +63,7 @@ class FakeBackend : public Backend {
     done(SubscribeResult{"s1", 7});
   }
   void Unsubscribe(const std::string& id) override { calls.push_back("unsubscribe " + id); }
-  ClusterStatus Status() override {
+  ClusterStatus Status(bool) override {
     ClusterStatus s;
     s.node_id = "n1";
     s.role = "leader";
@@ -74,19 +74,17 @@ class FakeBackend : public Backend {
     return ready;
   }
   void Join(const std::string&, const std::string&, Callback<ClusterStatus> done) override {
-    done(Status());
+    done(Status(false));
   }
-  void Remove(const std::string&, Callback<ClusterStatus> done) override { done(Status()); }
+  void Remove(const std::string&, Callback<ClusterStatus> done) override { done(Status(false)); }
   void TransferLeadership(const std::string&, Callback<ClusterStatus> done) override {
-    done(Status());
+    done(Status(false));
   }
   void Snapshot(Callback<std::string> done) override { done(std::string("SQLite format 3")); }
-  bool PeerConnected(const std::string&, const std::string&, std::shared_ptr<PeerLink>) override {
-    return true;
-  }
-  void PeerText(const std::string&, std::string) override {}
-  void PeerBinary(const std::string&, std::string) override {}
-  void PeerDisconnected(const std::string&, const PeerLink*) override {}
+  bool PeerConnected(uint64_t, const std::string&, const std::string&) override { return true; }
+  void PeerText(uint64_t, const std::string&, std::string) override {}
+  void PeerBinary(uint64_t, const std::string&, std::string) override {}
+  void PeerDisconnected(uint64_t, const std::string&) override {}
   std::string MetricsText() override { return "# metrics\n"; }
 
   bool ready = true;
@@ -127,6 +125,39 @@ TEST(UrlTest, DecodeAndQuery) {
   EXPECT_EQ(q->at("tenant"), "acme");
   EXPECT_EQ(q->at("x"), "&");
   EXPECT_EQ(PercentEncode("a/b c"), "a%2Fb%20c");
+  // What a peer dials with round-trips through its /raft query.
+  auto peer = ParseQuery("nodeId=" + PercentEncode("node 1&x") + "&address=" +
+                         PercentEncode("127.0.0.1:4101"));
+  ASSERT_TRUE(peer.ok());
+  EXPECT_EQ(peer->at("nodeId"), "node 1&x");
+  EXPECT_EQ(peer->at("address"), "127.0.0.1:4101");
+}
+
+TEST(UrlTest, SplitHostPort) {
+  std::string host;
+  uint16_t port = 0;
+  ASSERT_TRUE(SplitHostPort("127.0.0.1:4100", &host, &port).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 4100);
+  ASSERT_TRUE(SplitHostPort("[::1]:80", &host, &port).ok());
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 80);
+  for (const char* bad : {"nohost", ":4100", "h:", "h:65536", "h:-1", "h:12x"}) {
+    EXPECT_FALSE(SplitHostPort(bad, &host, &port).ok()) << bad;
+  }
+}
+
+// Client-chosen actor names: the key's role when absent, else 1-256 bytes
+// of UTF-8.
+TEST(AuthTest, ResolveActor) {
+  EXPECT_EQ(*ResolveActor(std::nullopt, Access::kWrite), "api");
+  EXPECT_EQ(*ResolveActor(std::nullopt, Access::kRead), "agent");
+  EXPECT_EQ(*ResolveActor(std::string("user:u1"), Access::kRead), "user:u1");
+  EXPECT_TRUE(ResolveActor(std::string(256, 'a'), Access::kWrite).ok());
+  for (const std::string& bad : {std::string(), std::string(257, 'a'), std::string("\xc3")}) {
+    EXPECT_EQ(ResolveActor(bad, Access::kWrite).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
 }
 
 TEST(AuthTest, KeysAndRoles) {

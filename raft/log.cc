@@ -164,8 +164,12 @@ std::vector<LogEntry> Log::CommittedEntriesAfter(uint64_t after,
   uint64_t hi = std::min(committed_, StableIndex());
   if (after >= hi) return out;
   absl::StatusOr<std::vector<LogEntry>> e = Entries(after + 1, hi + 1, max_bytes);
-  if (e.ok()) out = std::move(*e);
-  return out;
+  // Committed, durable entries past the applied index are never compacted;
+  // failing to read them is a storage fault, and carrying on would stall the
+  // state machine (or loop asking for the same entries) without a word.
+  CHECK(e.ok()) << "cannot read committed entries (" << after + 1 << ", " << hi
+                << "] from the log store: " << e.status();
+  return std::move(*e);
 }
 
 bool Log::HasCommittedAfter(uint64_t after) const {

@@ -88,8 +88,6 @@ class Log {
   }
   void SnapshotPersisted(uint64_t index);
 
-  const storage::LogStore* store() const { return store_; }
-
  private:
   const storage::LogStore* store_;
   std::vector<LogEntry> unstable_;

@@ -1,6 +1,7 @@
 #include "raft/node.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -63,6 +64,7 @@ Node::Node(Config config, const storage::LogStore* store)
   term_ = hs.term();
   vote_ = hs.voted_for();
   prev_hard_state_ = hs;
+  durable_term_ = hs.term();
   role_ = Role::kFollower;
   ResetRandomizedElectionTimeout();
   prev_soft_state_ = SoftState{role_, lead_};
@@ -117,12 +119,6 @@ std::optional<Member> Node::FindMember(const std::string& id) const {
     if (m.node_id() == id) return m;
   }
   return std::nullopt;
-}
-
-std::vector<std::string> Node::VoterIds() const {
-  std::vector<std::string> ids;
-  for (const Member& m : conf_.voters()) ids.push_back(m.node_id());
-  return ids;
 }
 
 size_t Node::Quorum() const { return conf_.voters_size() / 2 + 1; }
@@ -211,13 +207,9 @@ void Node::BecomeLeader() {
   role_ = Role::kLeader;
   lead_ = config_.id;
   uint64_t last = log_.LastIndex();
-  auto add = [&](const Member& m, bool learner) {
-    Progress& pr = progress_[m.node_id()];
-    pr.next = last + 1;
-    pr.learner = learner;
-  };
-  for (const Member& m : conf_.voters()) add(m, false);
-  for (const Member& m : conf_.learners()) add(m, true);
+  for (const auto* list : {&conf_.voters(), &conf_.learners()}) {
+    for (const Member& m : *list) progress_[m.node_id()].next = last + 1;
+  }
   Progress& self = progress_[config_.id];
   self.match = log_.StableIndex();
   self.recent_active = true;
@@ -529,7 +521,7 @@ void Node::HandleAppendEntries(const Message& m) {
     } else {
       uint64_t t = log_.TermOrZero(ae.prev_log_index());
       uint64_t idx = ae.prev_log_index();
-      for (int n = 0; n < kMaxHintScan && idx - 1 > log_.committed() &&
+      for (int n = 0; n < kMaxHintScan && idx > log_.committed() + 1 &&
                       log_.TermOrZero(idx - 1) == t;
            ++n) {
         --idx;
@@ -1009,14 +1001,6 @@ void Node::AbortTransfer() {
   lead_transferee_.clear();
 }
 
-void Node::ReportUnreachable(const std::string& peer) {
-  if (role_ != Role::kLeader) return;
-  auto it = progress_.find(peer);
-  if (it != progress_.end() && it->second.state == Progress::State::kReplicate) {
-    it->second.BecomeProbe();
-  }
-}
-
 // ---------------------------------------------------------------------------
 // ReadIndex
 
@@ -1115,9 +1099,10 @@ void Node::ApplyConfEntry(const LogEntry& e) {
 void Node::SetConf(const ConfState& conf) {
   conf_ = conf;
   if (role_ != Role::kLeader) return;
-  std::map<std::string, bool> members;  // id -> learner
-  for (const Member& m : conf_.voters()) members[m.node_id()] = false;
-  for (const Member& m : conf_.learners()) members[m.node_id()] = true;
+  std::set<std::string> members;
+  for (const auto* list : {&conf_.voters(), &conf_.learners()}) {
+    for (const Member& m : *list) members.insert(m.node_id());
+  }
   for (auto it = progress_.begin(); it != progress_.end();) {
     if (!members.count(it->first)) {
       it = progress_.erase(it);
@@ -1126,13 +1111,12 @@ void Node::SetConf(const ConfState& conf) {
     }
   }
   std::vector<std::string> added_ids;
-  for (const auto& [id, learner] : members) {
+  for (const std::string& id : members) {
     auto [it, added] = progress_.try_emplace(id);
     if (added) {
       it->second.next = log_.LastIndex() + 1;
       added_ids.push_back(id);
     }
-    it->second.learner = learner;
   }
   if (!IsVoter(config_.id)) {
     // Removed (or demoted): step down, and hand off to the most caught-up
@@ -1173,6 +1157,11 @@ bool Node::HasReady() const {
 }
 
 std::vector<Message> Node::TakeLeaderMessages() {
+  if (term_ != durable_term_) return {};
+  return DrainLeaderMessages();
+}
+
+std::vector<Message> Node::DrainLeaderMessages() {
   if (broadcast_pending_ && role_ == Role::kLeader) {
     broadcast_pending_ = false;
     BroadcastAppend();
@@ -1230,7 +1219,14 @@ Ready Node::GetReady() {
   }
   if (!rd.committed_entries.empty()) applying_ = rd.committed_entries.back().index();
   ready_applied_to_ = applying_;
-  rd.leader_messages = TakeLeaderMessages();
+  // This Ready persists term_; messages of a term not yet durable go out
+  // only after it is, with the ordinary messages.
+  ready_term_ = term_;
+  if (term_ == durable_term_) {
+    rd.leader_messages = DrainLeaderMessages();
+  } else {
+    for (Message& m : DrainLeaderMessages()) msgs_.push_back(std::move(m));
+  }
   rd.messages.swap(msgs_);
   rd.read_states.swap(read_states_);
   ready_outstanding_ = true;
@@ -1240,6 +1236,7 @@ Ready Node::GetReady() {
 void Node::Advance() {
   CHECK(ready_outstanding_) << "Advance() without a Ready";
   ready_outstanding_ = false;
+  durable_term_ = ready_term_;
   if (ready_snapshot_index_) {
     log_.SnapshotPersisted(*ready_snapshot_index_);
     applying_ = std::max(applying_, *ready_snapshot_index_);

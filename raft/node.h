@@ -30,8 +30,11 @@
 //
 //  1. `leader_messages` may be sent at once, before anything of this Ready is
 //     durable. They are a leader's appends, heartbeats, snapshot chunks,
-//     TimeoutNow and ReadIndex answers: the leader's term is already durable
-//     (it was persisted before its vote requests went out), and a leader
+//     TimeoutNow and ReadIndex answers, handed out only once the leader's
+//     term and vote are durable (a multi-voter candidate persisted them
+//     before its vote requests went out; a sole voter that elects itself
+//     has not, so until the Ready carrying its new term is advanced its
+//     appends travel in `messages` instead), and a leader
 //     counts its own log toward a commit only once Advance() has told it the
 //     entries are durable — so a leader's disk write may overlap replication
 //     (thesis §10.2.1) without acknowledging anything early.
@@ -174,8 +177,6 @@ class Node {
   void CampaignNow();
   // Hands leadership to `target` (or the most caught-up voter when empty).
   absl::Status TransferLeadership(const std::string& target);
-  // The transport could not reach `peer`: stop pipelining to it.
-  void ReportUnreachable(const std::string& peer);
 
   bool HasReady() const;
   Ready GetReady();
@@ -183,6 +184,7 @@ class Node {
   // The leader messages produced so far, taken out ahead of the next Ready
   // (clause 1 of the contract allows sending them at once). Lets a driver
   // replicate new proposals while a previous Ready is still being persisted.
+  // Empty while the current term is not yet durable.
   std::vector<Message> TakeLeaderMessages();
 
   // True when applied - snapshot index >= snapshot_threshold.
@@ -263,7 +265,6 @@ class Node {
   // Membership.
   void ApplyConfEntry(const LogEntry& e);
   void SetConf(const ConfState& conf);
-  std::vector<std::string> VoterIds() const;
   size_t Quorum() const;
   int VotesFor(bool granted) const;
 
@@ -308,6 +309,9 @@ class Node {
   std::vector<Message> leader_msgs_;
   std::vector<ReadState> read_states_;
   HardState prev_hard_state_;
+  // The term known durable: leader messages of a newer term wait for it.
+  uint64_t durable_term_ = 0;
+  uint64_t ready_term_ = 0;  // the term the outstanding Ready persists
   SoftState prev_soft_state_;
   std::optional<storage::Snapshot> pending_install_;
   bool conf_dirty_ = false;
@@ -324,6 +328,8 @@ class Node {
   // many proposals or acknowledgements in a row cost one round.
   bool broadcast_pending_ = false;
   bool campaign_after_apply_ = false;  // TimeoutNow arrived too early
+
+  std::vector<Message> DrainLeaderMessages();
 };
 
 }  // namespace concordance::raft

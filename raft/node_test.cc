@@ -580,6 +580,48 @@ TEST(PersistenceTest, LeaderCountsItsOwnEntriesOnlyOnceDurable) {
   EXPECT_EQ(n.commit_index(), index);
 }
 
+// A sole voter elects itself without sending a vote request, so nothing has
+// made its new term durable yet: its appends to a learner must wait for the
+// Ready that persists the term. Sent early, a crash before that fsync could
+// let it lead the same term again with a different log, and the learner would
+// keep the first one.
+TEST(PersistenceTest, SoleVoterSendsNothingInANewTermBeforeTheTermIsDurable) {
+  Cluster c(1);
+  ASSERT_TRUE(c.Elect("n1"));
+  c.AddHost("n2").Start();
+  ASSERT_TRUE(c.node("n1").ProposeConfChange(ConfChange::ADD_LEARNER, M("n2")).ok());
+  c.Stabilize();
+  ASSERT_TRUE(c.node("n1").IsMember("n2"));
+  ASSERT_FALSE(c.node("n1").IsVoter("n2"));
+  c.Crash("n1");
+  c.Restart("n1");
+  Node& n = c.node("n1");
+  uint64_t old_term = n.term();
+  n.CampaignNow();
+  ASSERT_EQ(n.role(), Role::kLeader);
+  ASSERT_GT(n.term(), old_term);
+  EXPECT_TRUE(n.TakeLeaderMessages().empty());
+  Ready rd = n.GetReady();
+  ASSERT_TRUE(rd.hard_state.has_value());
+  EXPECT_EQ(rd.hard_state->term(), n.term());
+  EXPECT_TRUE(rd.leader_messages.empty());
+  bool append_after_persist = false;
+  for (const Message& m : rd.messages) {
+    append_after_persist |= m.to() == "n2" && m.term() == n.term();
+  }
+  EXPECT_TRUE(append_after_persist) << "the learner's append should ride with the Ready";
+  ASSERT_TRUE(c.host("n1").store().Save(&*rd.hard_state, rd.entries, nullptr).ok());
+  n.Advance();
+  // Once the term is durable, the fast path is open again: the next
+  // heartbeat to the learner goes out at once.
+  bool fast = false;
+  for (int i = 0; i < 10 && !fast; ++i) {
+    n.Tick();
+    for (const Message& m : n.TakeLeaderMessages()) fast |= m.to() == "n2";
+  }
+  EXPECT_TRUE(fast);
+}
+
 TEST(PersistenceTest, CrashBeforePersistingLosesOnlyUnacknowledgedEntries) {
   Cluster c(3);
   ASSERT_TRUE(c.Elect("n1"));

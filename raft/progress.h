@@ -29,7 +29,6 @@ struct Progress {
   std::deque<uint64_t> inflight;  // kReplicate: last index of each append
   bool recent_active = false;     // heard from since the last quorum check
   uint64_t read_round_acked = 0;  // newest ReadIndex round it confirmed
-  bool learner = false;
 
   // kSnapshot: the snapshot being streamed and how far it got.
   SnapshotMeta snapshot_meta;

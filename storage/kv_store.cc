@@ -206,15 +206,27 @@ absl::Status KvStore::LoadApplied() {
 
 absl::Status KvStore::Apply(absl::Span<const raft::LogEntry> entries,
                             std::vector<CommandResult>* results) {
+  size_t first_result = results->size();
+  absl::Status s = ApplyInTransaction(entries, results);
+  // On failure nothing was applied (the transaction rolled back): report no
+  // results either.
+  if (!s.ok()) results->resize(first_result);
+  return s;
+}
+
+absl::Status KvStore::ApplyInTransaction(absl::Span<const raft::LogEntry> entries,
+                                         std::vector<CommandResult>* results) {
   uint64_t applied = applied_index_.load();
   const raft::LogEntry* last = nullptr;
-  size_t first_result = results->size();
   Transaction tx(writer_.get());
   RETURN_IF_ERROR(tx.Begin());
   for (const raft::LogEntry& e : entries) {
     if (e.index() <= applied) continue;
-    if (last != nullptr && e.index() != last->index() + 1) {
-      return absl::InvalidArgumentError("entries to apply are not contiguous");
+    uint64_t expected = last != nullptr ? last->index() + 1 : applied + 1;
+    if (e.index() != expected) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "entries to apply are not contiguous: expected index ", expected, ", got ",
+          e.index()));
     }
     last = &e;
     if (e.type() != raft::COMMAND) continue;
@@ -226,11 +238,7 @@ absl::Status KvStore::Apply(absl::Span<const raft::LogEntry> entries,
       continue;
     }
     RETURN_IF_ERROR(writer_->Exec("SAVEPOINT command"));
-    absl::Status s = ApplyCommand(cmd, &r);
-    if (!s.ok()) {
-      results->resize(first_result);
-      return s;  // SQLite failure: the transaction rolls back
-    }
+    RETURN_IF_ERROR(ApplyCommand(cmd, &r));  // SQLite failure: all rolls back
     if (!r.status.ok()) {
       RETURN_IF_ERROR(writer_->Exec("ROLLBACK TO command"));
       r.changes.clear();
@@ -244,11 +252,7 @@ absl::Status KvStore::Apply(absl::Span<const raft::LogEntry> entries,
                                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
   st->Bind(1, absl::StrCat(last->index())).Bind(2, absl::StrCat(last->term()));
   RETURN_IF_ERROR(st->Run());
-  absl::Status s = tx.Commit();
-  if (!s.ok()) {
-    results->resize(first_result);
-    return s;
-  }
+  RETURN_IF_ERROR(tx.Commit());
   applied_index_ = last->index();
   applied_term_ = last->term();
   return absl::OkStatus();
@@ -504,7 +508,7 @@ absl::StatusOr<ChangesResult> KvStore::ChangesSince(int64_t since,
   ASSIGN_OR_RETURN(out.oldest_seq,
                    conn->QueryInt("SELECT min(seq) FROM changelog", 0));
   if (out.oldest_seq == 0) out.oldest_seq = out.last_seq + 1;
-  if (since + 1 < out.oldest_seq) {
+  if (since < out.oldest_seq - 1) {  // (since + 1 could overflow)
     absl::Status s = absl::OutOfRangeError(absl::StrCat(
         "changes after seq ", since, " have been compacted; the oldest kept is ",
         out.oldest_seq));
@@ -677,8 +681,12 @@ absl::Status KvStore::Restore(const std::string& image) {
                            "restore snapshot");
     } else {
       rc = sqlite3_backup_step(b, -1);
-      sqlite3_backup_finish(b);
-      if (rc != SQLITE_DONE) status = SqliteError(writer_->raw(), rc, "restore snapshot");
+      int finish_rc = sqlite3_backup_finish(b);
+      if (rc != SQLITE_DONE) {
+        status = SqliteError(writer_->raw(), rc, "restore snapshot");
+      } else if (finish_rc != SQLITE_OK) {
+        status = SqliteError(writer_->raw(), finish_rc, "restore snapshot");
+      }
     }
   }
   sqlite3_close(mem);
@@ -696,8 +704,12 @@ absl::StatusOr<std::string> KvStore::ContentHash(uint64_t* applied_index) const 
                                     "WHERE key = 'applied_index'"));
     *applied_index = applied;
   }
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> owned(EVP_MD_CTX_new(),
+                                                                &EVP_MD_CTX_free);
+  EVP_MD_CTX* ctx = owned.get();
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) {
+    return absl::InternalError("cannot start a SHA-256 digest");
+  }
   auto add = [ctx](absl::string_view s) {
     uint64_t n = s.size();
     EVP_DigestUpdate(ctx, &n, sizeof(n));
@@ -726,8 +738,9 @@ absl::StatusOr<std::string> KvStore::ContentHash(uint64_t* applied_index) const 
   }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, md, &len);
-  EVP_MD_CTX_free(ctx);
+  if (s.ok() && EVP_DigestFinal_ex(ctx, md, &len) != 1) {
+    s = absl::InternalError("cannot finish a SHA-256 digest");
+  }
   if (!s.ok()) return s;
   RETURN_IF_ERROR(tx.Commit());
   return absl::BytesToHexString(

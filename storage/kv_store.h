@@ -137,6 +137,8 @@ class KvStore : public StateMachine {
   class ReaderPool;
   KvStore(std::unique_ptr<Connection> writer, std::unique_ptr<ReaderPool> readers);
   absl::Status LoadApplied();
+  absl::Status ApplyInTransaction(absl::Span<const raft::LogEntry> entries,
+                                  std::vector<CommandResult>* results);
   absl::Status ApplyCommand(const kv::Command& cmd, CommandResult* result);
   absl::Status ApplySet(const kv::Command& cmd, const kv::SetOp& op,
                         CommandResult* result);

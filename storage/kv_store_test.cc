@@ -265,6 +265,16 @@ TEST_F(KvStoreTest, NoopAndConfigEntriesAdvanceAppliedIndex) {
   EXPECT_EQ(store_->AppliedTerm(), 2u);
 }
 
+TEST_F(KvStoreTest, AGapAfterTheAppliedIndexIsRefusedAndNothingApplies) {
+  std::vector<raft::LogEntry> e = {CommandEntry(2, 1, Set("k", "1"))};  // index 1 missing
+  std::vector<CommandResult> results;
+  absl::Status s = store_->Apply(e, &results);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(results.empty());
+  EXPECT_EQ(store_->AppliedIndex(), 0u);
+  EXPECT_FALSE(store_->Get(kNs, "k", 0).ok());
+}
+
 TEST_F(KvStoreTest, UndecodableCommandFailsAlone) {
   std::vector<raft::LogEntry> e = {Entry(1, 1, raft::COMMAND, "\xff\xff\xff"),
                                    CommandEntry(2, 1, Set("k", "1"))};

@@ -232,6 +232,28 @@ TEST(RaftLogTest, UsesWalWithFullSync) {
   sqlite3_close(db);
 }
 
+TEST(RaftLogTest, UnreadableTermIsDataLossNotZero) {
+  ScratchDir dir;
+  std::string path = dir.File("raft.db");
+  {
+    auto log = *RaftLog::Open(path);
+    raft::HardState hs;
+    hs.set_term(7);
+    hs.set_voted_for("n2");
+    ASSERT_TRUE(log->Save(&hs, {}, nullptr).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = 'seven' WHERE key = 'currentTerm'",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+  // Read back as 0, the node could vote again in term 7.
+  auto reopened = RaftLog::Open(path);
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss) << reopened.status();
+}
+
 TEST(RaftLogTest, CorruptSnapshotIsDetected) {
   ScratchDir dir;
   std::string path = dir.File("raft.db");

@@ -38,6 +38,15 @@ std::string ToText(const google::protobuf::Message& m) {
   return out;
 }
 
+absl::Status FsyncDir(const std::string& dir) {
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return absl::InternalError(absl::StrCat("cannot open directory ", dir));
+  int rc = fsync(dfd);
+  close(dfd);
+  if (rc != 0) return absl::InternalError(absl::StrCat("cannot fsync directory ", dir));
+  return absl::OkStatus();
+}
+
 // Writes `data` to `path` durably: temporary file, fsync, rename, fsync of
 // the directory.
 absl::Status WriteFileDurably(const std::string& dir, const std::string& path,
@@ -62,17 +71,17 @@ absl::Status WriteFileDurably(const std::string& dir, const std::string& path,
   if (rename(tmp.c_str(), path.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("cannot rename ", tmp));
   }
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return absl::OkStatus();
+  return FsyncDir(dir);
 }
 
-uint64_t ToUint(absl::string_view s) {
+// A meta value that does not parse is damage, never a silent 0: a term read
+// back as 0 would let this node vote twice in one term.
+absl::StatusOr<uint64_t> MetaUint(absl::string_view key, absl::string_view value) {
   uint64_t v = 0;
-  return absl::SimpleAtoi(s, &v) ? v : 0;
+  if (!absl::SimpleAtoi(value, &v)) {
+    return absl::DataLossError(absl::StrCat("raft.db: unreadable ", key, " '", value, "'"));
+  }
+  return v;
 }
 
 }  // namespace
@@ -95,6 +104,7 @@ absl::StatusOr<std::unique_ptr<RaftLog>> RaftLog::Open(const std::string& path) 
   std::error_code ec;
   std::filesystem::create_directories(snapshot_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", snapshot_dir));
+  RETURN_IF_ERROR(FsyncDir(dir));  // the new directory entry itself
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> checkpointer, Connection::Open(path));
   std::unique_ptr<RaftLog> log(
       new RaftLog(std::move(writer), std::move(reader), std::move(snapshot_dir)));
@@ -114,19 +124,25 @@ absl::Status RaftLog::Load() {
     absl::string_view key = st->View(0);
     absl::string_view value = st->View(1);
     if (key == "currentTerm") {
-      hard_state_.set_term(ToUint(value));
+      ASSIGN_OR_RETURN(uint64_t v, MetaUint(key, value));
+      hard_state_.set_term(v);
     } else if (key == "votedFor") {
       hard_state_.set_voted_for(std::string(value));
     } else if (key == "commitIndex") {
-      hard_state_.set_commit(ToUint(value));
+      ASSIGN_OR_RETURN(uint64_t v, MetaUint(key, value));
+      hard_state_.set_commit(v);
     } else if (key == "lastIncludedIndex") {
-      snapshot_meta_.set_index(ToUint(value));
+      ASSIGN_OR_RETURN(uint64_t v, MetaUint(key, value));
+      snapshot_meta_.set_index(v);
     } else if (key == "lastIncludedTerm") {
-      snapshot_meta_.set_term(ToUint(value));
+      ASSIGN_OR_RETURN(uint64_t v, MetaUint(key, value));
+      snapshot_meta_.set_term(v);
     } else if (key == "snapshotSize") {
-      snapshot_meta_.set_size(ToUint(value));
+      ASSIGN_OR_RETURN(uint64_t v, MetaUint(key, value));
+      snapshot_meta_.set_size(v);
     } else if (key == "snapshotChecksum") {
-      snapshot_meta_.set_checksum(ToUint(value));
+      ASSIGN_OR_RETURN(uint64_t v, MetaUint(key, value));
+      snapshot_meta_.set_checksum(v);
     } else if (key == "snapshotConf") {
       if (!google::protobuf::TextFormat::ParseFromString(
               std::string(value), snapshot_meta_.mutable_conf_state())) {

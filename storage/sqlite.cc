@@ -25,31 +25,40 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
+// Binds chain, so a failure (SQLITE_TOOBIG, SQLITE_RANGE) is kept and
+// reported by the next Step().
+void Statement::NoteBind(int rc) {
+  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+}
+
 Statement& Statement::Bind(int i, int64_t v) {
-  sqlite3_bind_int64(stmt_, i, v);
+  NoteBind(sqlite3_bind_int64(stmt_, i, v));
   return *this;
 }
 
 Statement& Statement::Bind(int i, absl::string_view text) {
-  sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT,
-                      SQLITE_UTF8);
+  NoteBind(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT,
+                               SQLITE_UTF8));
   return *this;
 }
 
 Statement& Statement::BindBlob(int i, absl::string_view bytes) {
   // A zero-length blob must still bind as a blob, not NULL.
   static const char kEmpty = 0;
-  sqlite3_bind_blob64(stmt_, i, bytes.empty() ? &kEmpty : bytes.data(),
-                      bytes.size(), SQLITE_TRANSIENT);
+  NoteBind(sqlite3_bind_blob64(stmt_, i, bytes.empty() ? &kEmpty : bytes.data(),
+                               bytes.size(), SQLITE_TRANSIENT));
   return *this;
 }
 
 Statement& Statement::BindNull(int i) {
-  sqlite3_bind_null(stmt_, i);
+  NoteBind(sqlite3_bind_null(stmt_, i));
   return *this;
 }
 
 absl::StatusOr<bool> Statement::Step() {
+  if (bind_rc_ != SQLITE_OK) {
+    return SqliteError(db_, bind_rc_, absl::StrCat("bind for ", sqlite3_sql(stmt_)));
+  }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -76,6 +85,7 @@ absl::string_view Statement::View(int col) const {
 void Statement::Reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
+  bind_rc_ = SQLITE_OK;
 }
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(

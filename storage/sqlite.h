@@ -51,8 +51,11 @@ class Statement {
   void Reset();
 
  private:
+  void NoteBind(int rc);
+
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  int bind_rc_ = SQLITE_OK;  // the first failed bind since Reset()
 };
 
 class Connection {

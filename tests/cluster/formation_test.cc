@@ -1,4 +1,6 @@
 // A 3-node cluster formed as seed 003 says: bootstrap + two joins.
+#include <tuple>
+
 #include "gtest/gtest.h"
 #include "tests/lib/cluster.h"
 #include "tests/server/rpc_util.h"
@@ -58,6 +60,15 @@ TEST(FormationTest, FollowersRedirectWritesAndServeLinearizableReads) {
   auto err = ParseJson(r.body);
   EXPECT_EQ(JsonString(err["error"], "code"), "not_leader");
   EXPECT_EQ(JsonString(err["error"]["leader"], "nodeId"), c.id(leader));
+  // Every write route redirects to the same path (with its query) on the leader.
+  for (auto [method, target, body] : {
+           std::make_tuple("DELETE", "/api/v1/kv/tenant:acme/s/k?expectedVersion=1", ""),
+           std::make_tuple("POST", "/api/v1/batch",
+                           "{\"ops\":[{\"op\":\"delete\",\"namespace\":\"tenant:acme/s\",\"key\":\"zz\"}]}")}) {
+    HttpResult w = c.node(follower).http().Request(method, target, body, c.Auth());
+    ASSERT_EQ(w.status, 307) << method << " " << w.body;
+    EXPECT_EQ(w.headers["location"], "http://" + c.node(leader).address() + target) << method;
+  }
   HttpResult followed = c.Request(follower, "PUT", "/api/v1/kv/tenant:acme/s/k", "{\"value\":2}");
   EXPECT_EQ(followed.status, 200) << followed.body;
   // /stream: -32001 naming the leader.

@@ -67,6 +67,17 @@ TEST_F(BadInputTest, RestRejectsMalformedAndMistypedBodies) {
   ExpectError(Put(kK, "{\"value\":1,\"expectedVersion\":\"2\"}"), 400, "invalid_argument");
   ExpectError(Put(kK, "{\"value\":1,\"ttlMs\":1.5}"), 400, "invalid_argument");
   ExpectError(Put(kK, "{\"value\":1,\"ttlMs\":0}"), 400, "invalid_argument");
+  ExpectError(Put(kK, "{\"value\":1,\"ttlMs\":9223372036854775807}"), 400, "invalid_argument");
+  ExpectError(Put(kK, "{\"value\":1,\"expiresAt\":9223372036854775807}"), 400, "invalid_argument");
+  // A page size that would wrap to 1 as a 32-bit int.
+  ExpectError(node_->http().Request("GET", "/api/v1/kv/tenant:bad/settings/?limit=4294967297"), 400,
+              "invalid_argument");
+  ExpectError(node_->http().Request("GET", "/api/v1/changes?tenant=bad&since=9223372036854775807&limit=4294967297"),
+              400, "invalid_argument");
+  // The largest `since` is valid (nothing after it), not an overflow.
+  HttpResult far = node_->http().Request("GET", "/api/v1/changes?tenant=bad&since=9223372036854775807");
+  EXPECT_EQ(far.status, 200) << far.body;
+  EXPECT_EQ(ParseJson(far.body)["changes"].Size(), 0u) << far.body;
   ExpectError(Put(kK, "{\"value\":\"\xff\xfe\"}"), 400, "invalid_argument");  // bad UTF-8
   ExpectError(Put(kK, std::string(100, '[') + std::string(100, ']')), 400, "invalid_argument");
   ExpectError(node_->http().Request("POST", "/api/v1/batch", "{\"ops\":\"x\"}"), 400, "invalid_argument");
@@ -173,6 +184,39 @@ TEST_F(BadInputTest, JsonRpcErrors) {
   // Still usable after all of that.
   EXPECT_TRUE(Call(ws, 10, "kv/get", "{\"namespace\":\"tenant:ok/s\",\"key\":\"alive\"}").IsObject());
   EXPECT_EQ(LastSeq(), before);
+}
+
+TEST_F(BadInputTest, HandshakeEdgesAndClientChosenNamesAreContained) {
+  // A /raft upgrade whose query does not decode: refused, node unharmed.
+  WsClient raft;
+  std::string error;
+  EXPECT_FALSE(raft.Connect("127.0.0.1", node_->port(), "/raft?nodeId=%zz", {}, &error));
+  EXPECT_NE(error.find("400"), std::string::npos) << error;
+  // An actor header that is too long or not UTF-8 is refused on /stream as on REST.
+  for (const std::string& actor : {std::string(257, 'a'), std::string("\xff")}) {
+    WsClient ws;
+    EXPECT_FALSE(ws.Connect("127.0.0.1", node_->port(), "/stream",
+                            {{"X-Concordance-Actor", actor}}, &error));
+    EXPECT_NE(error.find("400"), std::string::npos) << error;
+  }
+  // Made-up HTTP methods and JSON-RPC method names get errors, and none of
+  // them becomes a metric label (the registry would grow without bound).
+  for (int i = 0; i < 20; ++i) {
+    HttpResult r = node_->http().Request("MADEUP" + std::to_string(i), "/api/v1/health");
+    EXPECT_GE(r.status, 400) << r.body;
+  }
+  WsClient ws;
+  ASSERT_TRUE(ws.Connect("127.0.0.1", node_->port(), "/stream"));
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(RpcErrorCode(Call(ws, i, "madeup/" + std::to_string(i), "{}")), -32601);
+  }
+  std::string metrics = node_->http().Request("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("concordance_http_requests_total"), std::string::npos);
+  EXPECT_NE(metrics.find("method=\"other\""), std::string::npos);
+  EXPECT_NE(metrics.find("method=\"unknown\""), std::string::npos);
+  EXPECT_EQ(metrics.find("MADEUP"), std::string::npos);
+  EXPECT_EQ(metrics.find("madeup/"), std::string::npos);
+  ExpectServing();
 }
 
 TEST_F(BadInputTest, OversizedWebSocketMessageClosesWith1009) {
