@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -502,10 +503,34 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     res->body() = RestHandler::Error(why).body;
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(5));
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
       self->busy_ = false;
-      self->CloseSocket();
+      if (ec) return self->CloseSocket();
+      self->LingerThenClose();
     });
+  }
+
+  // The client may still be sending the request we refused (an oversized
+  // body). Closing with unread data makes the kernel answer with a reset,
+  // which can destroy our response before the client reads it; so, like
+  // nginx's lingering close, stop sending and read and discard for a while
+  // (bounded in bytes and time) before closing.
+  void LingerThenClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    linger_budget_ = 2 * server_->options_.limits.max_body_bytes + (64 << 10);
+    stream_.expires_after(std::chrono::seconds(2));
+    Discard();
+  }
+
+  void Discard() {
+    if (closed_) return;
+    stream_.async_read_some(net::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec || n >= self->linger_budget_) return self->CloseSocket();
+                              self->linger_budget_ -= n;
+                              self->Discard();
+                            });
   }
 
   void CloseSocket() {
@@ -526,6 +551,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   uint64_t id_;
   bool busy_ = false, close_after_ = false, closed_ = false, handed_off_ = false;
   bool first_request_ = true;
+  size_t linger_budget_ = 0;
+  std::array<char, 16384> discard_;
 };
 
 }  // namespace

@@ -1,7 +1,11 @@
 #include "tests/lib/cluster.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <set>
+
+#include "gtest/gtest.h"
 
 namespace concordance::testing {
 
@@ -10,6 +14,15 @@ TestCluster::TestCluster(std::vector<std::string> extra) : extra_(std::move(extr
 TestCluster::~TestCluster() {
   for (auto& n : nodes_) {
     if (n->running()) n->Stop(std::chrono::seconds(10));
+  }
+  // A failed test keeps every node's log (bazel-testlogs/.../test.outputs).
+  const char* out = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  if (out == nullptr || !::testing::Test::HasFailure()) return;
+  const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string prefix = std::string(out) + "/" + (t ? std::string(t->name()) + "." : "");
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    std::ofstream f(prefix + ids_[i] + ".log");
+    f << nodes_[i]->log();
   }
 }
 

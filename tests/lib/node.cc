@@ -17,11 +17,17 @@ bool TestNode::Start(const std::vector<std::string>& flags) {
   std::vector<std::string> args = {"--listen=127.0.0.1:" + std::to_string(port_),
                                    "--data-dir=" + data_dir_};
   args.insert(args.end(), flags.begin(), flags.end());
+  // The log file is appended across restarts: look only at this run's part.
+  const size_t log_from = log().size();
   process_ = std::make_unique<Process>();
   if (!process_->Start(RunfilePath("concordance/concordance"), args, log_path_)) return false;
+  // Up means this process bound the port (its log says so) and answers:
+  // a health answer alone could come from someone else's process.
+  const std::string serving = "serving on 127.0.0.1:" + std::to_string(port_) + " ";
   bool up = WaitFor(
-      [this] {
+      [&] {
         if (!process_->running()) return true;
+        if (log().find(serving, log_from) == std::string::npos) return false;
         return http_->Request("GET", "/api/v1/health", "", {}, std::chrono::milliseconds(500)).status == 200;
       },
       std::chrono::seconds(15));

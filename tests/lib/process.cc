@@ -6,27 +6,74 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 namespace concordance::testing {
 
-int FreePort() {
+namespace {
+
+bool Bindable(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // as the server does
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+// [first, last] below the ephemeral range.
+std::pair<int, int> ReservablePorts() {
+  int ephemeral_low = 32768;
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  range >> ephemeral_low;
+  int last = std::max(ephemeral_low - 1, 10000);
+  return {std::max(1024, last - 20000), last};
+}
+
+}  // namespace
+
+int FreePort() {
+  static const std::string dir = "/tmp/concordance-test-ports";
+  mkdir(dir.c_str(), 0777);
+  auto [first, last] = ReservablePorts();
+  std::mt19937 rng(static_cast<unsigned>(getpid()) * 7919u ^
+                   static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::uniform_int_distribution<int> pick(first, last);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    int port = pick(rng);
+    std::string path = dir + "/" + std::to_string(port);
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {  // another test process holds it
+      close(fd);
+      continue;
+    }
+    if (!Bindable(port)) {  // something else uses it
+      close(fd);
+      continue;
+    }
+    return port;  // fd stays open: the claim lasts as long as this process
+  }
+  fprintf(stderr, "FreePort: no reservable port in [%d, %d]\n", first, last);
+  abort();
 }
 
 std::string RunfilePath(const std::string& rel) {

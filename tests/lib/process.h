@@ -12,7 +12,11 @@
 
 namespace concordance::testing {
 
-// A port on 127.0.0.1 that was free a moment ago.
+// A port on 127.0.0.1 reserved for this test process. Test processes run in
+// parallel and a port freed by one can be handed to another, so ports come
+// from below the kernel's ephemeral range (never given out for port 0 or
+// outgoing connections) and each is claimed with an flock on
+// /tmp/concordance-test-ports/<port>, held until this process exits.
 int FreePort();
 
 // The path of a binary in the test's runfiles (e.g. "concordance/concordance").
