@@ -30,7 +30,7 @@ DEFINE_int32(election_timeout_max_ms, 300, "election timeout, upper bound");
 DEFINE_int32(heartbeat_ms, 50, "leader heartbeat interval");
 DEFINE_int32(tick_ms, 10, "Raft clock resolution");
 DEFINE_int32(max_entries_per_append, 100, "entries per AppendEntries message");
-DEFINE_uint64(snapshot_threshold, 10000, "entries applied between snapshots");
+DEFINE_uint64(snapshot_threshold, 10000, "entries applied between log compactions (state.db is the snapshot; an image is made only for a follower that needs one)");
 DEFINE_int32(proposal_timeout_ms, 5000, "how long a write waits for commitment before 503");
 DEFINE_int32(min_seq_timeout_ms, 5000, "how long a minSeq read waits before 503");
 DEFINE_int64(changelog_retention, 100000, "changelog entries kept");

@@ -69,7 +69,10 @@ NodeDriver::NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm,
   applied_gauge_ = metrics->GetGauge("concordance_raft_applied_index", "Applied index.");
   leader_gauge_ = metrics->GetGauge("concordance_raft_is_leader", "1 if this node leads.");
   snapshots_total_ = metrics->GetCounter("concordance_raft_snapshots_total",
-                                         "Snapshots taken by this node.");
+                                         "Snapshot images made by this node for followers.");
+  compactions_total_ = metrics->GetCounter(
+      "concordance_raft_log_compactions_total",
+      "Log compactions without an image (state.db fsynced past the point).");
 }
 
 NodeDriver::~NodeDriver() { Stop(); }
@@ -271,6 +274,11 @@ void NodeDriver::Tick() {
   if (loop_->stopping) return;
   node_->Tick();
   Process();
+  // Also here, not only after a Ready: a leader whose only output is
+  // heartbeats (sent without a Ready) must still make an image that a
+  // lagging follower is waiting for. Between Readies the applied index of
+  // the core and of state.db agree.
+  if (!ready_in_flight_) MaybeSnapshot();
   PublishStatus();
   loop_->tick.expires_after(std::chrono::milliseconds(options_.tick_ms));
   loop_->tick.async_wait([this](const boost::system::error_code& ec) {
@@ -419,7 +427,49 @@ void NodeDriver::ReleaseWaiters() {
 }
 
 void NodeDriver::MaybeSnapshot() {
-  if (snapshot_in_flight_ || loop_->stopping || !node_->SnapshotDue()) return;
+  if (snapshot_in_flight_ || loop_->stopping) return;
+  // A lagging follower needs an image: make one. Otherwise compact the log
+  // once enough has been applied since the last compaction point; that
+  // needs no image (see storage/raft_log.h).
+  if (log_->ImageWanted()) {
+    MakeSnapshotImage();
+  } else if (node_->SnapshotDue()) {
+    CompactLog();
+  }
+}
+
+void NodeDriver::CompactLog() {
+  // Everything up to the applied index is committed in state.db (the loop
+  // applies before it advances); fsync it on the snapshot thread, then
+  // record the compaction point and delete the entries on the persist
+  // thread. Neither waits on the loop or holds up group commit.
+  raft::SnapshotMeta meta = node_->SnapshotMetaAtApplied();
+  if (fsm_->applied_index() < meta.index()) {
+    LOG(ERROR) << "state.db is at " << fsm_->applied_index() << ", behind the applied index "
+               << meta.index() << "; not compacting";
+    return;
+  }
+  snapshot_in_flight_ = true;
+  net::post(loop_->snapshot, [this, meta] {
+    absl::Status s = fsm_->store()->SyncToDisk();
+    if (!s.ok()) {
+      LOG(ERROR) << "cannot make state.db durable; the log is not compacted: " << s;
+      return Post([this] { snapshot_in_flight_ = false; });
+    }
+    net::post(loop_->persist, [this, meta] {
+      absl::Status s = log_->CommitSnapshot(meta);
+      if (s.ok()) {
+        compactions_total_->Inc();
+        VLOG(1) << options_.raft.id << " compacted the log through " << meta.index();
+      } else {
+        LOG(WARNING) << "log compaction at " << meta.index() << " not recorded: " << s;
+      }
+      Post([this] { snapshot_in_flight_ = false; });
+    });
+  });
+}
+
+void NodeDriver::MakeSnapshotImage() {
   // Pin the state as of this instant (the loop is the only writer, so it is
   // exactly the applied index), then do the slow parts elsewhere: serialize
   // and write the image on the snapshot thread, record it and compact the
@@ -455,9 +505,9 @@ void NodeDriver::MaybeSnapshot() {
       absl::Status s = log_->CommitSnapshot(meta);
       if (s.ok()) {
         snapshots_total_->Inc();
-        LOG(INFO) << options_.raft.id << " took a snapshot at index " << meta.index() << " ("
+        LOG(INFO) << options_.raft.id << " made a snapshot image at index " << meta.index() << " ("
                   << meta.size() << " bytes, written in " << static_cast<int>(write_secs * 1000)
-                  << " ms) and compacted the log";
+                  << " ms) for a follower that needs one";
       } else {
         LOG(WARNING) << "snapshot at " << meta.index() << " not recorded: " << s;
       }

@@ -128,6 +128,8 @@ class NodeDriver {
   void ApplyCommitted(const std::vector<raft::LogEntry>& entries);
   void ReleaseWaiters();
   void MaybeSnapshot();
+  void CompactLog();
+  void MakeSnapshotImage();
   void CheckpointWals();  // snapshot thread
   void SweepTimeouts();
   void PublishStatus();
@@ -174,6 +176,7 @@ class NodeDriver {
   metrics::Gauge* applied_gauge_;
   metrics::Gauge* leader_gauge_;
   metrics::Counter* snapshots_total_;
+  metrics::Counter* compactions_total_;
 };
 
 }  // namespace concordance

@@ -148,6 +148,14 @@ absl::Status NodeServer::Start() {
   if (p.kv_store->AppliedIndex() < snap.index()) {
     LOG(INFO) << "state.db (applied " << p.kv_store->AppliedIndex()
               << ") is behind the snapshot at " << snap.index() << ": restoring it";
+    if (!storage::RaftLog::HasImage(snap)) {
+      return absl::DataLossError(absl::StrCat(
+          "state.db (applied index ", p.kv_store->AppliedIndex(),
+          ") is behind raft.db's compaction point ", snap.index(),
+          " and there is no snapshot image to rebuild it from: this node's state is lost. "
+          "Remove the node from the cluster and add it back with an empty data dir "
+          "(docs/operations.md, replacing a node)"));
+    }
     absl::StatusOr<storage::Snapshot> data = p.raft_log->LoadSnapshot();
     if (!data.ok()) return data.status();
     s = p.kv_store->Restore(*data->data);

@@ -755,7 +755,8 @@ bool Node::SendAppend(const std::string& to, bool send_if_empty) {
     if (!pr.recent_active) return false;
     absl::StatusOr<storage::Snapshot> snap = store_->LoadSnapshot();
     if (!snap.ok() || snap->meta.index() == 0) {
-      LOG(WARNING) << config_.id << " cannot load a snapshot for " << to << ": "
+      // Unavailable: the store is making an image; the next round retries.
+      LOG_IF(WARNING, !absl::IsUnavailable(snap.status())) << config_.id << " cannot load a snapshot for " << to << ": "
                    << (snap.ok() ? "none" : snap.status().ToString());
       return false;
     }

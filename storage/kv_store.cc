@@ -3,10 +3,12 @@
 #include <openssl/evp.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "storage/durable_file.h"
 #include "storage/validation.h"
 #include "util/status_macros.h"
 
@@ -185,9 +187,10 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   RETURN_IF_ERROR(writer->Exec(kSchema));
   ASSIGN_OR_RETURN(std::unique_ptr<ReaderPool> readers,
                    ReaderPool::Open(path, options.reader_connections));
-  ASSIGN_OR_RETURN(std::unique_ptr<Connection> checkpointer, Connection::Open(path));
+  ASSIGN_OR_RETURN(std::unique_ptr<WalCheckpointer> checkpointer, WalCheckpointer::Open(path));
   std::unique_ptr<KvStore> store(new KvStore(std::move(writer), std::move(readers)));
   store->checkpointer_ = std::move(checkpointer);
+  store->path_ = path;
   RETURN_IF_ERROR(store->LoadApplied());
   return store;
 }
@@ -539,12 +542,18 @@ absl::StatusOr<ChangesResult> KvStore::ChangesSince(int64_t since,
 }
 
 absl::Status KvStore::CheckpointWal() {
-  int rc = sqlite3_wal_checkpoint_v2(checkpointer_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE,
-                                     nullptr, nullptr);
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-    return SqliteError(checkpointer_->raw(), rc, "checkpoint state.db");
-  }
-  return absl::OkStatus();
+  return checkpointer_->Run();
+}
+
+absl::Status KvStore::SyncToDisk() const {
+  // A commit is durable once its WAL frames are: fsync the WAL. Frames that
+  // a checkpoint already copied into the database file were fsynced there
+  // before the WAL could restart over them; fsync the file anyway, and the
+  // directory that holds the WAL's entry.
+  RETURN_IF_ERROR(FsyncFile(path_ + "-wal", /*missing_ok=*/true));
+  RETURN_IF_ERROR(FsyncFile(path_, /*missing_ok=*/false));
+  std::string dir = std::filesystem::path(path_).parent_path().string();
+  return FsyncDir(dir.empty() ? "." : dir);
 }
 
 absl::StatusOr<std::vector<kv::ExpireOp>> KvStore::DueExpirations(int64_t now_ms,

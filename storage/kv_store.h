@@ -86,6 +86,13 @@ class KvStore : public StateMachine {
   // themselves: a background thread must call this regularly.
   absl::Status CheckpointWal();
 
+  // Makes every committed transaction durable: fsyncs the WAL, the database
+  // file and their directory. Commits themselves are not fsynced
+  // (synchronous=NORMAL); the node driver calls this before raft.db drops
+  // the log entries those commits came from. Any one thread that does not
+  // also run CheckpointWal concurrently.
+  absl::Status SyncToDisk() const;
+
   // A consistent, frozen view of the state: a read transaction pinned on a
   // reader connection. Taking one is cheap (the applier thread may take it
   // right after an apply); serializing it may then run on any thread while
@@ -155,8 +162,9 @@ class KvStore : public StateMachine {
   absl::StatusOr<int64_t> AppendChange(kv::ChangeEvent* event);
 
   std::unique_ptr<Connection> writer_;  // applier thread only
-  std::unique_ptr<Connection> checkpointer_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   std::unique_ptr<ReaderPool> readers_;
+  std::string path_;
   std::atomic<uint64_t> applied_index_{0};
   std::atomic<uint64_t> applied_term_{0};
 };

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <random>
 
 #include "absl/strings/numbers.h"
@@ -444,6 +445,17 @@ TEST(KvStoreCrashTest, KillMidApplyNeverSplitsDataFromAppliedIndex) {
     EXPECT_EQ(*store->LastSeq(), static_cast<int64_t>(applied));
     previous = applied;
   }
+}
+
+
+TEST_F(KvStoreTest, CheckpointCopiesTheWalIntoTheDatabaseFile) {
+  std::string big = "\"" + std::string(1000, 'v') + "\"";
+  for (int i = 0; i < 200; ++i) Run(Set("k" + std::to_string(i), big));
+  std::string path = dir_.File("state.db");
+  ASSERT_LT(std::filesystem::file_size(path), 100000u) << "the rows should be in the WAL only";
+  ASSERT_TRUE(store_->CheckpointWal().ok());
+  EXPECT_GT(std::filesystem::file_size(path), 200000u);
+  ASSERT_TRUE(store_->SyncToDisk().ok());
 }
 
 }  // namespace

@@ -59,6 +59,8 @@ class LogStore {
   virtual raft::HardState hard_state() const = 0;
   virtual raft::SnapshotMeta snapshot_meta() const = 0;
   // The latest snapshot with its data (index 0 and empty data when none).
+  // Unavailable when the store compacted its log without an image and none
+  // has been made yet (RaftLog); the caller tries again later.
   virtual absl::StatusOr<Snapshot> LoadSnapshot() const = 0;
   // The configuration recorded by the last Save() that carried one.
   virtual raft::ConfState conf_state() const = 0;

@@ -313,5 +313,80 @@ TEST(RaftLogTest, SnapshotFileWrittenThenCommitted) {
   EXPECT_FALSE(log->CommitSnapshot(missing.meta).ok());
 }
 
+
+TEST(RaftLogTest, CompactionWithoutImageAsksForOneOnDemand) {
+  ScratchDir dir;
+  std::string path = dir.File("raft.db");
+  auto log = *RaftLog::Open(path);
+  std::vector<raft::LogEntry> e = {Entry(1, 1), Entry(2, 1), Entry(3, 2), Entry(4, 2)};
+  ASSERT_TRUE(log->Save(nullptr, e, nullptr).ok());
+  // An image of an older point, then a compaction past it with no image.
+  Snapshot old;
+  old.meta.set_index(1);
+  old.meta.set_term(1);
+  old.data = std::make_shared<const std::string>("old");
+  old.meta.set_size(3);
+  old.meta.set_checksum(SnapshotChecksum("old"));
+  ASSERT_TRUE(log->SaveSnapshot(old).ok());
+  raft::SnapshotMeta point;
+  point.set_index(3);
+  point.set_term(2);
+  ASSERT_FALSE(RaftLog::HasImage(point));
+  ASSERT_TRUE(log->CommitSnapshot(point).ok());
+  EXPECT_EQ(log->FirstIndex(), 4u);
+  EXPECT_EQ(*log->Term(3), 2u);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("snapshots/snap-1-1.db")))
+      << "the image of an older point is of no use once the log is past it";
+  EXPECT_FALSE(log->ImageWanted());
+  EXPECT_EQ(log->LoadSnapshot().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(log->ImageWanted());
+
+  // The compaction point survives a reopen; the request for an image is
+  // the running node's, not the disk's.
+  log.reset();
+  log = *RaftLog::Open(path);
+  EXPECT_EQ(log->FirstIndex(), 4u);
+  EXPECT_EQ(log->snapshot_meta().index(), 3u);
+  EXPECT_EQ(log->LoadSnapshot().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(log->ImageWanted());
+
+  // An image made at the same point is recorded, and answers the request.
+  Snapshot image;
+  image.meta = point;
+  image.data = std::make_shared<const std::string>("image-at-3");
+  image.meta.set_size(image.data->size());
+  image.meta.set_checksum(SnapshotChecksum(*image.data));
+  ASSERT_TRUE(log->WriteSnapshotFile(image).ok());
+  ASSERT_TRUE(log->CommitSnapshot(image.meta).ok());
+  EXPECT_FALSE(log->ImageWanted());
+  absl::StatusOr<Snapshot> loaded = log->LoadSnapshot();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(*loaded->data, "image-at-3");
+  EXPECT_EQ(loaded->meta.index(), 3u);
+
+  // A later compaction without an image does not bring back a stale one.
+  point.set_index(4);
+  ASSERT_TRUE(log->CommitSnapshot(point).ok());
+  EXPECT_EQ(log->LoadSnapshot().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("snapshots/snap-3-2.db")));
+}
+
+
+// Regression: the checkpointer connection had never read the file, so
+// every checkpoint was a silent no-op and the WAL grew without bound.
+TEST(RaftLogTest, CheckpointCopiesTheWalIntoTheDatabaseFile) {
+  ScratchDir dir;
+  std::string path = dir.File("raft.db");
+  auto log = *RaftLog::Open(path);
+  std::vector<raft::LogEntry> e;
+  for (uint64_t i = 1; i <= 200; ++i) {
+    e.push_back(Entry(i, 1, raft::COMMAND, std::string(1000, 'x')));
+  }
+  ASSERT_TRUE(log->Save(nullptr, e, nullptr).ok());
+  ASSERT_LT(std::filesystem::file_size(path), 100000u) << "the entries should be in the WAL only";
+  ASSERT_TRUE(log->CheckpointWal().ok());
+  EXPECT_GT(std::filesystem::file_size(path), 200000u);
+}
+
 }  // namespace
 }  // namespace concordance::storage

@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "storage/durable_file.h"
 #include "util/status_macros.h"
 
 namespace concordance::storage {
@@ -36,42 +37,6 @@ std::string ToText(const google::protobuf::Message& m) {
   std::string out;
   printer.PrintToString(m, &out);
   return out;
-}
-
-absl::Status FsyncDir(const std::string& dir) {
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return absl::InternalError(absl::StrCat("cannot open directory ", dir));
-  int rc = fsync(dfd);
-  close(dfd);
-  if (rc != 0) return absl::InternalError(absl::StrCat("cannot fsync directory ", dir));
-  return absl::OkStatus();
-}
-
-// Writes `data` to `path` durably: temporary file, fsync, rename, fsync of
-// the directory.
-absl::Status WriteFileDurably(const std::string& dir, const std::string& path,
-                              const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create ", tmp));
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n <= 0) {
-      close(fd);
-      return absl::InternalError(absl::StrCat("cannot write ", tmp));
-    }
-    done += n;
-  }
-  if (fsync(fd) != 0) {
-    close(fd);
-    return absl::InternalError(absl::StrCat("cannot fsync ", tmp));
-  }
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", tmp));
-  }
-  return FsyncDir(dir);
 }
 
 // A meta value that does not parse is damage, never a silent 0: a term read
@@ -105,7 +70,7 @@ absl::StatusOr<std::unique_ptr<RaftLog>> RaftLog::Open(const std::string& path) 
   std::filesystem::create_directories(snapshot_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", snapshot_dir));
   RETURN_IF_ERROR(FsyncDir(dir));  // the new directory entry itself
-  ASSIGN_OR_RETURN(std::unique_ptr<Connection> checkpointer, Connection::Open(path));
+  ASSIGN_OR_RETURN(std::unique_ptr<WalCheckpointer> checkpointer, WalCheckpointer::Open(path));
   std::unique_ptr<RaftLog> log(
       new RaftLog(std::move(writer), std::move(reader), std::move(snapshot_dir)));
   log->checkpointer_ = std::move(checkpointer);
@@ -185,12 +150,7 @@ absl::Status RaftLog::PutMeta(absl::string_view key, absl::string_view value) {
 }
 
 absl::Status RaftLog::CheckpointWal() {
-  int rc = sqlite3_wal_checkpoint_v2(checkpointer_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE,
-                                     nullptr, nullptr);
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-    return SqliteError(checkpointer_->raw(), rc, "checkpoint raft.db");
-  }
-  return absl::OkStatus();
+  return checkpointer_->Run();
 }
 
 absl::StatusOr<std::optional<std::string>> RaftLog::ReadMeta(const std::string& key) {
@@ -350,7 +310,7 @@ void RaftLog::RemoveStaleSnapshotFiles() const {
   std::string keep;
   {
     absl::MutexLock l(&mu_);
-    if (snapshot_meta_.index() > 0) keep = SnapshotPath(snapshot_meta_);
+    if (HasImage(snapshot_meta_)) keep = SnapshotPath(snapshot_meta_);
   }
   std::error_code ec;
   for (const auto& f : std::filesystem::directory_iterator(snapshot_dir_, ec)) {
@@ -366,6 +326,12 @@ absl::StatusOr<Snapshot> RaftLog::LoadSnapshot() const {
       Snapshot s{snapshot_meta_, snapshot_data_};
       if (s.data == nullptr) s.data = std::make_shared<const std::string>();
       return s;
+    }
+    if (!HasImage(snapshot_meta_)) {
+      image_wanted_ = true;
+      return absl::UnavailableError(absl::StrCat(
+          "the log is compacted at ", snapshot_meta_.index(),
+          " without a snapshot image; one is requested"));
     }
     meta = snapshot_meta_;
   }
@@ -483,7 +449,10 @@ absl::Status RaftLog::CommitSnapshot(const raft::SnapshotMeta& meta) {
   uint64_t index = meta.index();
   {
     absl::MutexLock l(&mu_);
-    if (index <= snapshot_meta_.index()) {
+    // An image at the current compaction point still gets recorded.
+    bool adds_image = index == snapshot_meta_.index() && HasImage(meta) &&
+                      !HasImage(snapshot_meta_);
+    if (index <= snapshot_meta_.index() && !adds_image) {
       // Overtaken (e.g. by an installed snapshot): nothing to record.
       std::error_code ec;
       if (SnapshotPath(meta) != SnapshotPath(snapshot_meta_)) {
@@ -496,7 +465,7 @@ absl::Status RaftLog::CommitSnapshot(const raft::SnapshotMeta& meta) {
           absl::StrCat("snapshot at ", index, " beyond the log's last index ", last_index_));
     }
   }
-  if (!std::filesystem::exists(SnapshotPath(meta))) {
+  if (HasImage(meta) && !std::filesystem::exists(SnapshotPath(meta))) {
     return absl::FailedPreconditionError("snapshot file not written before its commit");
   }
   Transaction tx(writer_.get());
@@ -512,6 +481,7 @@ absl::Status RaftLog::CommitSnapshot(const raft::SnapshotMeta& meta) {
     snapshot_data_.reset();
     first_index_ = index + 1;
     TrimTailLocked();
+    if (HasImage(meta)) image_wanted_ = false;
   }
   RemoveStaleSnapshotFiles();
   return absl::OkStatus();
@@ -547,6 +517,7 @@ absl::Status RaftLog::InstallSnapshot(const Snapshot& snapshot) {
     absl::MutexLock l(&mu_);
     snapshot_meta_ = m;
     snapshot_data_ = snapshot.data;
+    image_wanted_ = false;
     conf_state_ = m.conf_state();
     first_index_ = m.index() + 1;
     last_index_ = m.index();

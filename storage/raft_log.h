@@ -10,6 +10,16 @@
 //       confState                              the cluster configuration
 //                                              (protobuf text format)
 //       nodeId, schemaVersion
+// A snapshot record with snapshotSize 0 is a compaction point without an
+// image: state.db was fsynced at or past that index before the entries
+// were deleted, so it needs no image to be rebuilt. This is how a node
+// compacts its own log (as etcd does), since a 50 MB image per compaction
+// competed with group commit for CPU and disk and made whole clusters
+// miss heartbeats under load. An image is made only on demand: when the
+// Raft core asks LoadSnapshot() for one to send a lagging follower, it gets
+// Unavailable, ImageWanted() turns true, and the node driver serializes
+// state.db at its applied index and records that as the new snapshot.
+//
 // Snapshot images live beside raft.db in snapshots/snap-<index>-<term>.db
 // (a serialized state.db), written to a temporary name, fsynced, renamed
 // and the directory fsynced — before the raft.db transaction that records
@@ -34,6 +44,7 @@
 #ifndef CONCORDANCE_STORAGE_RAFT_LOG_H_
 #define CONCORDANCE_STORAGE_RAFT_LOG_H_
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -77,8 +88,15 @@ class RaftLog : public LogStore {
   // WriteSnapshotFile makes the image durable (any thread, no database);
   // CommitSnapshot (writer thread) then records it and compacts the log. A
   // commit of a snapshot older than the current one is a no-op.
+  // A `meta` with size 0 records a compaction point without an image
+  // (the caller has made the state machine durable at or past meta.index).
   absl::Status WriteSnapshotFile(const Snapshot& snapshot) const;
   absl::Status CommitSnapshot(const raft::SnapshotMeta& meta);
+
+  // True once LoadSnapshot() was asked for an image that does not exist,
+  // until a snapshot with an image is committed or installed.
+  bool ImageWanted() const { return image_wanted_.load(); }
+  static bool HasImage(const raft::SnapshotMeta& m) { return m.size() > 0; }
 
   // Copies committed WAL frames into raft.db without blocking the writer
   // (a PASSIVE checkpoint on a connection of its own). Commits never
@@ -110,7 +128,7 @@ class RaftLog : public LogStore {
 
   // Writer connection: only the writer thread touches it.
   std::unique_ptr<Connection> writer_;
-  std::unique_ptr<Connection> checkpointer_;  // the checkpointing thread
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // the checkpointing thread
 
   const std::string snapshot_dir_;
   mutable absl::Mutex read_mu_;
@@ -129,6 +147,7 @@ class RaftLog : public LogStore {
   size_t tail_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Cache of the latest snapshot's data, filled on first load.
   mutable std::shared_ptr<const std::string> snapshot_data_ ABSL_GUARDED_BY(mu_);
+  mutable std::atomic<bool> image_wanted_{false};
 };
 
 }  // namespace concordance::storage

@@ -85,6 +85,24 @@ class Connection {
   absl::flat_hash_map<std::string, std::unique_ptr<Statement>> cache_;
 };
 
+// PASSIVE checkpoints of a WAL-mode database on a connection of their own:
+// committed WAL frames are copied into the database file without blocking
+// the writer or readers, so commits never checkpoint themselves. The
+// connection runs with synchronous=FULL: each checkpoint fsyncs the WAL
+// before copying and the database file after.
+class WalCheckpointer {
+ public:
+  static absl::StatusOr<std::unique_ptr<WalCheckpointer>> Open(const std::string& path);
+  // One checkpoint. Optionally reports the WAL's size in frames and how
+  // many of them are now in the database file. Busy is not an error (the
+  // next run catches up).
+  absl::Status Run(int* wal_frames = nullptr, int* checkpointed_frames = nullptr);
+
+ private:
+  explicit WalCheckpointer(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+  std::unique_ptr<Connection> conn_;
+};
+
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless Commit()
 // succeeded. Keeps every early return from leaving a transaction open.
 class Transaction {

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -293,6 +294,57 @@ TEST(RestartTest, KillDashNineLosesNoAcknowledgedWrite) {
   auto list = ParseJson(node.http().Request("GET", "/api/v1/kv/tenant:k/s/?limit=1000").body);
   EXPECT_EQ(list["entries"].Size(), 50u);
   node.Stop();
+}
+
+// The smallest log index raft.db still holds (read with SQLite directly).
+int64_t FirstLogIndex(const std::string& data_dir) {
+  sqlite3* h = nullptr;
+  int64_t first = -1;
+  if (sqlite3_open_v2((data_dir + "/raft.db").c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(h, "SELECT min(idx) FROM log", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      first = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(h);
+  return first;
+}
+
+// A node compacts its own log without a snapshot image: state.db, fsynced
+// before the entries go, is the state. kill -9 after that loses nothing;
+// a lost state.db is a clear refusal to start, never an empty store.
+TEST(RestartTest, CompactedLogNeedsNoImageAndAMissingStateDbIsAClearError) {
+  TestNode node("compact");
+  ASSERT_TRUE(node.Start({"--bootstrap", "--snapshot-threshold=20"}));
+  ASSERT_TRUE(node.WaitReady());
+  int64_t last_seq = 0;
+  for (int i = 0; i < 100; ++i) {
+    HttpResult r = node.http().Request("PUT", "/api/v1/kv/tenant:c/s/k" + std::to_string(i),
+                                       "{\"value\":" + std::to_string(i) + "}");
+    ASSERT_EQ(r.status, 200);
+    last_seq = JsonInt(ParseJson(r.body), "seq");
+  }
+  ASSERT_TRUE(WaitFor([&] { return FirstLogIndex(node.data_dir()) > 60; }, std::chrono::seconds(5)))
+      << "raft.db still starts at " << FirstLogIndex(node.data_dir());
+  EXPECT_FALSE(std::filesystem::exists(node.data_dir() + "/snapshots") &&
+               !std::filesystem::is_empty(node.data_dir() + "/snapshots"))
+      << "a single node has no follower to make an image for";
+  node.Kill();
+  ASSERT_TRUE(node.Start({}));
+  ASSERT_TRUE(node.WaitReady());
+  auto list = ParseJson(node.http().Request("GET", "/api/v1/kv/tenant:c/s/?limit=1000").body);
+  EXPECT_EQ(list["entries"].Size(), 100u);
+  HttpResult r = node.http().Request("PUT", "/api/v1/kv/tenant:c/s/after", "{\"value\":1}");
+  EXPECT_EQ(JsonInt(ParseJson(r.body), "seq"), last_seq + 1);
+  ASSERT_EQ(node.Stop(), 0);
+
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(node.data_dir() + "/state.db" + suffix);
+  }
+  EXPECT_FALSE(node.Start({}));
+  EXPECT_NE(node.log().find("no snapshot image to rebuild it from"), std::string::npos) << node.log();
 }
 
 TEST(BackupTest, SnapshotEndpointBackupRestoresIntoANewCluster) {
