@@ -187,7 +187,8 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   RETURN_IF_ERROR(writer->Exec(kSchema));
   ASSIGN_OR_RETURN(std::unique_ptr<ReaderPool> readers,
                    ReaderPool::Open(path, options.reader_connections));
-  ASSIGN_OR_RETURN(std::unique_ptr<WalCheckpointer> checkpointer, WalCheckpointer::Open(path));
+  ASSIGN_OR_RETURN(std::unique_ptr<WalCheckpointer> checkpointer,
+                   WalCheckpointer::Open(path, writer.get(), WalCheckpointer::kDefaultMinFrames));
   std::unique_ptr<KvStore> store(new KvStore(std::move(writer), std::move(readers)));
   store->checkpointer_ = std::move(checkpointer);
   store->path_ = path;

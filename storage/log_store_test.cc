@@ -378,14 +378,20 @@ TEST(RaftLogTest, CheckpointCopiesTheWalIntoTheDatabaseFile) {
   ScratchDir dir;
   std::string path = dir.File("raft.db");
   auto log = *RaftLog::Open(path);
-  std::vector<raft::LogEntry> e;
-  for (uint64_t i = 1; i <= 200; ++i) {
-    e.push_back(Entry(i, 1, raft::COMMAND, std::string(1000, 'x')));
+  // Below the threshold (WalCheckpointer::kDefaultMinFrames) a checkpoint
+  // waits; past it, it copies. Commits themselves never checkpoint.
+  std::vector<raft::LogEntry> e = {Entry(1, 1, raft::COMMAND, std::string(1000, 'x'))};
+  ASSERT_TRUE(log->Save(nullptr, e, nullptr).ok());
+  ASSERT_TRUE(log->CheckpointWal().ok());
+  EXPECT_LT(std::filesystem::file_size(path), 8192u);
+  e.clear();
+  for (uint64_t i = 2; i <= 1500; ++i) {
+    e.push_back(Entry(i, 1, raft::COMMAND, std::string(4000, 'x')));
   }
   ASSERT_TRUE(log->Save(nullptr, e, nullptr).ok());
   ASSERT_LT(std::filesystem::file_size(path), 100000u) << "the entries should be in the WAL only";
   ASSERT_TRUE(log->CheckpointWal().ok());
-  EXPECT_GT(std::filesystem::file_size(path), 200000u);
+  EXPECT_GT(std::filesystem::file_size(path), 1500u * 4000u);
 }
 
 }  // namespace

@@ -70,7 +70,8 @@ absl::StatusOr<std::unique_ptr<RaftLog>> RaftLog::Open(const std::string& path) 
   std::filesystem::create_directories(snapshot_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", snapshot_dir));
   RETURN_IF_ERROR(FsyncDir(dir));  // the new directory entry itself
-  ASSIGN_OR_RETURN(std::unique_ptr<WalCheckpointer> checkpointer, WalCheckpointer::Open(path));
+  ASSIGN_OR_RETURN(std::unique_ptr<WalCheckpointer> checkpointer,
+                   WalCheckpointer::Open(path, writer.get(), WalCheckpointer::kDefaultMinFrames));
   std::unique_ptr<RaftLog> log(
       new RaftLog(std::move(writer), std::move(reader), std::move(snapshot_dir)));
   log->checkpointer_ = std::move(checkpointer);

@@ -169,7 +169,9 @@ absl::Status Transaction::Commit() {
   return s;
 }
 
-absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Open(const std::string& path,
+                                                                        Connection* writer,
+                                                                        int min_frames) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(path));
   // The connection must have read the file and seen WAL mode (this pragma
   // makes it): on one that has not, sqlite3_wal_checkpoint_v2 returns OK,
@@ -181,15 +183,24 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Open(const std
   }
   mode->Reset();
   RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
-  return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(std::move(conn)));
+  std::unique_ptr<WalCheckpointer> c(new WalCheckpointer(std::move(conn), min_frames));
+  // Replaces SQLite's autocheckpoint hook: commits never checkpoint.
+  sqlite3_wal_hook(writer->raw(), &WalCheckpointer::OnCommit, c.get());
+  return c;
 }
 
-absl::Status WalCheckpointer::Run(int* wal_frames, int* checkpointed_frames) {
+int WalCheckpointer::OnCommit(void* self, sqlite3*, const char*, int frames) {
+  static_cast<WalCheckpointer*>(self)->wal_frames_.store(frames);
+  return SQLITE_OK;
+}
+
+absl::Status WalCheckpointer::Run() {
+  if (wal_frames_.load() < min_frames_) return absl::OkStatus();
   int log = 0, done = 0;
   int rc = sqlite3_wal_checkpoint_v2(conn_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) return SqliteError(conn_->raw(), rc, "checkpoint");
-  if (wal_frames != nullptr) *wal_frames = log;
-  if (checkpointed_frames != nullptr) *checkpointed_frames = done;
+  // All copied: the next commit restarts the WAL (and reports its size).
+  if (rc == SQLITE_OK && log >= 0 && done == log) wal_frames_.store(0);
   return absl::OkStatus();
 }
 

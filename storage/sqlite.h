@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -90,17 +91,28 @@ class Connection {
 // the writer or readers, so commits never checkpoint themselves. The
 // connection runs with synchronous=FULL: each checkpoint fsyncs the WAL
 // before copying and the database file after.
+//
+// A checkpoint costs two fsyncs, so Run() does one only once the writer's
+// commits have put at least `min_frames` frames in the WAL (SQLite's own
+// autocheckpoint default is 1,000); it learns that from a WAL hook on the
+// writer connection, which must outlive this object.
 class WalCheckpointer {
  public:
-  static absl::StatusOr<std::unique_ptr<WalCheckpointer>> Open(const std::string& path);
-  // One checkpoint. Optionally reports the WAL's size in frames and how
-  // many of them are now in the database file. Busy is not an error (the
-  // next run catches up).
-  absl::Status Run(int* wal_frames = nullptr, int* checkpointed_frames = nullptr);
+  static constexpr int kDefaultMinFrames = 1000;  // ~4 MiB of 4 KiB pages
+  static absl::StatusOr<std::unique_ptr<WalCheckpointer>> Open(const std::string& path,
+                                                               Connection* writer,
+                                                               int min_frames);
+  // One checkpoint if the WAL is big enough. Busy is not an error (the next
+  // run catches up).
+  absl::Status Run();
 
  private:
-  explicit WalCheckpointer(std::unique_ptr<Connection> conn) : conn_(std::move(conn)) {}
+  WalCheckpointer(std::unique_ptr<Connection> conn, int min_frames)
+      : conn_(std::move(conn)), min_frames_(min_frames) {}
+  static int OnCommit(void* self, sqlite3* db, const char* name, int frames);
   std::unique_ptr<Connection> conn_;
+  const int min_frames_;
+  std::atomic<int> wal_frames_{0};  // as of the writer's last commit
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless Commit()
