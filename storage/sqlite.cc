@@ -183,11 +183,13 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Open(const std
   }
   mode->Reset();
   RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
-  std::unique_ptr<WalCheckpointer> c(new WalCheckpointer(std::move(conn), min_frames));
+  std::unique_ptr<WalCheckpointer> c(new WalCheckpointer(std::move(conn), writer, min_frames));
   // Replaces SQLite's autocheckpoint hook: commits never checkpoint.
   sqlite3_wal_hook(writer->raw(), &WalCheckpointer::OnCommit, c.get());
   return c;
 }
+
+WalCheckpointer::~WalCheckpointer() { sqlite3_wal_hook(writer_->raw(), nullptr, nullptr); }
 
 int WalCheckpointer::OnCommit(void* self, sqlite3*, const char*, int frames) {
   static_cast<WalCheckpointer*>(self)->wal_frames_.store(frames);

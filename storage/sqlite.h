@@ -102,15 +102,17 @@ class WalCheckpointer {
   static absl::StatusOr<std::unique_ptr<WalCheckpointer>> Open(const std::string& path,
                                                                Connection* writer,
                                                                int min_frames);
+  ~WalCheckpointer();  // removes the hook from the writer
   // One checkpoint if the WAL is big enough. Busy is not an error (the next
   // run catches up).
   absl::Status Run();
 
  private:
-  WalCheckpointer(std::unique_ptr<Connection> conn, int min_frames)
-      : conn_(std::move(conn)), min_frames_(min_frames) {}
+  WalCheckpointer(std::unique_ptr<Connection> conn, Connection* writer, int min_frames)
+      : conn_(std::move(conn)), writer_(writer), min_frames_(min_frames) {}
   static int OnCommit(void* self, sqlite3* db, const char* name, int frames);
   std::unique_ptr<Connection> conn_;
+  Connection* writer_;
   const int min_frames_;
   std::atomic<int> wal_frames_{0};  // as of the writer's last commit
 };
