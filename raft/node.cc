@@ -756,8 +756,9 @@ bool Node::SendAppend(const std::string& to, bool send_if_empty) {
     absl::StatusOr<storage::Snapshot> snap = store_->LoadSnapshot();
     if (!snap.ok() || snap->meta.index() == 0) {
       // Unavailable: the store is making an image; the next round retries.
-      LOG_IF(WARNING, !absl::IsUnavailable(snap.status())) << config_.id << " cannot load a snapshot for " << to << ": "
-                   << (snap.ok() ? "none" : snap.status().ToString());
+      LOG_IF(WARNING, !absl::IsUnavailable(snap.status()))
+          << config_.id << " cannot load a snapshot for " << to << ": "
+          << (snap.ok() ? "none" : snap.status().ToString());
       return false;
     }
     LOG(INFO) << config_.id << " sends snapshot " << snap->meta.index() << " to "

@@ -371,7 +371,6 @@ TEST(RaftLogTest, CompactionWithoutImageAsksForOneOnDemand) {
   EXPECT_FALSE(std::filesystem::exists(dir.File("snapshots/snap-3-2.db")));
 }
 
-
 // Regression: the checkpointer connection had never read the file, so
 // every checkpoint was a silent no-op and the WAL grew without bound.
 TEST(RaftLogTest, CheckpointCopiesTheWalIntoTheDatabaseFile) {
