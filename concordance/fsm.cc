@@ -37,7 +37,7 @@ absl::Status Fsm::Apply(absl::Span<const raft::LogEntry> entries,
   }
   if (!changes.empty()) {
     last_seq_ = changes.back()->seq();
-    hub_->Publish(changes);
+    hub_->Publish(std::move(changes));
   }
   return absl::OkStatus();
 }

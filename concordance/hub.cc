@@ -6,79 +6,76 @@
 #include "util/status_payloads.h"
 
 namespace concordance {
+namespace {
+
+std::string TopicOf(const std::string& tenant, const std::string& ns) {
+  return tenant.empty() ? "ns:" + ns : "tenant:" + tenant;
+}
+
+}  // namespace
 
 Hub::Hub(const storage::KvStore* store, Options options, metrics::Registry* metrics)
-    : store_(store), options_(options) {
+    : store_(store), options_(options), worker_("watch") {
   subscriptions_gauge_ =
       metrics->GetGauge("concordance_watch_subscriptions", "Active watch subscriptions.");
   delivered_ = metrics->GetCounter("concordance_watch_changes_delivered_total",
                                    "Changes handed to watch subscribers.");
 }
 
+Hub::~Hub() { Stop(); }
+
+void Hub::Stop() { worker_.Stop(); }
+
 void Hub::SetPublishedSeq(int64_t seq) {
   absl::MutexLock l(&mu_);
   published_seq_ = seq;
 }
 
-void Hub::Publish(const std::vector<std::shared_ptr<const kv::ChangeEvent>>& changes) {
+void Hub::Publish(std::vector<std::shared_ptr<const kv::ChangeEvent>> changes) {
+  if (changes.empty()) return;
+  {
+    absl::MutexLock l(&mu_);
+    published_seq_ = std::max(published_seq_, changes.back()->seq());
+  }
+  worker_.Post([this, changes = std::move(changes)] { Deliver(changes); });
+}
+
+void Hub::Deliver(const std::vector<std::shared_ptr<const kv::ChangeEvent>>& changes) {
+  std::vector<std::pair<std::shared_ptr<Subscription>, std::shared_ptr<const kv::ChangeEvent>>>
+      out;
   std::vector<std::function<void()>> woken;
   {
     absl::MutexLock l(&mu_);
     for (const auto& c : changes) {
-      published_seq_ = std::max(published_seq_, c->seq());
       for (const std::string& topic : {"tenant:" + c->tenant_id(), "ns:" + c->namespace_()}) {
         auto t = topics_.find(topic);
-        if (t == topics_.end()) continue;
-        for (const std::string& id : t->second) {
-          Subscription& sub = *subs_.at(id);
-          if (sub.replaying) {
-            if (sub.buffer.size() < options_.max_buffered_during_replay) {
-              sub.buffer.push_back(c);
-            } else {
-              sub.overflowed = true;
-            }
-          } else if (c->seq() > sub.last_delivered) {
-            sub.sink->OnChange(sub.id, c);
-            sub.last_delivered = c->seq();
-            delivered_->Inc();
+        if (t != topics_.end()) {
+          for (const std::string& id : t->second) {
+            const std::shared_ptr<Subscription>& sub = subs_.at(id);
+            if (sub->state != State::kLive || c->seq() <= sub->last_delivered) continue;
+            sub->last_delivered = c->seq();
+            out.emplace_back(sub, c);
           }
         }
-      }
-      for (auto it = waiters_.begin(); it != waiters_.end();) {
-        if (c->seq() > it->second.after_seq && Matches(it->second.tenant, it->second.ns, *c)) {
-          woken.push_back(std::move(it->second.fn));
-          it = waiters_.erase(it);
-        } else {
-          ++it;
+        auto w = waiter_topics_.find(topic);
+        if (w == waiter_topics_.end()) continue;
+        for (auto h = w->second.begin(); h != w->second.end();) {
+          auto it = waiters_.find(*h);
+          if (c->seq() > it->second.after_seq) {
+            woken.push_back(std::move(it->second.fn));
+            waiters_.erase(it);
+            h = w->second.erase(h);
+          } else {
+            ++h;
+          }
         }
+        if (w->second.empty()) waiter_topics_.erase(w);
       }
     }
   }
+  for (auto& [sub, c] : out) sub->sink->OnChange(sub->id, c);
+  delivered_->Inc(out.size());
   for (auto& fn : woken) fn();
-}
-
-storage::ChangeFilter Hub::FilterOf(const Subscription& sub) const {
-  storage::ChangeFilter filter;
-  filter.namespace_ = sub.ns;
-  filter.tenant_id =
-      sub.tenant.empty() ? storage::ExtractTenantId(sub.ns).value_or("") : sub.tenant;
-  return filter;
-}
-
-absl::Status Hub::ReplayFromChangelog(const std::shared_ptr<Subscription>& sub) {
-  storage::ChangeFilter filter = FilterOf(*sub);
-  while (true) {
-    absl::StatusOr<storage::ChangesResult> r =
-        store_->ChangesSince(sub->last_delivered, filter, options_.replay_page);
-    if (!r.ok()) return r.status();
-    for (kv::ChangeEvent& c : r->changes) {
-      int64_t seq = c.seq();
-      sub->sink->OnChange(sub->id, std::make_shared<const kv::ChangeEvent>(std::move(c)));
-      sub->last_delivered = seq;
-      delivered_->Inc();
-    }
-    if (r->changes.size() < options_.replay_page) return absl::OkStatus();
-  }
 }
 
 absl::StatusOr<gateway::SubscribeResult> Hub::Subscribe(
@@ -95,68 +92,85 @@ absl::StatusOr<gateway::SubscribeResult> Hub::Subscribe(
     }
   }
   auto sub = std::make_shared<Subscription>();
-  sub->tenant = req.tenant;
-  sub->ns = req.ns;
+  sub->topic = TopicOf(req.tenant, req.ns);
+  sub->filter.namespace_ = req.ns;
+  sub->filter.tenant_id =
+      req.tenant.empty() ? storage::ExtractTenantId(req.ns).value_or("") : req.tenant;
   sub->sink = std::move(sink);
   int64_t current;
   {
     absl::MutexLock l(&mu_);
     sub->id = absl::StrCat("s", ++next_id_);
     current = published_seq_;
-    sub->replaying = req.from_seq.has_value();
     sub->last_delivered = req.from_seq.value_or(current);
     subs_[sub->id] = sub;
-    topics_[req.tenant.empty() ? "ns:" + req.ns : "tenant:" + req.tenant].insert(sub->id);
+    topics_[sub->topic].insert(sub->id);
     subscriptions_gauge_->Set(subs_.size());
   }
   return gateway::SubscribeResult{sub->id, current};
 }
 
-void Hub::Replay(const std::string& id) {
+void Hub::Start(const std::string& id) {
   std::shared_ptr<Subscription> sub;
   {
     absl::MutexLock l(&mu_);
     auto it = subs_.find(id);
-    if (it == subs_.end() || !it->second->replaying) return;
+    if (it == subs_.end() || it->second->state != State::kPending) return;
     sub = it->second;
+    sub->state = State::kReplaying;
   }
-  absl::Status s = ReplayFromChangelog(sub);
-  bool overflowed;
-  {
-    absl::MutexLock l(&mu_);
-    if (s.ok()) {
-      // Deliver what was published during the replay, then go live. Held
-      // under the lock so that no Publish interleaves with the flush.
-      for (const auto& c : sub->buffer) {
-        if (c->seq() > sub->last_delivered) {
-          sub->sink->OnChange(sub->id, c);
-          sub->last_delivered = c->seq();
-          delivered_->Inc();
-        }
-      }
-      sub->buffer.clear();
-      sub->replaying = false;
-    }
-    overflowed = sub->overflowed;
-  }
-  if (s.ok() && overflowed) {
-    s = absl::ResourceExhaustedError(absl::StrCat(
-        "more than ", options_.max_buffered_during_replay,
-        " changes arrived while replaying; subscribe again from the last seq received"));
-  }
-  if (!s.ok()) {
-    Unsubscribe(sub->id);
-    sub->sink->OnEnded(sub->id, s);
-  }
+  worker_.Post([this, sub] { ReplayPage(sub); });
 }
 
-void Hub::Unsubscribe(const std::string& id) {
+void Hub::ReplayPage(const std::shared_ptr<Subscription>& sub) {
+  {
+    absl::MutexLock l(&mu_);
+    if (sub->state != State::kReplaying) return;  // ended meanwhile
+  }
+  if (!sub->sink->HasRoom()) {
+    std::weak_ptr<Subscription> weak = sub;
+    sub->sink->OnRoom([this, weak] {
+      if (auto s = weak.lock()) worker_.Post([this, s] { ReplayPage(s); });
+    });
+    return;
+  }
+  absl::StatusOr<storage::ChangesResult> page = store_->ChangesSince(
+      sub->last_delivered, sub->filter, options_.replay_page_rows, options_.replay_page_bytes);
+  if (!page.ok()) return End(sub, page.status());
+  for (kv::ChangeEvent& c : page->changes) {
+    int64_t seq = c.seq();
+    sub->sink->OnChange(sub->id, std::make_shared<const kv::ChangeEvent>(std::move(c)));
+    sub->last_delivered = seq;
+  }
+  delivered_->Inc(page->changes.size());
+  if (page->more) {
+    // The next page after other work queued on this thread (live batches,
+    // other replays), so one replay cannot hold up everyone else.
+    worker_.Post([this, sub] { ReplayPage(sub); });
+    return;
+  }
+  // Every matching change up to the changelog's last seq at the time of
+  // this read has been delivered: later ones come live.
   absl::MutexLock l(&mu_);
+  if (sub->state != State::kReplaying) return;
+  sub->last_delivered = std::max(sub->last_delivered, page->last_seq);
+  sub->state = State::kLive;
+}
+
+void Hub::End(const std::shared_ptr<Subscription>& sub, absl::Status why) {
+  {
+    absl::MutexLock l(&mu_);
+    if (sub->state == State::kEnded) return;
+    RemoveLocked(sub->id);
+  }
+  sub->sink->OnEnded(sub->id, why);
+}
+
+void Hub::RemoveLocked(const std::string& id) {
   auto it = subs_.find(id);
   if (it == subs_.end()) return;
-  const Subscription& sub = *it->second;
-  std::string topic = sub.tenant.empty() ? "ns:" + sub.ns : "tenant:" + sub.tenant;
-  auto t = topics_.find(topic);
+  it->second->state = State::kEnded;
+  auto t = topics_.find(it->second->topic);
   if (t != topics_.end()) {
     t->second.erase(id);
     if (t->second.empty()) topics_.erase(t);
@@ -165,31 +179,34 @@ void Hub::Unsubscribe(const std::string& id) {
   subscriptions_gauge_->Set(subs_.size());
 }
 
+void Hub::Unsubscribe(const std::string& id) {
+  absl::MutexLock l(&mu_);
+  RemoveLocked(id);
+}
+
 void Hub::CatchUp() {
-  std::vector<std::shared_ptr<Subscription>> live;
+  worker_.Post([this] { CatchUpOnWatchThread(); });
+}
+
+void Hub::CatchUpOnWatchThread() {
+  // Runs after every batch published before the restore and before any
+  // published after it, so the replays read exactly the new changelog.
+  std::vector<std::shared_ptr<Subscription>> replay;
+  std::vector<std::function<void()>> woken;
+  absl::StatusOr<int64_t> last = store_->LastSeq();
   {
     absl::MutexLock l(&mu_);
     for (auto& [id, sub] : subs_) {
-      if (!sub->replaying) live.push_back(sub);
+      if (sub->state != State::kLive) continue;
+      sub->state = State::kReplaying;
+      replay.push_back(sub);
     }
-  }
-  // Runs on the Raft loop, so no Publish interleaves.
-  for (const auto& sub : live) {
-    absl::Status s = ReplayFromChangelog(sub);
-    if (!s.ok()) {
-      LOG(INFO) << "watch " << sub->id << " ends after a snapshot install: " << s;
-      sub->sink->OnEnded(sub->id, s);
-      Unsubscribe(sub->id);
-    }
-  }
-  absl::StatusOr<int64_t> last = store_->LastSeq();
-  std::vector<std::function<void()>> woken;
-  {
-    absl::MutexLock l(&mu_);
     if (last.ok()) published_seq_ = *last;
     for (auto& [h, w] : waiters_) woken.push_back(std::move(w.fn));
     waiters_.clear();
+    waiter_topics_.clear();
   }
+  for (const auto& sub : replay) ReplayPage(sub);
   for (auto& fn : woken) fn();
 }
 
@@ -198,13 +215,23 @@ std::optional<uint64_t> Hub::WaitForChange(const std::string& tenant, const std:
   absl::MutexLock l(&mu_);
   if (published_seq_ > after_seq) return std::nullopt;
   uint64_t handle = ++next_id_;
-  waiters_[handle] = Waiter{tenant, ns, after_seq, std::move(fn)};
+  std::string topic = TopicOf(tenant, ns);
+  waiter_topics_[topic].insert(handle);
+  waiters_[handle] = Waiter{std::move(topic), after_seq, std::move(fn)};
   return handle;
 }
 
 bool Hub::CancelWait(uint64_t handle) {
   absl::MutexLock l(&mu_);
-  return waiters_.erase(handle) > 0;
+  auto it = waiters_.find(handle);
+  if (it == waiters_.end()) return false;
+  auto t = waiter_topics_.find(it->second.topic);
+  if (t != waiter_topics_.end()) {
+    t->second.erase(handle);
+    if (t->second.empty()) waiter_topics_.erase(t);
+  }
+  waiters_.erase(it);
+  return true;
 }
 
 }  // namespace concordance

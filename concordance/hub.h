@@ -3,17 +3,29 @@
 // subscriptions (replay from the changelog, then live, with no gap and no
 // duplicate) and long-poll waiters for GET /changes?wait=.
 //
-// How "no gap, no duplicate" holds: a subscription registers first (from
-// then on every published change is buffered for it), then replays the
-// changelog from `fromSeq`, then delivers the buffered changes it has not
-// replayed, and goes live. Changes are published only after the
-// transaction that wrote them commits, so everything published before the
-// registration is already in the changelog the replay reads. Delivery skips
-// any seq at or below the last one delivered.
+// Everything slow runs on the hub's own thread ("watch"), never on the Raft
+// loop and never under the hub's lock: Publish only queues the applied
+// batch; the watch thread picks the matching subscriptions and waiters
+// under the lock (an index lookup per topic, not a scan), then calls the
+// sinks (which encode, and decrypt credentials) with the lock released.
 //
-// Threads: Publish runs on the Raft loop; Subscribe/Unsubscribe/waiters on
-// any thread. Sinks are called under no lock of the caller's and never
-// concurrently for one subscription.
+// How "no gap, no duplicate" holds: every subscription starts by replaying
+// the changelog after its start seq (fromSeq, or the seq the subscribe
+// result announced), one page at a time on the watch thread, and only then
+// goes live. Changes are published after the transaction that wrote them
+// commits, so a page read after a batch was handed to the watch thread
+// contains it; live batches skip a subscription that is still replaying,
+// and delivery skips any seq at or below the last one delivered. Because
+// one thread does both, a subscription's changes arrive in seq order.
+//
+// Replays are paced by the sink (ChangeSink::HasRoom/OnRoom): the next page
+// is read only when the connection's unsent output has room, so a client
+// replaying a large changelog on many subscriptions holds at most a few
+// pages in memory. A subscription whose next rows were trimmed by retention
+// while it waited ends with OutOfRange (compacted).
+//
+// Threads: Publish and CatchUp on the Raft loop; the rest on any thread.
+// Sinks are called on the watch thread only, so never concurrently.
 #ifndef CONCORDANCE_CONCORDANCE_HUB_H_
 #define CONCORDANCE_CONCORDANCE_HUB_H_
 
@@ -28,6 +40,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "concordance/worker.h"
 #include "gateway/backend.h"
 #include "storage/kv_store.h"
 #include "util/metrics.h"
@@ -37,76 +50,86 @@ namespace concordance {
 class Hub {
  public:
   struct Options {
-    // Live changes held for one subscription while it replays.
-    size_t max_buffered_during_replay = 100000;
-    size_t replay_page = 1000;
+    // One page of a replay: at most this many rows and (past the first
+    // row) this many bytes of values.
+    size_t replay_page_rows = 256;
+    size_t replay_page_bytes = 1 << 20;
   };
   Hub(const storage::KvStore* store, Options options, metrics::Registry* metrics);
+  ~Hub();
+
+  // Ends the watch thread: nothing is delivered after it returns.
+  void Stop();
 
   // Sets the newest seq published (at start: the store's last seq).
   void SetPublishedSeq(int64_t seq);
 
-  // Publishes changes in seq order (the Raft loop, after each apply batch).
-  void Publish(const std::vector<std::shared_ptr<const kv::ChangeEvent>>& changes);
-  // After a snapshot replaced the state: replays to every live subscription
-  // what it missed from the changelog (or ends it if that was compacted).
+  // Hands changes (in seq order, just applied) to the watch thread.
+  void Publish(std::vector<std::shared_ptr<const kv::ChangeEvent>> changes);
+  // After a snapshot replaced the state: every live subscription replays
+  // what it missed from the new changelog (or ends if that was compacted),
+  // and every long-poll waiter looks again.
   void CatchUp();
 
-  // Registers a validated subscription. With fromSeq it starts buffering
-  // live changes and OutOfRange (payload kOldestSeqPayload) is returned at
-  // once if fromSeq is already compacted; call Replay(id) after handing
-  // the result to the client, so the result precedes the replayed changes.
+  // Registers a validated subscription; nothing is delivered before
+  // Start(id), so the caller can hand the result to the client first.
+  // OutOfRange (payload kOldestSeqPayload) when fromSeq is compacted.
   absl::StatusOr<gateway::SubscribeResult> Subscribe(const gateway::SubscribeRequest& req,
                                                      std::shared_ptr<gateway::ChangeSink> sink);
-  // Replays the changelog after fromSeq, delivers what was buffered and
-  // goes live (on the calling thread). A failure ends the subscription
-  // through its sink.
-  void Replay(const std::string& id);
+  // Replays the changelog after the start seq, then goes live. A failure
+  // ends the subscription through its sink.
+  void Start(const std::string& id);
   void Unsubscribe(const std::string& id);
 
-  // Calls `fn` once, on the applying thread, when a change for `tenant`
-  // (or namespace `ns`) with seq > after_seq is published. Returns a handle
-  // for CancelWait (which returns false if `fn` already ran or is running),
-  // or nullopt without registering anything when a change after after_seq
-  // was already published: the caller should look again.
+  // Calls `fn` once, on the watch thread, when a change for `tenant` (or
+  // namespace `ns`) with seq > after_seq is published. Returns a handle for
+  // CancelWait (false if `fn` already ran or is running), or nullopt
+  // without registering anything when a change after after_seq was already
+  // published: the caller should look again.
   std::optional<uint64_t> WaitForChange(const std::string& tenant, const std::string& ns,
                                         int64_t after_seq, std::function<void()> fn);
   bool CancelWait(uint64_t handle);
 
+  // The watch thread, for work that belongs with it (long-poll queries and
+  // their timers).
+  Worker* worker() { return &worker_; }
+
  private:
+  enum class State { kPending, kReplaying, kLive, kEnded };
   struct Subscription {
     std::string id;
-    std::string tenant, ns;
+    std::string topic;  // "tenant:" + id or "ns:" + namespace
+    storage::ChangeFilter filter;
     std::shared_ptr<gateway::ChangeSink> sink;
-    bool replaying = false;
-    int64_t last_delivered = 0;
-    std::vector<std::shared_ptr<const kv::ChangeEvent>> buffer;
-    bool overflowed = false;
+    State state = State::kPending;   // guarded by Hub::mu_
+    int64_t last_delivered = 0;      // watch thread (set before Start)
   };
   struct Waiter {
-    std::string tenant, ns;
+    std::string topic;
     int64_t after_seq;
     std::function<void()> fn;
   };
-  static bool Matches(const std::string& tenant, const std::string& ns,
-                      const kv::ChangeEvent& c) {
-    return tenant.empty() ? c.namespace_() == ns : c.tenant_id() == tenant;
-  }
-  // Replays changelog rows after sub->last_delivered (up to what exists).
-  absl::Status ReplayFromChangelog(const std::shared_ptr<Subscription>& sub);
-  storage::ChangeFilter FilterOf(const Subscription& sub) const;
+
+  // Watch thread.
+  void Deliver(const std::vector<std::shared_ptr<const kv::ChangeEvent>>& changes);
+  void ReplayPage(const std::shared_ptr<Subscription>& sub);
+  void End(const std::shared_ptr<Subscription>& sub, absl::Status why);
+  void CatchUpOnWatchThread();
+  void RemoveLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const storage::KvStore* store_;
   Options options_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Subscription>> subs_ ABSL_GUARDED_BY(mu_);
-  // topic -> subscription ids ("tenant:" + id, "ns:" + namespace)
+  // topic -> subscriptions and waiters on it
   std::map<std::string, std::set<std::string>> topics_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::set<uint64_t>> waiter_topics_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   int64_t published_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
   metrics::Gauge* subscriptions_gauge_;
   metrics::Counter* delivered_;
+  Worker worker_;  // last: stopped (in ~Hub) before the state it uses goes
 };
 
 }  // namespace concordance

@@ -2,9 +2,7 @@
 
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "glog/logging.h"
 
 namespace concordance {
@@ -43,52 +41,55 @@ const char* RoleString(const NodeStatus& s) {
   return "follower";
 }
 
-// Decrypts credentials in watch notifications on their way to a sink.
-class RevealingSink : public gateway::ChangeSink {
+absl::Status WithOpIndex(const absl::Status& s, size_t i) {
+  absl::Status out(s.code(), absl::StrCat("ops[", i, "]: ", s.message()));
+  SetIntPayload(out, kOpIndexPayload, i);
+  return out;
+}
+
+// Opens credentials in watch notifications on their way to a sink (on the
+// hub's watch thread); passes flow control through.
+class OpeningSink : public gateway::ChangeSink {
  public:
-  RevealingSink(std::shared_ptr<gateway::ChangeSink> inner,
-                std::function<absl::Status(const std::string&, const std::string&, std::string*)>
-                    reveal)
-      : inner_(std::move(inner)), reveal_(std::move(reveal)) {}
+  OpeningSink(std::shared_ptr<gateway::ChangeSink> inner, const CredentialView* credentials)
+      : inner_(std::move(inner)), credentials_(credentials) {}
   void OnChange(const std::string& id, std::shared_ptr<const kv::ChangeEvent> c) override {
     if (c->op() == "set" && storage::CredentialCipher::Applies(c->namespace_())) {
       auto copy = std::make_shared<kv::ChangeEvent>(*c);
-      if (!reveal_(copy->namespace_(), copy->key(), copy->mutable_value()).ok()) {
-        copy->set_value("null");  // this node cannot decrypt it: never garbage
-      }
+      credentials_->Open(copy.get());
       c = std::move(copy);
     }
     inner_->OnChange(id, std::move(c));
   }
   void OnEnded(const std::string& id, absl::Status why) override { inner_->OnEnded(id, why); }
+  bool HasRoom() const override { return inner_->HasRoom(); }
+  void OnRoom(std::function<void()> fn) override { inner_->OnRoom(std::move(fn)); }
 
  private:
   std::shared_ptr<gateway::ChangeSink> inner_;
-  std::function<absl::Status(const std::string&, const std::string&, std::string*)> reveal_;
+  const CredentialView* credentials_;
 };
 
 }  // namespace
 
-// State of one GET /changes?wait= long-poll.
-struct LongPoll {
-  gateway::ChangesRequest req;
-  storage::ChangeFilter filter;
-  Callback<gateway::ChangesResult> done;
-  std::atomic<bool> answered{false};
-  std::atomic<bool> waiting{false};
-  // The first query runs on the caller's thread, the timer on the Raft
-  // loop, wake-ups on the applying thread: these two are shared by them.
-  absl::Mutex mu;
-  bool expired ABSL_GUARDED_BY(mu) = false;  // wait over: answer what there is
-  uint64_t wait_handle ABSL_GUARDED_BY(mu) = 0;
-};
-
 KvService::KvService(Options options, storage::KvStore* store, NodeDriver* driver, Hub* hub,
-                     const Clock* clock, metrics::Registry* metrics)
-    : options_(options), store_(store), driver_(driver), hub_(hub), clock_(clock),
-      metrics_(metrics) {
-  long_polls_waiting_ = metrics->GetGauge("concordance_changes_long_polls_waiting",
-                                          "GET /changes?wait= requests waiting for a change.");
+                     Worker* maintenance, const Clock* clock, metrics::Registry* metrics)
+    : options_(options),
+      store_(store),
+      driver_(driver),
+      hub_(hub),
+      maintenance_(maintenance),
+      clock_(clock),
+      metrics_(metrics),
+      credentials_(options.cipher),
+      poller_(store, hub, &credentials_, metrics),
+      hasher_(store, maintenance, metrics) {}
+
+absl::Status KvService::CheckMember() const {
+  if (!driver_->Removed()) return absl::OkStatus();
+  return absl::UnavailableError(
+      "this node was removed from the cluster: it serves no reads or writes; use another "
+      "member, or restart this node with --join to add it back");
 }
 
 void KvService::AfterReadBarrier(const gateway::ReadOptions& opts, std::function<void()> read,
@@ -109,41 +110,16 @@ void KvService::AfterReadBarrier(const gateway::ReadOptions& opts, std::function
   }
 }
 
-absl::StatusOr<std::string> KvService::Seal(const std::string& ns, const std::string& key,
-                                             const std::string& value_json) const {
-  if (!storage::CredentialCipher::Applies(ns)) return value_json;
-  if (options_.cipher == nullptr) {
-    return absl::FailedPreconditionError(
-        "values in credentials namespaces are encrypted at rest, and this node has no key: "
-        "start it with --encryption-key-file");
-  }
-  return options_.cipher->Seal(ns, key, value_json);
-}
-
-absl::Status KvService::Reveal(const std::string& ns, const std::string& key,
-                               std::string* value) const {
-  if (!storage::CredentialCipher::Applies(ns) || !storage::CredentialCipher::IsEnvelope(*value)) {
-    return absl::OkStatus();
-  }
-  if (options_.cipher == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the value of ", key, " is encrypted and this node has no --encryption-key-file"));
-  }
-  absl::StatusOr<std::string> plain = options_.cipher->Open(ns, key, *value);
-  if (!plain.ok()) return plain.status();
-  *value = std::move(*plain);
-  return absl::OkStatus();
-}
-
 void KvService::Get(const gateway::GetRequest& req, Callback<kv::KvEntry> done) {
   absl::Status s = ValidateNsKey(req.ns, req.key, options_.limits);
+  if (s.ok()) s = CheckMember();
   if (!s.ok()) return done(s);
   AfterReadBarrier(
       req.read,
       [this, req, done] {
         absl::StatusOr<kv::KvEntry> e = store_->Get(req.ns, req.key, clock_->NowMs());
         if (e.ok()) {
-          absl::Status r = Reveal(e->namespace_(), e->key(), e->mutable_value());
+          absl::Status r = credentials_.Open(e->namespace_(), e->key(), e->mutable_value());
           if (!r.ok()) return done(r);
         }
         done(std::move(e));
@@ -153,17 +129,15 @@ void KvService::Get(const gateway::GetRequest& req, Callback<kv::KvEntry> done) 
 
 void KvService::List(const gateway::ListRequest& req, Callback<gateway::ListResult> done) {
   absl::Status s = storage::ValidateNamespace(req.ns, options_.limits);
+  if (s.ok()) s = CheckMember();
   if (!s.ok()) return done(s);
   AfterReadBarrier(
       req.read,
       [this, req, done] {
-        absl::StatusOr<storage::ListResult> r =
-            store_->List(req.ns, req.prefix, req.after, req.limit, clock_->NowMs());
+        absl::StatusOr<storage::ListResult> r = store_->List(
+            req.ns, req.prefix, req.after, req.limit, clock_->NowMs(), options_.max_page_bytes);
         if (!r.ok()) return done(r.status());
-        for (kv::KvEntry& e : r->entries) {
-          absl::Status rs = Reveal(e.namespace_(), e.key(), e.mutable_value());
-          if (!rs.ok()) return done(rs);
-        }
+        for (kv::KvEntry& e : r->entries) credentials_.Open(&e);
         done(gateway::ListResult{std::move(r->entries), std::move(r->next)});
       },
       [done](absl::Status s) { done(s); });
@@ -175,6 +149,10 @@ absl::Status KvService::ValidateSet(const gateway::SetRequest& req, int64_t now,
   if (!s.ok()) return s;
   s = storage::ValidateValueSize(req.value_json, options_.limits);
   if (!s.ok()) return s;
+  // Decoders check this too; a command that reaches the log must apply.
+  if (!storage::IsValidUtf8(req.value_json)) {
+    return absl::InvalidArgumentError("the value is not valid UTF-8");
+  }
   *expires_at = 0;
   if (req.ttl_ms) *expires_at = now + *req.ttl_ms;
   if (req.expires_at) {
@@ -192,8 +170,9 @@ void KvService::Set(const gateway::SetRequest& req, const std::string& actor,
   int64_t now = clock_->NowMs();
   int64_t expires_at;
   absl::Status s = ValidateSet(req, now, &expires_at);
+  if (s.ok()) s = CheckMember();
   if (!s.ok()) return done(s);
-  absl::StatusOr<std::string> stored = Seal(req.ns, req.key, req.value_json);
+  absl::StatusOr<std::string> stored = credentials_.Seal(req.ns, req.key, req.value_json);
   if (!stored.ok()) return done(stored.status());
   kv::Command cmd;
   cmd.set_timestamp_ms(now);
@@ -217,10 +196,11 @@ void KvService::Set(const gateway::SetRequest& req, const std::string& actor,
 void KvService::Delete(const gateway::DeleteRequest& req, const std::string& actor,
                        Callback<gateway::DeleteResult> done) {
   absl::Status s = ValidateNsKey(req.ns, req.key, options_.limits);
-  if (!s.ok()) return done(s);
-  if (req.expected_version && *req.expected_version < 0) {
-    return done(absl::InvalidArgumentError("expectedVersion must be >= 0"));
+  if (s.ok() && req.expected_version && *req.expected_version < 0) {
+    s = absl::InvalidArgumentError("expectedVersion must be >= 0");
   }
+  if (s.ok()) s = CheckMember();
+  if (!s.ok()) return done(s);
   kv::Command cmd;
   cmd.set_timestamp_ms(clock_->NowMs());
   cmd.set_actor(actor);
@@ -237,35 +217,19 @@ void KvService::Delete(const gateway::DeleteRequest& req, const std::string& act
   });
 }
 
-void KvService::Batch(const std::vector<gateway::BatchOp>& ops, const std::string& actor,
-                      Callback<gateway::BatchResult> done) {
-  absl::Status s = storage::ValidateBatchSize(ops.size(), options_.limits);
-  if (!s.ok()) return done(s);
-  int64_t now = clock_->NowMs();
-  kv::Command cmd;
-  cmd.set_timestamp_ms(now);
-  cmd.set_actor(actor);
-  std::vector<int64_t> expiries;
+absl::Status KvService::BuildBatch(const std::vector<gateway::BatchOp>& ops, int64_t now,
+                                   kv::Command* cmd, std::vector<int64_t>* expiries) const {
   for (size_t i = 0; i < ops.size(); ++i) {
     const gateway::BatchOp& op = ops[i];
-    kv::BatchOp* out = cmd.mutable_batch()->add_ops();
+    kv::BatchOp* out = cmd->mutable_batch()->add_ops();
     int64_t expires_at = 0;
     absl::Status v = op.is_set ? ValidateSet(op.set, now, &expires_at)
                                : ValidateNsKey(op.set.ns, op.set.key, options_.limits);
-    if (!v.ok()) {
-      absl::Status withIndex(v.code(), absl::StrCat("ops[", i, "]: ", v.message()));
-      SetIntPayload(withIndex, kOpIndexPayload, i);
-      return done(withIndex);
-    }
-    expiries.push_back(expires_at);
+    if (!v.ok()) return WithOpIndex(v, i);
+    expiries->push_back(expires_at);
     if (op.is_set) {
-      absl::StatusOr<std::string> stored = Seal(op.set.ns, op.set.key, op.set.value_json);
-      if (!stored.ok()) {
-        absl::Status withIndex(stored.status().code(),
-                               absl::StrCat("ops[", i, "]: ", stored.status().message()));
-        SetIntPayload(withIndex, kOpIndexPayload, i);
-        return done(withIndex);
-      }
+      absl::StatusOr<std::string> stored = credentials_.Seal(op.set.ns, op.set.key, op.set.value_json);
+      if (!stored.ok()) return WithOpIndex(stored.status(), i);
       kv::SetOp* set = out->mutable_set();
       set->set_namespace_(op.set.ns);
       set->set_key(op.set.key);
@@ -280,9 +244,23 @@ void KvService::Batch(const std::vector<gateway::BatchOp>& ops, const std::strin
     }
   }
   // The whole command must fit the request body limit too.
-  if (cmd.ByteSizeLong() > options_.limits.max_body_bytes) {
-    return done(absl::ResourceExhaustedError("batch is larger than the request body limit"));
+  if (cmd->ByteSizeLong() > options_.limits.max_body_bytes) {
+    return absl::ResourceExhaustedError("batch is larger than the request body limit");
   }
+  return absl::OkStatus();
+}
+
+void KvService::Batch(const std::vector<gateway::BatchOp>& ops, const std::string& actor,
+                      Callback<gateway::BatchResult> done) {
+  absl::Status s = storage::ValidateBatchSize(ops.size(), options_.limits);
+  int64_t now = clock_->NowMs();
+  kv::Command cmd;
+  cmd.set_timestamp_ms(now);
+  cmd.set_actor(actor);
+  std::vector<int64_t> expiries;
+  if (s.ok()) s = BuildBatch(ops, now, &cmd, &expiries);
+  if (s.ok()) s = CheckMember();
+  if (!s.ok()) return done(s);
   std::vector<bool> is_set;
   for (const auto& op : ops) is_set.push_back(op.is_set);
   driver_->Propose(cmd.SerializeAsString(), [done, now, expiries, is_set](
@@ -302,66 +280,21 @@ void KvService::Batch(const std::vector<gateway::BatchOp>& ops, const std::strin
 
 void KvService::Changes(const gateway::ChangesRequest& req,
                         Callback<gateway::ChangesResult> done) {
-  auto poll = std::make_shared<LongPoll>();
-  poll->req = req;
+  storage::ChangeFilter filter;
+  absl::Status s;
   if (!req.ns.empty()) {
-    absl::Status s = storage::ValidateNamespace(req.ns, options_.limits);
-    if (!s.ok()) return done(s);
-    poll->filter.tenant_id = *storage::ExtractTenantId(req.ns);
-    poll->filter.namespace_ = req.ns;
+    s = storage::ValidateNamespace(req.ns, options_.limits);
+    if (s.ok()) {
+      filter.tenant_id = *storage::ExtractTenantId(req.ns);
+      filter.namespace_ = req.ns;
+    }
   } else {
-    absl::Status s = storage::ValidateTenantId(req.tenant);
-    if (!s.ok()) return done(s);
-    poll->filter.tenant_id = req.tenant;
+    s = storage::ValidateTenantId(req.tenant);
+    filter.tenant_id = req.tenant;
   }
-  poll->done = std::move(done);
-  if (req.wait_ms > 0) {
-    driver_->RunAfter(static_cast<int>(req.wait_ms), [this, poll] {
-      if (poll->answered.load()) return;
-      uint64_t handle;
-      {
-        absl::MutexLock l(&poll->mu);
-        poll->expired = true;
-        handle = std::exchange(poll->wait_handle, 0);
-      }
-      if (handle != 0) hub_->CancelWait(handle);
-      QueryChanges(poll);  // answers whatever is there
-    });
-  } else {
-    absl::MutexLock l(&poll->mu);
-    poll->expired = true;
-  }
-  QueryChanges(poll);
-}
-
-void KvService::QueryChanges(std::shared_ptr<LongPoll> poll) {
-  absl::StatusOr<storage::ChangesResult> r;
-  while (true) {
-    if (poll->answered.load()) return;
-    r = store_->ChangesSince(poll->req.since, poll->filter, poll->req.limit);
-    if (!r.ok() || !r->changes.empty()) break;
-    // Nothing new: wait for a change unless the wait is over. Registering
-    // under poll->mu means the timer either sees this handle and cancels
-    // it, or has already expired the poll and nothing is registered.
-    absl::MutexLock l(&poll->mu);
-    if (poll->expired) break;
-    std::optional<uint64_t> handle =
-        hub_->WaitForChange(poll->filter.tenant_id, poll->filter.namespace_, r->last_seq,
-                            [this, poll] { QueryChanges(poll); });
-    if (!handle) continue;  // a change was published meanwhile: look again
-    poll->wait_handle = *handle;
-    if (!poll->waiting.exchange(true)) long_polls_waiting_->Add(1);
-    return;
-  }
-  if (poll->answered.exchange(true)) return;
-  if (poll->waiting.exchange(false)) long_polls_waiting_->Add(-1);
-  if (!r.ok()) return poll->done(r.status());
-  for (kv::ChangeEvent& c : r->changes) {
-    if (c.op() != "set") continue;
-    absl::Status rs = Reveal(c.namespace_(), c.key(), c.mutable_value());
-    if (!rs.ok()) return poll->done(rs);
-  }
-  poll->done(gateway::ChangesResult{std::move(r->changes), r->next_seq, r->oldest_seq});
+  if (s.ok()) s = CheckMember();
+  if (!s.ok()) return done(s);
+  poller_.Poll(req, std::move(filter), options_.max_page_bytes, std::move(done));
 }
 
 void KvService::Subscribe(const gateway::SubscribeRequest& req,
@@ -369,37 +302,28 @@ void KvService::Subscribe(const gateway::SubscribeRequest& req,
                           Callback<gateway::SubscribeResult> done) {
   absl::Status s = req.ns.empty() ? storage::ValidateTenantId(req.tenant)
                                   : storage::ValidateNamespace(req.ns, options_.limits);
+  if (s.ok()) s = CheckMember();
   if (!s.ok()) return done(s);
-  auto revealing = std::make_shared<RevealingSink>(
-      std::move(sink), [this](const std::string& ns, const std::string& key, std::string* v) {
-        return Reveal(ns, key, v);
-      });
-  absl::StatusOr<gateway::SubscribeResult> r = hub_->Subscribe(req, std::move(revealing));
+  absl::StatusOr<gateway::SubscribeResult> r =
+      hub_->Subscribe(req, std::make_shared<OpeningSink>(std::move(sink), &credentials_));
   std::string id = r.ok() ? r->subscription_id : "";
-  done(std::move(r));  // the result first, then the replayed changes
-  if (!id.empty() && req.from_seq) hub_->Replay(id);
+  done(std::move(r));  // the result first, then the replayed and live changes
+  if (!id.empty()) hub_->Start(id);
 }
 
 void KvService::Unsubscribe(const std::string& id) { hub_->Unsubscribe(id); }
 
-gateway::ClusterStatus KvService::Status(bool with_state_hash) {
+gateway::ClusterStatus KvService::Status() {
   NodeStatus n = driver_->Status();
   gateway::ClusterStatus s;
   s.node_id = n.node_id;
   s.role = RoleString(n);
+  s.removed = n.removed;
   s.leader_id = n.leader_id;
   s.leader_address = n.leader_address;
   s.term = n.term;
   s.commit_index = n.commit_index;
   s.applied_index = n.applied_index;
-  if (with_state_hash) {
-    uint64_t applied = 0;
-    absl::StatusOr<std::string> hash = store_->ContentHash(&applied);
-    if (hash.ok()) {
-      s.applied_index = applied;  // the index the hash is of
-      s.state_hash = *hash;
-    }
-  }
   for (const raft::MemberStatus& m : n.members) {
     gateway::PeerInfo p;
     p.node_id = m.member.node_id();
@@ -414,8 +338,23 @@ gateway::ClusterStatus KvService::Status(bool with_state_hash) {
   return s;
 }
 
+void KvService::StatusWithHash(Callback<gateway::ClusterStatus> done) {
+  hasher_.Get([this, done = std::move(done)](absl::StatusOr<StateHash> hash) {
+    gateway::ClusterStatus s = Status();
+    if (hash.ok()) {
+      s.applied_index = hash->applied_index;  // the index the hash is of
+      s.state_hash = hash->hash;
+    }
+    done(std::move(s));
+  });
+}
+
 bool KvService::Ready(std::string* why) {
   NodeStatus n = driver_->Status();
+  if (n.removed) {
+    *why = "this node was removed from the cluster";
+    return false;
+  }
   if (n.leader_id.empty()) {
     *why = "no leader is known";
     return false;
@@ -433,23 +372,23 @@ bool KvService::Ready(std::string* why) {
 
 void KvService::Join(const std::string& node_id, const std::string& address,
                      Callback<gateway::ClusterStatus> done) {
-  if (node_id.empty() || !storage::IsValidUtf8(node_id) || node_id.size() > 128) {
-    return done(absl::InvalidArgumentError("nodeId must be 1-128 bytes of UTF-8"));
-  }
-  if (address.find(':') == std::string::npos) {
-    return done(absl::InvalidArgumentError("address must be host:port"));
-  }
+  absl::Status s = storage::ValidateNodeId(node_id);
+  if (s.ok()) s = storage::ValidateAddress(address);
+  if (!s.ok()) return done(s);
   NodeStatus n = driver_->Status();
-  for (const raft::MemberStatus& m : n.members) {
-    if (m.member.node_id() != node_id) continue;
-    if (m.member.address() == address) return done(Status(false));  // already in: idempotent
-    return done(absl::AlreadyExistsError(absl::StrCat(
-        node_id, " is already a member at ", m.member.address(),
-        "; remove it first to change its address")));
-  }
   raft::Member member;
   member.set_node_id(node_id);
   member.set_address(address);
+  for (const raft::MemberStatus& m : n.members) {
+    if (m.member.node_id() != node_id) continue;
+    if (m.member.address() == address) return done(Status());  // already in: idempotent
+    // A member restarted with another --advertise: its address changes
+    // through the log, so peers and redirects follow it.
+    LOG(WARNING) << "member " << node_id << " moves from " << m.member.address() << " to "
+                 << address;
+    return driver_->ProposeConfChange(raft::ConfChange::UPDATE_ADDRESS, member,
+                                      StatusReply(std::move(done)));
+  }
   driver_->ProposeConfChange(raft::ConfChange::ADD_LEARNER, member, StatusReply(std::move(done)));
 }
 
@@ -457,11 +396,13 @@ std::function<void(absl::Status)> KvService::StatusReply(
     Callback<gateway::ClusterStatus> done) {
   return [this, done = std::move(done)](absl::Status s) {
     if (!s.ok()) return done(s);
-    done(Status(false));
+    done(Status());
   };
 }
 
 void KvService::Remove(const std::string& node_id, Callback<gateway::ClusterStatus> done) {
+  absl::Status s = storage::ValidateNodeId(node_id);
+  if (!s.ok()) return done(s);
   raft::Member member;
   member.set_node_id(node_id);
   driver_->ProposeConfChange(raft::ConfChange::REMOVE, member, StatusReply(std::move(done)));
@@ -469,25 +410,38 @@ void KvService::Remove(const std::string& node_id, Callback<gateway::ClusterStat
 
 void KvService::TransferLeadership(const std::string& node_id,
                                    Callback<gateway::ClusterStatus> done) {
+  if (!node_id.empty()) {
+    absl::Status s = storage::ValidateNodeId(node_id);
+    if (!s.ok()) return done(s);
+  }
   driver_->TransferLeadership(node_id, StatusReply(std::move(done)));
 }
 
 void KvService::Snapshot(Callback<std::string> done) {
-  // Serialized on the Raft loop: a consistent image at the applied index.
-  driver_->Post([this, done] { done(store_->Serialize()); });
+  // A read transaction pins a consistent state (with its applied index);
+  // the maintenance worker serializes it while the Raft loop goes on.
+  absl::StatusOr<std::unique_ptr<storage::KvStore::Pinned>> pinned = store_->Pin();
+  if (!pinned.ok()) return done(pinned.status());
+  auto view = std::shared_ptr<storage::KvStore::Pinned>(std::move(*pinned));
+  maintenance_->Post([view, done = std::move(done)]() mutable {
+    absl::StatusOr<std::string> image = view->Serialize();
+    view.reset();
+    done(std::move(image));
+  });
 }
 
-bool KvService::PeerConnected(uint64_t link, const std::string& node_id,
-                              const std::string& address) {
-  return peers_ != nullptr && peers_->Connected(link, node_id, address);
+absl::Status KvService::PeerConnected(uint64_t link, const std::string& node_id,
+                                      const std::string& address, std::function<void()> resume) {
+  if (peers_ == nullptr) return absl::UnavailableError("this node takes no peers");
+  return peers_->Connected(link, node_id, address, std::move(resume));
 }
 
-void KvService::PeerText(uint64_t link, const std::string& node_id, std::string json) {
-  if (peers_ != nullptr) peers_->Text(link, node_id, std::move(json));
+bool KvService::PeerText(uint64_t link, const std::string& node_id, std::string json) {
+  return peers_ == nullptr || peers_->Text(link, node_id, std::move(json));
 }
 
-void KvService::PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) {
-  if (peers_ != nullptr) peers_->Binary(link, node_id, std::move(bytes));
+bool KvService::PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) {
+  return peers_ == nullptr || peers_->Binary(link, node_id, std::move(bytes));
 }
 
 void KvService::PeerDisconnected(uint64_t link, const std::string& node_id) {

@@ -3,16 +3,26 @@
 // carrying the leader's timestamp and the writer's identity, proposes them
 // through the NodeDriver, and serves reads from the local KvStore —
 // directly, after a ReadIndex round (consistency=linearizable), or once a
-// changelog seq is applied here (minSeq).
+// changelog seq is applied here (minSeq). Credentials are sealed and opened
+// by a CredentialView, long-polls run in a ChangesPoller, the state hash
+// comes from a StateHasher and backups are serialized on the maintenance
+// worker, never on the Raft loop.
+//
+// A node removed from the cluster answers every read and write with
+// Unavailable ("removed from the cluster") and is not ready.
 #ifndef CONCORDANCE_CONCORDANCE_KV_SERVICE_H_
 #define CONCORDANCE_CONCORDANCE_KV_SERVICE_H_
 
 #include <memory>
 #include <string>
 
+#include "concordance/changes_poller.h"
 #include "concordance/clock.h"
+#include "concordance/credential_view.h"
 #include "concordance/hub.h"
 #include "concordance/node_driver.h"
+#include "concordance/state_hasher.h"
+#include "concordance/worker.h"
 #include "gateway/backend.h"
 #include "storage/crypto.h"
 #include "storage/kv_store.h"
@@ -26,10 +36,10 @@ namespace concordance {
 class PeerHandler {
  public:
   virtual ~PeerHandler() = default;
-  virtual bool Connected(uint64_t link, const std::string& node_id,
-                         const std::string& address) = 0;
-  virtual void Text(uint64_t link, const std::string& node_id, std::string json) = 0;
-  virtual void Binary(uint64_t link, const std::string& node_id, std::string bytes) = 0;
+  virtual absl::Status Connected(uint64_t link, const std::string& node_id,
+                                 const std::string& address, std::function<void()> resume) = 0;
+  virtual bool Text(uint64_t link, const std::string& node_id, std::string json) = 0;
+  virtual bool Binary(uint64_t link, const std::string& node_id, std::string bytes) = 0;
   virtual void Disconnected(uint64_t link, const std::string& node_id) = 0;
 };
 
@@ -38,12 +48,15 @@ class KvService : public gateway::Backend {
   struct Options {
     storage::Limits limits;
     int min_seq_timeout_ms = 5000;
+    // List and changes pages stop at about this many bytes (`next`,
+    // `nextSeq` continue).
+    size_t max_page_bytes = 4 << 20;
     // Encrypts values in credentials namespaces (nullptr: such writes are
     // refused). Not owned.
     const storage::CredentialCipher* cipher = nullptr;
   };
   KvService(Options options, storage::KvStore* store, NodeDriver* driver, Hub* hub,
-            const Clock* clock, metrics::Registry* metrics);
+            Worker* maintenance, const Clock* clock, metrics::Registry* metrics);
 
   void set_peer_handler(PeerHandler* p) { peers_ = p; }
   void set_transport(const Transport* t) { transport_ = t; }
@@ -61,7 +74,8 @@ class KvService : public gateway::Backend {
   void Subscribe(const gateway::SubscribeRequest& req, std::shared_ptr<gateway::ChangeSink> sink,
                  gateway::Callback<gateway::SubscribeResult> done) override;
   void Unsubscribe(const std::string& id) override;
-  gateway::ClusterStatus Status(bool with_state_hash) override;
+  gateway::ClusterStatus Status() override;
+  void StatusWithHash(gateway::Callback<gateway::ClusterStatus> done) override;
   bool Ready(std::string* why) override;
   void Join(const std::string& node_id, const std::string& address,
             gateway::Callback<gateway::ClusterStatus> done) override;
@@ -69,10 +83,10 @@ class KvService : public gateway::Backend {
   void TransferLeadership(const std::string& node_id,
                           gateway::Callback<gateway::ClusterStatus> done) override;
   void Snapshot(gateway::Callback<std::string> done) override;
-  bool PeerConnected(uint64_t link, const std::string& node_id,
-                     const std::string& address) override;
-  void PeerText(uint64_t link, const std::string& node_id, std::string json) override;
-  void PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) override;
+  absl::Status PeerConnected(uint64_t link, const std::string& node_id,
+                             const std::string& address, std::function<void()> resume) override;
+  bool PeerText(uint64_t link, const std::string& node_id, std::string json) override;
+  bool PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) override;
   void PeerDisconnected(uint64_t link, const std::string& node_id) override;
   std::string MetricsText() override { return metrics_->Render(); }
 
@@ -83,22 +97,23 @@ class KvService : public gateway::Backend {
   void AfterReadBarrier(const gateway::ReadOptions& opts, std::function<void()> read,
                         std::function<void(absl::Status)> fail);
   absl::Status ValidateSet(const gateway::SetRequest& req, int64_t now, int64_t* expires_at) const;
-  // The value as stored: encrypted for credentials namespaces.
-  absl::StatusOr<std::string> Seal(const std::string& ns, const std::string& key,
-                                   const std::string& value_json) const;
-  // A stored value as clients see it: decrypted where it was encrypted.
-  absl::Status Reveal(const std::string& ns, const std::string& key, std::string* value) const;
-  void QueryChanges(std::shared_ptr<struct LongPoll> poll);
+  // Unavailable when this node was removed from the cluster.
+  absl::Status CheckMember() const;
+  absl::Status BuildBatch(const std::vector<gateway::BatchOp>& ops, int64_t now,
+                          kv::Command* cmd, std::vector<int64_t>* expiries) const;
 
   Options options_;
   storage::KvStore* store_;
   NodeDriver* driver_;
   Hub* hub_;
+  Worker* maintenance_;
   const Clock* clock_;
   metrics::Registry* metrics_;
+  CredentialView credentials_;
+  ChangesPoller poller_;
+  StateHasher hasher_;
   PeerHandler* peers_ = nullptr;
   const Transport* transport_ = nullptr;
-  metrics::Gauge* long_polls_waiting_;
 };
 
 }  // namespace concordance

@@ -6,8 +6,12 @@
 // (--node-id, --snapshot-threshold) or underscores, as gflags accepts both.
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "concordance/node_server.h"
 #include "gflags/gflags.h"
@@ -22,15 +26,25 @@ DEFINE_string(join, "", "host:port of a cluster member to join through");
 DEFINE_string(restore, "",
               "with --bootstrap on an empty data dir: start the new cluster from this backup "
               "(a file saved from GET /api/v1/snapshot)");
-DEFINE_string(api_key, "", "key for full access (env CONCORDANCE_API_KEY)");
-DEFINE_string(agent_key, "", "read-only key (env CONCORDANCE_AGENT_API_KEY)");
-DEFINE_string(peer_key, "", "key peers present on /raft (default: the API key)");
+DEFINE_string(api_key, "",
+              "key for full access (prefer --api-key-file or env CONCORDANCE_API_KEY: a flag is "
+              "visible in /proc/<pid>/cmdline)");
+DEFINE_string(api_key_file, "", "file holding the API key (one line)");
+DEFINE_string(agent_key, "", "read-only key (prefer --agent-key-file or env CONCORDANCE_AGENT_API_KEY)");
+DEFINE_string(agent_key_file, "", "file holding the read-only agent key");
+DEFINE_string(peer_key, "",
+              "key peers present on /raft (prefer --peer-key-file or env CONCORDANCE_PEER_KEY; "
+              "default: the API key, with a warning)");
+DEFINE_string(peer_key_file, "", "file holding the peer key");
 DEFINE_int32(election_timeout_min_ms, 150, "election timeout, lower bound");
 DEFINE_int32(election_timeout_max_ms, 300, "election timeout, upper bound");
 DEFINE_int32(heartbeat_ms, 50, "leader heartbeat interval");
 DEFINE_int32(tick_ms, 10, "Raft clock resolution");
 DEFINE_int32(max_entries_per_append, 100, "entries per AppendEntries message");
 DEFINE_uint64(snapshot_threshold, 10000, "entries applied between log compactions (state.db is the snapshot; an image is made only for a follower that needs one)");
+DEFINE_uint64(max_snapshot_bytes, uint64_t{1} << 30,
+              "largest snapshot image accepted from a leader (a bigger one is refused before "
+              "any of it is buffered)");
 DEFINE_int32(proposal_timeout_ms, 5000, "how long a write waits for commitment before 503");
 DEFINE_int32(min_seq_timeout_ms, 5000, "how long a minSeq read waits before 503");
 DEFINE_int64(changelog_retention, 100000, "changelog entries kept");
@@ -46,13 +60,89 @@ DEFINE_uint64(ws_send_queue_messages, 4096,
               "messages queued for one /stream client before it is disconnected as too slow");
 DEFINE_uint64(ws_send_queue_bytes, 64 << 20,
               "bytes queued for one /stream client before it is disconnected as too slow");
+DEFINE_uint64(max_page_bytes, 4 << 20,
+              "list and changes pages stop at about this many bytes (next / nextSeq continue)");
+DEFINE_uint64(max_connections, 10000,
+              "client connections (HTTP and /stream) served at once; /raft peers have 64 more "
+              "of their own. Must fit the open-files limit.");
 
 namespace {
 
-std::string FlagOrEnv(const std::string& flag, const char* env) {
-  if (!flag.empty()) return flag;
+constexpr size_t kMaxPeerConnections = 64;
+// File descriptors a node needs besides its connections: databases and
+// their WALs, snapshot files, outbound peer links, logs.
+constexpr size_t kReservedFds = 256;
+
+// A key from --X-key, --X-key-file or the environment (in that order; a
+// flag and a file together are refused). "" when none is given.
+bool LoadKey(const char* name, const std::string& flag, const std::string& file,
+             const char* env, std::string* key) {
+  if (!flag.empty() && !file.empty()) {
+    LOG(ERROR) << "give --" << name << "-key or --" << name << "-key-file, not both";
+    return false;
+  }
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      LOG(ERROR) << "cannot read --" << name << "-key-file " << file;
+      return false;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    *key = text.str();
+    while (!key->empty() && isspace(static_cast<unsigned char>(key->back()))) key->pop_back();
+    if (key->empty() || key->find_first_of("\r\n") != std::string::npos) {
+      LOG(ERROR) << "--" << name << "-key-file " << file << " must hold one non-empty line";
+      return false;
+    }
+    struct stat st;
+    if (stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      LOG(WARNING) << "--" << name << "-key-file " << file
+                   << " is readable by other users; chmod 600 it";
+    }
+    return true;
+  }
+  if (!flag.empty()) {
+    LOG(WARNING) << "--" << name << "-key given on the command line, where every local user "
+                 << "can read it (/proc/<pid>/cmdline); prefer --" << name
+                 << "-key-file or the environment";
+    *key = flag;
+    return true;
+  }
   const char* v = getenv(env);
-  return v ? v : "";
+  *key = v ? v : "";
+  return true;
+}
+
+// Raises the open-files limit to its hard limit and fits --max-connections
+// under it: lowered (with a warning) when left at its default, refused
+// when given explicitly.
+bool FitConnectionsToFdLimit(size_t* max_connections) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return true;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  size_t limit = lim.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<size_t>(lim.rlim_cur);
+  size_t needed = *max_connections + kMaxPeerConnections + kReservedFds;
+  if (needed <= limit) return true;
+  size_t fits = limit > kMaxPeerConnections + kReservedFds + 16
+                    ? limit - kMaxPeerConnections - kReservedFds
+                    : 16;
+  if (!gflags::GetCommandLineFlagInfoOrDie("max_connections").is_default) {
+    LOG(ERROR) << "--max-connections=" << *max_connections << " does not fit the open-files "
+               << "limit of " << limit << " (it needs " << needed << " descriptors with the "
+               << "peers' and the databases'); raise the limit (ulimit -n, LimitNOFILE=) or "
+               << "use --max-connections=" << fits << " or less";
+    return false;
+  }
+  LOG(WARNING) << "the open-files limit is " << limit << ": serving at most " << fits
+               << " client connections instead of " << *max_connections
+               << " (raise the limit to serve more)";
+  *max_connections = fits;
+  return true;
 }
 
 }  // namespace
@@ -93,15 +183,20 @@ int main(int argc, char** argv) {
   o.bootstrap = FLAGS_bootstrap;
   o.join = FLAGS_join;
   o.restore_from = FLAGS_restore;
-  o.keys.api = FlagOrEnv(FLAGS_api_key, "CONCORDANCE_API_KEY");
-  o.keys.agent = FlagOrEnv(FLAGS_agent_key, "CONCORDANCE_AGENT_API_KEY");
-  o.keys.peer = FLAGS_peer_key;
+  if (!LoadKey("api", FLAGS_api_key, FLAGS_api_key_file, "CONCORDANCE_API_KEY", &o.keys.api) ||
+      !LoadKey("agent", FLAGS_agent_key, FLAGS_agent_key_file, "CONCORDANCE_AGENT_API_KEY",
+               &o.keys.agent) ||
+      !LoadKey("peer", FLAGS_peer_key, FLAGS_peer_key_file, "CONCORDANCE_PEER_KEY",
+               &o.keys.peer)) {
+    return 2;
+  }
   o.election_timeout_min_ms = FLAGS_election_timeout_min_ms;
   o.election_timeout_max_ms = FLAGS_election_timeout_max_ms;
   o.heartbeat_ms = FLAGS_heartbeat_ms;
   o.tick_ms = FLAGS_tick_ms;
   o.max_entries_per_append = FLAGS_max_entries_per_append;
   o.snapshot_threshold = FLAGS_snapshot_threshold;
+  o.max_snapshot_bytes = FLAGS_max_snapshot_bytes;
   o.proposal_timeout_ms = FLAGS_proposal_timeout_ms;
   o.min_seq_timeout_ms = FLAGS_min_seq_timeout_ms;
   o.changelog_retention = FLAGS_changelog_retention;
@@ -115,6 +210,10 @@ int main(int argc, char** argv) {
   o.limits.max_ws_message_bytes = FLAGS_max_ws_message_bytes;
   o.ws_send_queue_messages = FLAGS_ws_send_queue_messages;
   o.ws_send_queue_bytes = FLAGS_ws_send_queue_bytes;
+  o.max_page_bytes = FLAGS_max_page_bytes;
+  o.max_connections = FLAGS_max_connections;
+  o.max_peer_connections = kMaxPeerConnections;
+  if (!FitConnectionsToFdLimit(&o.max_connections)) return 2;
   if (o.election_timeout_min_ms <= 0 || o.election_timeout_max_ms < o.election_timeout_min_ms ||
       o.heartbeat_ms <= 0 || o.heartbeat_ms >= o.election_timeout_min_ms || o.tick_ms <= 0) {
     LOG(ERROR) << "need 0 < --heartbeat-ms < --election-timeout-min-ms <= "
@@ -128,9 +227,20 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot start: " << s.message();
     return 1;
   }
-  int sig = 0;
-  sigwait(&signals, &sig);
-  LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
+  // Until a signal, or an error the node cannot go on from.
+  while (true) {
+    timespec poll{0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&signals, nullptr, &poll);
+    if (sig > 0) {
+      LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
+      break;
+    }
+    if (std::optional<absl::Status> fatal = server.fatal()) {
+      LOG(ERROR) << "stopping: " << fatal->message();
+      server.Stop();
+      return 1;
+    }
+  }
   server.Stop();
   LOG(INFO) << "stopped cleanly";
   return 0;

@@ -73,6 +73,12 @@ NodeDriver::NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm,
   compactions_total_ = metrics->GetCounter(
       "concordance_raft_log_compactions_total",
       "Log compactions without an image (state.db fsynced past the point).");
+  read_rounds_ = metrics->GetCounter(
+      "concordance_raft_read_index_rounds_total",
+      "ReadIndex rounds started; each confirms every linearizable read queued before it.");
+  inbox_full_ = metrics->GetCounter(
+      "concordance_raft_inbox_full_total",
+      "Times a peer connection was paused because the Raft loop's inbox was full.");
 }
 
 NodeDriver::~NodeDriver() { Stop(); }
@@ -82,7 +88,9 @@ absl::Status NodeDriver::Start() {
   c.applied = fsm_->applied_index();
   node_ = std::make_unique<raft::Node>(c, log_);
   last_conf_ = node_->conf_state();
-  transport_->UpdatePeers(last_conf_);
+  last_conf_index_ = node_->conf_index();
+  transport_->UpdatePeers(last_conf_, last_conf_index_);
+  NoteConfChange();
   PublishStatus();
   loop_->persist_thread = std::thread([this] {
     pthread_setname_np(pthread_self(), "raft-persist");
@@ -121,8 +129,12 @@ void NodeDriver::Stop() {
     proposals_.clear();
     for (auto& [i, p] : conf_changes_) p.done(Indeterminate("node shutting down"));
     conf_changes_.clear();
-    for (auto& [i, w] : reads_) w.done(absl::UnavailableError("node shutting down"));
+    for (auto& [i, round] : reads_) {
+      for (Waiter& w : round) w.done(absl::UnavailableError("node shutting down"));
+    }
     reads_.clear();
+    for (Waiter& w : reads_waiting_) w.done(absl::UnavailableError("node shutting down"));
+    reads_waiting_.clear();
     for (auto& [i, w] : applied_waiters_) w.done(absl::UnavailableError("node shutting down"));
     applied_waiters_.clear();
     for (auto& [i, w] : seq_waiters_) w.done(absl::UnavailableError("node shutting down"));
@@ -234,12 +246,41 @@ void NodeDriver::ProposeConfChange(raft::ConfChange::Type type, raft::Member mem
 void NodeDriver::ReadIndex(DoneCallback done) {
   Post([this, done = std::move(done)]() mutable {
     if (loop_->stopping) return done(absl::UnavailableError("node shutting down"));
-    uint64_t id = ++next_read_id_;
-    reads_[id] = Waiter{std::move(done),
-                        Steady::now() + std::chrono::milliseconds(options_.proposal_timeout_ms)};
-    node_->ReadIndex(id);
-    Process();
+    reads_waiting_.push_back(Waiter{
+        std::move(done), Steady::now() + std::chrono::milliseconds(options_.proposal_timeout_ms)});
+    if (reads_.empty()) {
+      StartReadRound();
+      ScheduleProcess();  // reads that arrive meanwhile join this round's successor
+    }
   });
+}
+
+void NodeDriver::StartReadRound() {
+  if (reads_waiting_.empty()) return;
+  uint64_t id = ++next_read_id_;
+  reads_[id] = std::move(reads_waiting_);
+  reads_waiting_.clear();
+  read_rounds_->Inc();
+  node_->ReadIndex(id);
+}
+
+void NodeDriver::FinishReadRound(const raft::ReadState& rs) {
+  auto it = reads_.find(rs.request_id);
+  if (it == reads_.end()) return;
+  std::vector<Waiter> round = std::move(it->second);
+  reads_.erase(it);
+  for (Waiter& w : round) {
+    if (!rs.ok) {
+      w.done(absl::UnavailableError(
+          node_->leader().empty() ? "no leader is elected right now; retry shortly"
+                                  : "the leader could not confirm its leadership; retry"));
+    } else if (fsm_->applied_index() >= rs.index) {
+      w.done(absl::OkStatus());
+    } else {
+      applied_waiters_.emplace(rs.index, std::move(w));
+    }
+  }
+  if (reads_.empty()) StartReadRound();
 }
 
 void NodeDriver::WaitForSeq(int64_t seq, int timeout_ms, DoneCallback done) {
@@ -262,12 +303,80 @@ void NodeDriver::TransferLeadership(std::string target, DoneCallback done) {
   });
 }
 
-void NodeDriver::Step(raft::Message m) {
-  Post([this, m = std::move(m)] {
-    if (loop_->stopping) return;
-    node_->Step(m);
-    ScheduleProcess();
+bool NodeDriver::Step(raft::Message m, size_t bytes) {
+  bool schedule, room;
+  {
+    absl::MutexLock l(&intake_mu_);
+    inbox_.push_back(std::move(m));
+    inbox_bytes_ += bytes;
+    schedule = !inbox_scheduled_;
+    inbox_scheduled_ = true;
+    room = inbox_.size() < options_.max_inbox_messages && inbox_bytes_ < options_.max_inbox_bytes;
+  }
+  if (schedule) Post([this] { DrainInbox(); });
+  if (!room) inbox_full_->Inc();
+  return room;
+}
+
+void NodeDriver::WhenInboxHasRoom(std::function<void()> fn) {
+  {
+    absl::MutexLock l(&intake_mu_);
+    bool room =
+        inbox_.size() < options_.max_inbox_messages && inbox_bytes_ < options_.max_inbox_bytes;
+    if (!room) {
+      inbox_room_waiters_.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+void NodeDriver::DrainInbox() {
+  std::vector<raft::Message> batch;
+  std::vector<std::function<void()>> waiters;
+  {
+    absl::MutexLock l(&intake_mu_);
+    batch.swap(inbox_);
+    inbox_bytes_ = 0;
+    inbox_scheduled_ = false;
+    waiters.swap(inbox_room_waiters_);
+  }
+  if (!loop_->stopping) {
+    for (const raft::Message& m : batch) node_->Step(m);
+    Process();
+  }
+  for (auto& fn : waiters) fn();
+}
+
+void NodeDriver::ReportRemoved(uint64_t conf_index) {
+  Post([this, conf_index] {
+    if (conf_index <= removed_at_) return;
+    removed_at_ = conf_index;
+    NoteConfChange();
+    PublishStatus();
   });
+}
+
+void NodeDriver::NoteConfChange() {
+  const raft::ConfState& conf = last_conf_;
+  const std::string& self = options_.raft.id;
+  bool member = false;
+  for (const auto* list : {&conf.voters(), &conf.learners()}) {
+    for (const raft::Member& m : *list) member |= m.node_id() == self;
+  }
+  if (member) member_at_ = std::max(member_at_, last_conf_index_);
+  for (const std::string& id : conf.removed()) {
+    if (id == self) removed_at_ = std::max(removed_at_, last_conf_index_);
+  }
+  bool removed = removed_at_ > member_at_;
+  if (removed && !removal_logged_) {
+    LOG(ERROR) << self << " was removed from the cluster (configuration index " << removed_at_
+               << "): it no longer serves reads or writes and /api/v1/ready answers 503. "
+                  "To rejoin, restart it with --join=<member address>; otherwise stop it.";
+  } else if (!removed && removal_logged_) {
+    LOG(INFO) << self << " is a member again (configuration index " << member_at_ << ")";
+  }
+  removal_logged_ = removed;
 }
 
 void NodeDriver::Tick() {
@@ -349,26 +458,14 @@ void NodeDriver::OnPersisted(std::shared_ptr<raft::Ready> rd) {
     ApplyCommitted(rd->committed_entries);
   }
   if (!rd->messages.empty()) transport_->Send(std::move(rd->messages));
-  for (const raft::ReadState& rs : rd->read_states) {
-    auto it = reads_.find(rs.request_id);
-    if (it == reads_.end()) continue;
-    Waiter w = std::move(it->second);
-    reads_.erase(it);
-    if (!rs.ok) {
-      w.done(absl::UnavailableError(
-          node_->leader().empty() ? "no leader is elected right now; retry shortly"
-                                  : "the leader could not confirm its leadership; retry"));
-    } else if (fsm_->applied_index() >= rs.index) {
-      w.done(absl::OkStatus());
-    } else {
-      applied_waiters_.emplace(rs.index, std::move(w));
-    }
-  }
+  for (const raft::ReadState& rs : rd->read_states) FinishReadRound(rs);
   node_->Advance();
-  if (rd->conf_state || rd->snapshot || !(node_->conf_state().SerializeAsString() ==
-                                          last_conf_.SerializeAsString())) {
+  if (rd->conf_state || rd->snapshot || node_->conf_index() != last_conf_index_ ||
+      !(node_->conf_state().SerializeAsString() == last_conf_.SerializeAsString())) {
     last_conf_ = node_->conf_state();
-    transport_->UpdatePeers(last_conf_);
+    last_conf_index_ = node_->conf_index();
+    transport_->UpdatePeers(last_conf_, last_conf_index_);
+    NoteConfChange();
   }
   ready_in_flight_ = false;
   MaybeSnapshot();
@@ -563,7 +660,31 @@ void NodeDriver::SweepTimeouts() {
       }
     }
   };
-  expire(reads_, "the linearizable read could not be confirmed in time; retry");
+  // A read round whose answer never came (lost on the way): fail its reads
+  // once they time out and let the next round start.
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    std::vector<Waiter>& round = it->second;
+    if (!round.empty() && round.front().deadline <= now) {
+      for (Waiter& w : round) {
+        w.done(absl::UnavailableError("the linearizable read could not be confirmed in time; retry"));
+      }
+      it = reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = reads_waiting_.begin(); it != reads_waiting_.end();) {
+    if (it->deadline <= now) {
+      it->done(absl::UnavailableError("the linearizable read could not be confirmed in time; retry"));
+      it = reads_waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (reads_.empty() && !reads_waiting_.empty()) {
+    StartReadRound();
+    Process();
+  }
   expire(applied_waiters_, "this node did not catch up in time for the read; retry");
   expire(seq_waiters_, "this node has not applied minSeq yet; retry, or read from the leader");
   for (auto it = leader_change_waiters_.begin(); it != leader_change_waiters_.end();) {
@@ -596,6 +717,8 @@ void NodeDriver::PublishStatus() {
   s.last_index = node_->last_index();
   s.members = node_->Members();
   s.leader_committed_in_term = node_->role() == raft::Role::kLeader && node_->CommittedInCurrentTerm();
+  s.removed = removed_at_ > member_at_;
+  removed_flag_ = s.removed;
   term_gauge_->Set(s.term);
   commit_gauge_->Set(s.commit_index);
   applied_gauge_->Set(s.applied_index);

@@ -45,6 +45,10 @@ struct DriverOptions {
   // Proposals waiting for commitment beyond which new ones are refused
   // (503, retryable) instead of queueing without bound.
   size_t max_pending_proposals = 8192;
+  // Peer messages waiting for the loop beyond which Step() tells the
+  // caller to stop reading (the /raft session pauses until there is room).
+  size_t max_inbox_messages = 4096;
+  size_t max_inbox_bytes = 64 << 20;
 };
 
 // What a node looks like from outside, for status pages and redirects.
@@ -60,6 +64,9 @@ struct NodeStatus {
   uint64_t last_index = 0;
   std::vector<raft::MemberStatus> members;
   bool leader_committed_in_term = false;
+  // This node was removed from the configuration (it applied its removal,
+  // or a member refused it as removed) and has not been added back.
+  bool removed = false;
 };
 
 class NodeDriver {
@@ -90,13 +97,24 @@ class NodeDriver {
   // Starts a transfer and calls `done` once another node leads (or with
   // Unavailable after an election timeout).
   void TransferLeadership(std::string target, DoneCallback done);
-  void Step(raft::Message m);
+  // Queues a peer message for the loop. False when the inbox is full: the
+  // message is queued, but the caller should read no more from its peer
+  // until the function given to WhenInboxHasRoom runs. `bytes` is the
+  // message's size on the wire.
+  bool Step(raft::Message m, size_t bytes = 0);
+  // Calls `fn` (once, on the loop or at once) when the inbox has room.
+  void WhenInboxHasRoom(std::function<void()> fn);
+  // A member refused this node as removed by the configuration entry at
+  // `conf_index`: unless it has since been added back, stop serving.
+  void ReportRemoved(uint64_t conf_index);
   // Runs `fn` on the loop after `delay_ms`.
   void RunAfter(int delay_ms, std::function<void()> fn);
   // Runs `fn` on the loop.
   void Post(std::function<void()> fn);
   NodeStatus Status() const;
   bool IsLeader() const { return is_leader_.load(); }
+  // Whether this node was removed from the cluster (see NodeStatus).
+  bool Removed() const { return removed_flag_.load(); }
 
  private:
   struct Loop;
@@ -117,6 +135,10 @@ class NodeDriver {
 
   // Loop thread only.
   void DrainIntake();
+  void DrainInbox();
+  void StartReadRound();
+  void FinishReadRound(const raft::ReadState& rs);
+  void NoteConfChange();
   void Tick();
   // Runs Process() once after every task already queued on the loop: a
   // burst of proposals or peer messages costs one pass (one append round,
@@ -149,11 +171,20 @@ class NodeDriver {
   uint64_t next_read_id_ = 0;
   std::map<uint64_t, Pending> proposals_;     // by log index
   std::map<uint64_t, PendingConf> conf_changes_;
-  std::map<uint64_t, Waiter> reads_;          // by read request id
+  // Linearizable reads are batched: one ReadIndex round at a time confirms
+  // every read that arrived before it started.
+  std::vector<Waiter> reads_waiting_;         // for the next round
+  std::map<uint64_t, std::vector<Waiter>> reads_;  // by round (request id)
   std::multimap<uint64_t, Waiter> applied_waiters_;  // by applied index
   std::multimap<int64_t, Waiter> seq_waiters_;       // by changelog seq
   std::vector<Waiter> leader_change_waiters_;        // transfer-leadership
   raft::ConfState last_conf_;
+  uint64_t last_conf_index_ = 0;
+  // Removal bookkeeping (configuration indexes): removed while
+  // removed_at_ > member_at_.
+  uint64_t removed_at_ = 0;
+  uint64_t member_at_ = 0;
+  bool removal_logged_ = false;
 
   // Proposals handed over by other threads, taken by the loop in one batch
   // per pass, so a burst of client writes is one task on the loop's queue
@@ -161,8 +192,14 @@ class NodeDriver {
   absl::Mutex intake_mu_;
   std::vector<std::pair<std::string, ProposalCallback>> intake_ ABSL_GUARDED_BY(intake_mu_);
   bool intake_scheduled_ ABSL_GUARDED_BY(intake_mu_) = false;
+  // Peer messages, likewise, bounded (Step returns false when full).
+  std::vector<raft::Message> inbox_ ABSL_GUARDED_BY(intake_mu_);
+  size_t inbox_bytes_ ABSL_GUARDED_BY(intake_mu_) = 0;
+  bool inbox_scheduled_ ABSL_GUARDED_BY(intake_mu_) = false;
+  std::vector<std::function<void()>> inbox_room_waiters_ ABSL_GUARDED_BY(intake_mu_);
 
   std::atomic<bool> is_leader_{false};
+  std::atomic<bool> removed_flag_{false};
   mutable absl::Mutex status_mu_;
   NodeStatus status_ ABSL_GUARDED_BY(status_mu_);
 
@@ -177,6 +214,8 @@ class NodeDriver {
   metrics::Gauge* leader_gauge_;
   metrics::Counter* snapshots_total_;
   metrics::Counter* compactions_total_;
+  metrics::Counter* read_rounds_;
+  metrics::Counter* inbox_full_;
 };
 
 }  // namespace concordance

@@ -4,28 +4,25 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
-#include <thread>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "concordance/fsm.h"
 #include "concordance/housekeeper.h"
 #include "concordance/hub.h"
 #include "concordance/kv_service.h"
+#include "concordance/member_agent.h"
 #include "concordance/node_driver.h"
 #include "concordance/peer_manager.h"
-#include "gateway/client.h"
+#include "concordance/worker.h"
+#include "gateway/listener.h"
 #include "gateway/url.h"
 #include "glog/logging.h"
 #include "storage/kv_store.h"
 #include "storage/raft_log.h"
 #include "util/metrics.h"
+#include "util/status_macros.h"
 
 namespace concordance {
 
@@ -35,17 +32,15 @@ int Ticks(int ms, int tick_ms) { return std::max(1, (ms + tick_ms - 1) / tick_ms
 
 }  // namespace
 
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
-}
-
 struct NodeServer::Parts {
+  std::optional<gateway::Listener> listener;
   int lock_fd = -1;
   metrics::Registry metrics;
   SystemClock clock;
   std::unique_ptr<storage::RaftLog> raft_log;
   std::unique_ptr<storage::KvStore> kv_store;
   std::unique_ptr<storage::CredentialCipher> cipher;
+  std::unique_ptr<Worker> maintenance;
   std::unique_ptr<Hub> hub;
   std::unique_ptr<Fsm> fsm;
   std::unique_ptr<PeerManager> peers;
@@ -54,10 +49,7 @@ struct NodeServer::Parts {
   std::unique_ptr<Housekeeper> housekeeper;
   std::unique_ptr<gateway::Authenticator> auth;
   std::unique_ptr<gateway::Server> server;
-  std::thread joiner;
-  std::atomic<bool> stopping{false};
-  std::mutex stop_mu;
-  std::condition_variable stop_cv;
+  std::unique_ptr<MemberAgent> agent;
 };
 
 NodeServer::NodeServer(NodeOptions options)
@@ -67,24 +59,117 @@ NodeServer::~NodeServer() { Stop(); }
 
 uint16_t NodeServer::port() const { return parts_->server ? parts_->server->port() : 0; }
 
+std::optional<absl::Status> NodeServer::fatal() const {
+  absl::MutexLock l(&fatal_mu_);
+  return fatal_;
+}
+
 absl::Status NodeServer::Start() {
+  RETURN_IF_ERROR(CheckOptions());
+  RETURN_IF_ERROR(Listen());
+  RETURN_IF_ERROR(OpenDataDir());
+  RETURN_IF_ERROR(OpenStores());
+  return StartNode();
+}
+
+absl::Status NodeServer::CheckOptions() {
+  if (options_.bootstrap && !options_.join.empty()) {
+    return absl::InvalidArgumentError(
+        "--bootstrap and --join are exclusive: --bootstrap starts a new cluster with this "
+        "node, --join adds it to an existing one");
+  }
+  if (!options_.node_id.empty()) {
+    absl::Status s = storage::ValidateNodeId(options_.node_id);
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("--node-id: ", s.message()));
+  }
+  for (const auto& [flag, value] : {std::make_pair("--advertise", &options_.advertise),
+                                    std::make_pair("--join", &options_.join)}) {
+    if (value->empty()) continue;
+    absl::Status s = storage::ValidateAddress(*value);
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NodeServer::Listen() {
   Parts& p = *parts_;
   std::string host;
   uint16_t port;
   absl::Status s = gateway::SplitHostPort(options_.listen, &host, &port);
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("--listen: ", s.message()));
+  absl::StatusOr<gateway::Listener> listener = gateway::Listener::Bind(host, port);
+  if (!listener.ok()) return listener.status();
+  s = gateway::CheckKeyConfiguration(options_.keys, options_.listen, listener->loopback());
   if (!s.ok()) return s;
-  bool keys = !options_.keys.api.empty() || !options_.keys.agent.empty();
-  if (!keys) {
-    if (!IsLoopback(host)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "refusing to listen on ", options_.listen,
-          " without API keys: set --api-key (or CONCORDANCE_API_KEY) and --agent-key, "
-          "or listen on a loopback address"));
-    }
+  bool no_keys = options_.keys.api.empty() && options_.keys.agent.empty() &&
+                 options_.keys.peer.empty();
+  if (no_keys) {
     LOG(WARNING) << "no API keys configured: anyone who can reach " << options_.listen
-                 << " has full access (allowed on loopback only)";
+                 << " has full access, /raft included (allowed on loopback only)";
+  } else if (options_.keys.peer.empty()) {
+    LOG(WARNING) << "no peer key (--peer-key-file or CONCORDANCE_PEER_KEY): peers authenticate "
+                    "on /raft with the API key, so every holder of the API key can act as a "
+                    "Raft peer; set a separate peer key";
   }
+  if (options_.advertise.empty()) {
+    // A listen port of 0 took any free port: advertise the one bound.
+    options_.advertise = port != 0 ? options_.listen
+                                   : absl::StrCat(host, ":", listener->port());
+  }
+  p.listener = std::move(*listener);
+  return absl::OkStatus();
+}
 
+absl::Status NodeServer::OpenDataDir() {
+  Parts& p = *parts_;
+  const std::string& dir = options_.data_dir;
+  bool fresh = !std::filesystem::exists(dir + "/raft.db");
+  if (fresh && !options_.bootstrap && options_.join.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data dir ", dir, " holds no cluster state: start the first node of a new cluster "
+        "with --bootstrap, or add this node to a running cluster with --join=<member "
+        "host:port>"));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create data dir ", dir, ": ", ec.message()));
+  }
+  // Locked against a second process.
+  std::string lock_path = dir + "/LOCK";
+  p.lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (p.lock_fd < 0 || flock(p.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data dir ", dir, " is in use by another concordance process"));
+  }
+  absl::StatusOr<std::unique_ptr<storage::RaftLog>> log = storage::RaftLog::Open(dir + "/raft.db");
+  if (!log.ok()) return log.status();
+  p.raft_log = std::move(*log);
+  if (p.raft_log->IsEmpty() && !options_.bootstrap && options_.join.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data dir ", dir, " holds no cluster state: start with --bootstrap (a new cluster) or "
+        "--join=<member host:port>"));
+  }
+  // The node's identity is recorded in raft.db on first start.
+  absl::StatusOr<std::optional<std::string>> recorded = p.raft_log->ReadMeta("nodeId");
+  if (!recorded.ok()) return recorded.status();
+  if (recorded->has_value()) {
+    if (!options_.node_id.empty() && options_.node_id != **recorded) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data dir ", dir, " belongs to node ", **recorded, ", not ", options_.node_id,
+          "; use a new data dir for a new node id"));
+    }
+    options_.node_id = **recorded;
+  } else {
+    if (options_.node_id.empty()) options_.node_id = "node1";
+    RETURN_IF_ERROR(p.raft_log->WriteMeta("nodeId", options_.node_id));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NodeServer::OpenStores() {
+  Parts& p = *parts_;
   if (!options_.encryption_key_file.empty()) {
     absl::StatusOr<std::unique_ptr<storage::CredentialCipher>> c =
         storage::CredentialCipher::FromKeyFile(options_.encryption_key_file);
@@ -93,45 +178,9 @@ absl::Status NodeServer::Start() {
     LOG(INFO) << "credentials are encrypted at rest with key \"" << p.cipher->active_key_id()
               << "\"";
   }
-
-  // The data dir, locked against a second process.
-  std::error_code ec;
-  std::filesystem::create_directories(options_.data_dir, ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create data dir ", options_.data_dir, ": ", ec.message()));
-  }
-  std::string lock_path = options_.data_dir + "/LOCK";
-  p.lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (p.lock_fd < 0 || flock(p.lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data dir ", options_.data_dir, " is in use by another concordance process"));
-  }
-
-  absl::StatusOr<std::unique_ptr<storage::RaftLog>> log =
-      storage::RaftLog::Open(options_.data_dir + "/raft.db");
-  if (!log.ok()) return log.status();
-  p.raft_log = std::move(*log);
-
-  // The node's identity is recorded in raft.db on first start.
-  absl::StatusOr<std::optional<std::string>> recorded = p.raft_log->ReadMeta("nodeId");
-  if (!recorded.ok()) return recorded.status();
-  if (recorded->has_value()) {
-    if (!options_.node_id.empty() && options_.node_id != **recorded) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "data dir ", options_.data_dir, " belongs to node ", **recorded, ", not ",
-          options_.node_id, "; use a new data dir for a new node id"));
-    }
-    options_.node_id = **recorded;
-  } else {
-    if (options_.node_id.empty()) options_.node_id = "node1";
-    s = p.raft_log->WriteMeta("nodeId", options_.node_id);
-    if (!s.ok()) return s;
-  }
-  if (options_.advertise.empty()) options_.advertise = options_.listen;
-
   // state.db, rebuilt from the snapshot if it is behind it (or lost).
   std::string state_path = options_.data_dir + "/state.db";
+  std::error_code ec;
   if (p.raft_log->IsEmpty() && std::filesystem::exists(state_path)) {
     std::string aside = absl::StrCat(state_path, ".orphaned-", p.clock.NowMs());
     LOG(WARNING) << "raft.db is empty but state.db exists: moving it to " << aside
@@ -141,7 +190,7 @@ absl::Status NodeServer::Start() {
     }
   }
   absl::StatusOr<std::unique_ptr<storage::KvStore>> kv =
-      storage::KvStore::Open(state_path, storage::KvStore::Options{options_.io_threads + 2});
+      storage::KvStore::Open(state_path, storage::KvStore::Options{options_.io_threads + 4});
   if (!kv.ok()) return kv.status();
   p.kv_store = std::move(*kv);
   raft::SnapshotMeta snap = p.raft_log->snapshot_meta();
@@ -158,8 +207,7 @@ absl::Status NodeServer::Start() {
     }
     absl::StatusOr<storage::Snapshot> data = p.raft_log->LoadSnapshot();
     if (!data.ok()) return data.status();
-    s = p.kv_store->Restore(*data->data);
-    if (!s.ok()) return s;
+    RETURN_IF_ERROR(p.kv_store->Restore(*data->data));
   }
   if (p.kv_store->AppliedIndex() > p.raft_log->LastIndex() &&
       p.kv_store->AppliedIndex() > snap.index()) {
@@ -167,7 +215,6 @@ absl::Status NodeServer::Start() {
         "state.db has applied index ", p.kv_store->AppliedIndex(), " but raft.db ends at ",
         p.raft_log->LastIndex(), ": the two files do not belong together"));
   }
-
   raft::Member self;
   self.set_node_id(options_.node_id);
   self.set_address(options_.advertise);
@@ -176,19 +223,23 @@ absl::Status NodeServer::Start() {
       return absl::FailedPreconditionError(
           "--restore needs --bootstrap and an empty data dir: it starts a new cluster");
     }
-    s = RestoreBackup(self);
-    if (!s.ok()) return s;
-  } else if (options_.bootstrap) {
+    return RestoreBackup(self);
+  }
+  if (options_.bootstrap) {
     if (p.raft_log->IsEmpty()) {
-      s = raft::Node::Bootstrap(p.raft_log.get(), {self});
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(raft::Node::Bootstrap(p.raft_log.get(), {self}));
       LOG(INFO) << "bootstrapped a new cluster with " << options_.node_id << " at "
                 << options_.advertise;
     } else {
       LOG(INFO) << "--bootstrap ignored: " << options_.data_dir << " already holds cluster state";
     }
   }
+  return absl::OkStatus();
+}
 
+absl::Status NodeServer::StartNode() {
+  Parts& p = *parts_;
+  p.maintenance = std::make_unique<Worker>("maintenance");
   p.hub = std::make_unique<Hub>(p.kv_store.get(), Hub::Options(), &p.metrics);
   p.fsm = std::make_unique<Fsm>(p.kv_store.get(), p.hub.get(), &p.metrics);
   uint64_t seed = std::hash<std::string>()(options_.node_id) ^ static_cast<uint64_t>(p.clock.NowMs());
@@ -206,12 +257,15 @@ absl::Status NodeServer::Start() {
   d.raft.heartbeat_ticks = Ticks(options_.heartbeat_ms, options_.tick_ms);
   d.raft.max_entries_per_append = options_.max_entries_per_append;
   d.raft.snapshot_threshold = options_.snapshot_threshold;
+  d.raft.max_snapshot_bytes = options_.max_snapshot_bytes;
+  d.raft.validate_snapshot = [](const raft::SnapshotMeta& meta, const std::string& data) {
+    return storage::KvStore::ValidateImage(data, meta.index(), meta.term());
+  };
   d.raft.seed = seed;
   p.driver = std::make_unique<NodeDriver>(d, p.raft_log.get(), p.fsm.get(), p.peers.get(),
                                           &p.metrics);
   p.peers->set_driver(p.driver.get());
-  s = p.driver->Start();
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(p.driver->Start());
   Housekeeper::Options ho;
   ho.changelog_retention = options_.changelog_retention;
   p.housekeeper = std::make_unique<Housekeeper>(ho, p.kv_store.get(), p.driver.get(), &p.clock,
@@ -221,35 +275,45 @@ absl::Status NodeServer::Start() {
   KvService::Options so;
   so.limits = options_.limits;
   so.min_seq_timeout_ms = options_.min_seq_timeout_ms;
+  so.max_page_bytes = options_.max_page_bytes;
   so.cipher = p.cipher.get();
   p.service = std::make_unique<KvService>(so, p.kv_store.get(), p.driver.get(), p.hub.get(),
-                                          &p.clock, &p.metrics);
+                                          p.maintenance.get(), &p.clock, &p.metrics);
   p.service->set_peer_handler(p.peers.get());
   p.service->set_transport(p.peers.get());
   p.auth = std::make_unique<gateway::Authenticator>(options_.keys);
 
   gateway::Server::Options go;
-  go.host = host;
-  go.port = port;
+  go.listen_ipv6 = p.listener->ipv6();
+  go.listen_fd = p.listener->Release();
   go.io_threads = options_.io_threads;
   go.limits = options_.limits;
   go.ws_send_queue_messages = options_.ws_send_queue_messages;
   go.ws_send_queue_bytes = options_.ws_send_queue_bytes;
+  go.max_connections = options_.max_connections;
+  go.max_peer_connections = options_.max_peer_connections;
   p.server = std::make_unique<gateway::Server>(go, p.service.get(), p.auth.get(), &p.metrics);
-  s = p.server->Start();
-  if (!s.ok()) return s;
-  LOG(INFO) << "concordance " << options_.node_id << " serving on " << host << ":"
+  RETURN_IF_ERROR(p.server->Start());
+  LOG(INFO) << "concordance " << options_.node_id << " serving on " << p.listener->address() << ":"
             << p.server->port() << " (data in " << options_.data_dir << ")";
-  if (!options_.join.empty()) {
-    p.joiner = std::thread([this] { Join(); });
-  }
+  MemberAgent::Options ao;
+  ao.node_id = options_.node_id;
+  ao.advertise = options_.advertise;
+  ao.join = options_.join;
+  ao.api_key = options_.keys.api;
+  p.agent = std::make_unique<MemberAgent>(ao, p.driver.get(), [this](absl::Status s) {
+    absl::MutexLock l(&fatal_mu_);
+    fatal_ = std::move(s);
+  });
+  p.agent->Start();
   return absl::OkStatus();
 }
 
 absl::Status NodeServer::RestoreBackup(const raft::Member& self) {
   // The backup becomes the new cluster's first snapshot: state.db is
   // replaced by it, and raft.db records a snapshot at the backup's applied
-  // index (term 1, this node the only voter), so the log continues after it.
+  // index and term (this node the only voter), so the log continues after
+  // it and an image made of it matches its metadata.
   Parts& p = *parts_;
   std::ifstream in(options_.restore_from, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", options_.restore_from));
@@ -262,74 +326,24 @@ absl::Status NodeServer::RestoreBackup(const raft::Member& self) {
   }
   storage::Snapshot snap;
   snap.meta.set_index(std::max<uint64_t>(p.kv_store->AppliedIndex(), 1));
-  snap.meta.set_term(1);
+  snap.meta.set_term(std::max<uint64_t>(p.kv_store->AppliedTerm(), 1));
   *snap.meta.mutable_conf_state()->add_voters() = self;
   snap.meta.set_size(image->size());
   snap.meta.set_checksum(storage::SnapshotChecksum(*image));
   snap.data = image;
-  s = p.raft_log->InstallSnapshot(snap);
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(p.raft_log->InstallSnapshot(snap));
   raft::HardState hs;
-  hs.set_term(1);
+  hs.set_term(snap.meta.term());
   hs.set_commit(snap.meta.index());
-  s = p.raft_log->Save(&hs, {}, &snap.meta.conf_state());
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(p.raft_log->Save(&hs, {}, &snap.meta.conf_state()));
   LOG(INFO) << "restored " << options_.restore_from << " (applied index "
             << p.kv_store->AppliedIndex() << ") as a new cluster with " << options_.node_id;
   return absl::OkStatus();
 }
 
-void NodeServer::Join() {
-  // Asks a member to add us (it redirects to the leader); idempotent, so a
-  // node restarted with --join simply confirms its membership. Retries with
-  // backoff until it succeeds or the node stops.
-  Parts& p = *parts_;
-  std::string body = absl::StrCat("{\"nodeId\":\"", options_.node_id, "\",\"address\":\"",
-                                  options_.advertise, "\"}");
-  std::vector<std::pair<std::string, std::string>> headers;
-  if (!options_.keys.api.empty()) headers.emplace_back("Authorization", "Bearer " + options_.keys.api);
-  int delay_ms = 100;
-  while (!p.stopping.load()) {
-    std::string target = options_.join;
-    std::string outcome;
-    for (int hop = 0; hop < 4; ++hop) {
-      absl::StatusOr<gateway::HttpReply> r =
-          gateway::HttpCall(target, "POST", "/api/v1/cluster/join", body, headers, 5000);
-      if (!r.ok()) {
-        outcome = std::string(r.status().message());
-        break;
-      }
-      if (r->status == 307 && r->headers.count("location")) {
-        // http://host:port/path -> host:port
-        std::string loc = r->headers["location"];
-        size_t start = loc.find("//");
-        start = start == std::string::npos ? 0 : start + 2;
-        target = loc.substr(start, loc.find('/', start) - start);
-        continue;
-      }
-      if (r->status == 200) {
-        LOG(INFO) << "joined the cluster through " << target << " as " << options_.node_id;
-        return;
-      }
-      outcome = absl::StrCat("HTTP ", r->status, ": ", r->body);
-      break;
-    }
-    LOG(WARNING) << "join through " << options_.join << " not done yet (" << outcome
-                 << "); retrying in " << delay_ms << " ms";
-    std::unique_lock<std::mutex> l(p.stop_mu);
-    p.stop_cv.wait_for(l, std::chrono::milliseconds(delay_ms), [&] { return p.stopping.load(); });
-    delay_ms = std::min(delay_ms * 2, 5000);
-  }
-}
-
 void NodeServer::Stop() {
   Parts& p = *parts_;
-  {
-    std::lock_guard<std::mutex> l(p.stop_mu);
-    p.stopping = true;
-  }
-  p.stop_cv.notify_all();
-  if (p.joiner.joinable()) p.joiner.join();
+  if (p.agent) p.agent->Stop();
   if (p.server) {
     LOG(INFO) << "shutting down: closing connections";
     p.server->Stop(5000);  // no I/O thread runs after this
@@ -338,10 +352,11 @@ void NodeServer::Stop() {
   // (and long polls dropped with the hub): their callbacks reach the
   // server's handlers and post to its stopped io_context, so the server
   // object outlives them all.
-  if (p.driver) {
-    p.driver->Stop();
-  }
+  if (p.driver) p.driver->Stop();
   if (p.peers) p.peers->Stop();
+  if (p.hub) p.hub->Stop();
+  if (p.maintenance) p.maintenance->Stop();
+  p.agent.reset();
   p.housekeeper.reset();  // its timers died with the driver's loop
   p.driver.reset();
   p.service.reset();
@@ -349,9 +364,11 @@ void NodeServer::Stop() {
   p.hub.reset();
   p.peers.reset();
   p.server.reset();
+  p.maintenance.reset();
   if (p.kv_store || p.raft_log) LOG(INFO) << "closing databases";
   p.kv_store.reset();
   p.raft_log.reset();
+  p.listener.reset();
   if (p.lock_fd >= 0) {
     close(p.lock_fd);
     p.lock_fd = -1;

@@ -1,14 +1,20 @@
 // NodeServer: the composition root. Builds every piece of a node from its
-// options — stores, hub, FSM, Raft driver, peer transport, service,
-// authenticator, gateway — wires them by constructor injection, and starts
-// and stops them in order.
+// options — listener, stores, hub, FSM, Raft driver, peer transport,
+// service, authenticator, gateway — wires them by constructor injection,
+// and starts and stops them in order.
+//
+// Start() follows design.md §14: it checks the options and binds the port
+// before it creates or changes anything in the data dir, so a port in use
+// or an unusable address fails at once and leaves the data dir untouched.
 #ifndef CONCORDANCE_CONCORDANCE_NODE_SERVER_H_
 #define CONCORDANCE_CONCORDANCE_NODE_SERVER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "concordance/clock.h"
 #include "gateway/auth.h"
 #include "gateway/server.h"
@@ -33,14 +39,18 @@ struct NodeOptions {
   int tick_ms = 10;
   int max_entries_per_append = 100;
   uint64_t snapshot_threshold = 10000;
+  uint64_t max_snapshot_bytes = uint64_t{1} << 30;
   int proposal_timeout_ms = 5000;
   int min_seq_timeout_ms = 5000;
   int64_t changelog_retention = 100000;
   std::string encryption_key_file;
   int io_threads = 2;
   storage::Limits limits;
+  size_t max_page_bytes = 4 << 20;
   size_t ws_send_queue_messages = 4096;
   size_t ws_send_queue_bytes = 64 << 20;
+  size_t max_connections = 10000;
+  size_t max_peer_connections = 64;
 };
 
 class NodeServer {
@@ -54,18 +64,24 @@ class NodeServer {
   // WebSockets, stops Raft, closes the databases.
   void Stop();
   uint16_t port() const;
+  // Set when the node met an error it cannot go on from (e.g. the cluster
+  // refused its key when joining); the process should stop.
+  std::optional<absl::Status> fatal() const;
 
  private:
-  void Join();
+  absl::Status CheckOptions();
+  absl::Status Listen();
+  absl::Status OpenDataDir();
+  absl::Status OpenStores();
   absl::Status RestoreBackup(const raft::Member& self);
+  absl::Status StartNode();
 
   struct Parts;
   NodeOptions options_;
   std::unique_ptr<Parts> parts_;
+  mutable absl::Mutex fatal_mu_;
+  std::optional<absl::Status> fatal_ ABSL_GUARDED_BY(fatal_mu_);
 };
-
-// True for 127.0.0.0/8, ::1 and "localhost".
-bool IsLoopback(const std::string& host);
 
 }  // namespace concordance
 

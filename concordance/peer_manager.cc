@@ -1,16 +1,25 @@
 #include "concordance/peer_manager.h"
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "concordance/raft_codec.h"
 #include "glog/logging.h"
+#include "raft/node.h"
+#include "storage/validation.h"
+#include "util/status_payloads.h"
 
 namespace concordance {
 
 PeerManager::PeerManager(std::string self_id, std::string self_address, std::string peer_key,
                          uint64_t seed, metrics::Registry* metrics)
     : self_id_(self_id),
-      dialer_(gateway::PeerDialer::Options{self_id, std::move(self_address), std::move(peer_key),
-                                           4096, 50, 2000, 2000, seed},
-              metrics) {
+      dialer_(
+          gateway::PeerDialer::Options{
+              self_id, std::move(self_address), std::move(peer_key), 4096, 50, 2000, 2000, seed,
+              [this](const std::string& peer, const std::string& reason) {
+                OnRemovedByPeer(peer, reason);
+              }},
+          metrics) {
   received_ = metrics->GetCounter("concordance_peer_messages_received_total",
                                   "Raft messages received from peers.");
   rejected_ = metrics->GetCounter("concordance_peer_messages_rejected_total",
@@ -29,9 +38,10 @@ void PeerManager::Send(std::vector<raft::Message> messages) {
   }
 }
 
-void PeerManager::UpdatePeers(const raft::ConfState& conf) {
+void PeerManager::UpdatePeers(const raft::ConfState& conf, uint64_t conf_index) {
   absl::MutexLock l(&mu_);
   conf_ = conf;
+  conf_index_ = conf_index;
   UpdateDialerLocked();
 }
 
@@ -55,63 +65,120 @@ bool PeerManager::Reachable(const std::string& node_id) const {
   return dialer_.Connected(node_id);
 }
 
-bool PeerManager::Connected(uint64_t, const std::string& node_id, const std::string& address) {
+absl::Status PeerManager::Connected(uint64_t link, const std::string& node_id,
+                                    const std::string& address, std::function<void()> resume) {
   // The gateway already checked the peer key. A node not yet in our
   // configuration (a learner being added) may connect too.
-  if (node_id == self_id_) return false;
+  absl::Status s = storage::ValidateNodeId(node_id);
+  if (s.ok() && !address.empty()) s = storage::ValidateAddress(address);
+  if (!s.ok()) {
+    rejected_->Inc();
+    return s;
+  }
+  if (node_id == self_id_) return absl::InvalidArgumentError("that is this node's own id");
+  absl::MutexLock l(&mu_);
+  for (const std::string& id : conf_.removed()) {
+    if (id != node_id) continue;
+    absl::Status removed = absl::FailedPreconditionError(absl::StrCat(
+        "removed from the cluster at configuration index ", conf_index_));
+    SetIntPayload(removed, kRemovedPayload, static_cast<int64_t>(conf_index_));
+    return removed;
+  }
   VLOG(1) << "peer " << node_id << " connected from " << address;
+  links_[link].resume = std::move(resume);
   if (!address.empty()) {
-    absl::MutexLock l(&mu_);
-    auto [it, added] = learned_.insert_or_assign(node_id, address);
-    (void)it;
+    learned_.insert_or_assign(node_id, address);
     UpdateDialerLocked();
   }
-  return true;
+  return absl::OkStatus();
 }
 
-void PeerManager::Text(uint64_t link, const std::string& node_id, std::string json) {
+void PeerManager::Reject(const std::string& node_id, const std::string& why) {
+  rejected_->Inc();
+  LOG_EVERY_N(WARNING, 100) << "dropping a bad frame from peer " << node_id << ": " << why
+                            << " (every 100th shown)";
+}
+
+bool PeerManager::Text(uint64_t link, const std::string& node_id, std::string json) {
   size_t binary_length = 0;
   absl::StatusOr<raft::Message> m = DecodeRaftMessage(json, &binary_length);
-  if (!m.ok() || m->from() != node_id || m->to() != self_id_) {
-    rejected_->Inc();
-    LOG_EVERY_N(WARNING, 100) << "dropping a bad frame from peer " << node_id << ": "
-                              << (m.ok() ? "wrong from/to" : m.status().ToString());
-    return;
+  if (!m.ok()) {
+    Reject(node_id, std::string(m.status().message()));
+    return true;
+  }
+  if (m->from() != node_id || m->to() != self_id_) {
+    Reject(node_id, "wrong from/to");
+    return true;
+  }
+  if (!raft::HasSaneNumbers(*m)) {
+    Reject(node_id, "a term or index beyond 2^62");
+    return true;
   }
   received_->Inc();
   if (binary_length > 0) {
+    if (!m->has_install_snapshot()) {
+      Reject(node_id, "binary data announced for a message that carries none");
+      return true;
+    }
     absl::MutexLock l(&mu_);
-    pending_[link] = PendingSnapshot{std::move(*m), binary_length};
-    return;
+    auto it = links_.find(link);
+    if (it == links_.end()) return true;
+    it->second.pending_snapshot = std::move(*m);
+    it->second.pending_length = binary_length;
+    return true;
   }
-  if (driver_ != nullptr) driver_->Step(std::move(*m));
+  return Deliver(link, std::move(*m), json.size());
 }
 
-void PeerManager::Binary(uint64_t link, const std::string& node_id, std::string bytes) {
-  PendingSnapshot p;
+bool PeerManager::Binary(uint64_t link, const std::string& node_id, std::string bytes) {
+  raft::Message m;
   {
     absl::MutexLock l(&mu_);
-    auto it = pending_.find(link);
-    if (it == pending_.end()) {
-      rejected_->Inc();
-      return;
+    auto it = links_.find(link);
+    if (it == links_.end() || !it->second.pending_snapshot) {
+      Reject(node_id, "a binary frame without a snapshot notice");
+      return true;
     }
-    p = std::move(it->second);
-    pending_.erase(it);
+    m = std::move(*it->second.pending_snapshot);
+    size_t expected = it->second.pending_length;
+    it->second.pending_snapshot.reset();
+    if (bytes.size() != expected) {
+      Reject(node_id, absl::StrCat("a snapshot chunk of ", bytes.size(), " bytes, announced ",
+                                   expected));
+      return true;
+    }
   }
-  if (bytes.size() != p.length) {
-    rejected_->Inc();
-    LOG(WARNING) << "snapshot chunk from " << node_id << " has " << bytes.size()
-                 << " bytes, announced " << p.length;
-    return;
+  size_t size = bytes.size();
+  m.mutable_install_snapshot()->set_data(std::move(bytes));
+  return Deliver(link, std::move(m), size);
+}
+
+bool PeerManager::Deliver(uint64_t link, raft::Message m, size_t bytes) {
+  if (driver_ == nullptr) return true;
+  if (driver_->Step(std::move(m), bytes)) return true;
+  std::function<void()> resume;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = links_.find(link);
+    if (it == links_.end()) return true;
+    resume = it->second.resume;
   }
-  p.message.mutable_install_snapshot()->set_data(std::move(bytes));
-  if (driver_ != nullptr) driver_->Step(std::move(p.message));
+  driver_->WhenInboxHasRoom(std::move(resume));
+  return false;
 }
 
 void PeerManager::Disconnected(uint64_t link, const std::string&) {
   absl::MutexLock l(&mu_);
-  pending_.erase(link);
+  links_.erase(link);
+}
+
+void PeerManager::OnRemovedByPeer(const std::string& peer_id, const std::string& reason) {
+  // "removed from the cluster at configuration index N"
+  size_t pos = reason.rfind(' ');
+  uint64_t index = 0;
+  if (pos == std::string::npos || !absl::SimpleAtoi(reason.substr(pos + 1), &index)) index = 1;
+  LOG_EVERY_N(WARNING, 50) << "peer " << peer_id << " refuses this node: " << reason;
+  if (driver_ != nullptr) driver_->ReportRemoved(index);
 }
 
 }  // namespace concordance

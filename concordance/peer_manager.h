@@ -1,12 +1,18 @@
 // PeerManager: the /raft transport of a node. Outbound, it encodes Raft
 // messages (raft_codec.h) and hands them to a gateway::PeerDialer, which
 // keeps one WebSocket to each member of the configuration. Inbound, the
-// gateway hands it the frames peers send us; it decodes them — joining a
-// snapshot notice with the binary frame that follows — and steps them into
-// the Raft driver.
+// gateway hands it the frames peers send us; it checks and decodes them —
+// joining a snapshot notice with the binary frame that follows — and steps
+// them into the Raft driver, pausing a peer's connection while the driver's
+// inbox is full.
+//
+// A peer that the configuration lists as removed is refused with
+// kPeerRemovedCloseCode (so it learns it was removed); when a member refuses
+// this node that way, the driver is told.
 #ifndef CONCORDANCE_CONCORDANCE_PEER_MANAGER_H_
 #define CONCORDANCE_CONCORDANCE_PEER_MANAGER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -33,34 +39,42 @@ class PeerManager : public Transport, public PeerHandler {
 
   // Transport (called on the Raft loop).
   void Send(std::vector<raft::Message> messages) override;
-  void UpdatePeers(const raft::ConfState& conf) override;
+  void UpdatePeers(const raft::ConfState& conf, uint64_t conf_index) override;
   bool Reachable(const std::string& node_id) const override;
 
   // PeerHandler (called on gateway threads).
-  bool Connected(uint64_t link, const std::string& node_id,
-                 const std::string& address) override;
-  void Text(uint64_t link, const std::string& node_id, std::string json) override;
-  void Binary(uint64_t link, const std::string& node_id, std::string bytes) override;
+  absl::Status Connected(uint64_t link, const std::string& node_id, const std::string& address,
+                         std::function<void()> resume) override;
+  bool Text(uint64_t link, const std::string& node_id, std::string json) override;
+  bool Binary(uint64_t link, const std::string& node_id, std::string bytes) override;
   void Disconnected(uint64_t link, const std::string& node_id) override;
 
  private:
-  struct PendingSnapshot {
-    raft::Message message;
-    size_t length = 0;
+  struct Link {
+    std::function<void()> resume;
+    // A snapshot chunk's header awaiting its bytes.
+    std::optional<raft::Message> pending_snapshot;
+    size_t pending_length = 0;
   };
 
   // Dials the configuration's members, plus — while this node is not a
   // member itself (joining, or removed) — the peers that contacted it, so
   // it can answer a leader it does not know from its log yet.
   void UpdateDialerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Steps `m` into the driver; false (and the link's reader paused until
+  // the inbox has room) when the inbox is full.
+  bool Deliver(uint64_t link, raft::Message m, size_t bytes);
+  void Reject(const std::string& node_id, const std::string& why);
+  // A member closed our connection to it: we were removed.
+  void OnRemovedByPeer(const std::string& peer_id, const std::string& reason);
 
   std::string self_id_;
   gateway::PeerDialer dialer_;
   NodeDriver* driver_ = nullptr;
   absl::Mutex mu_;
-  // Per inbound connection: a snapshot chunk's header awaiting its bytes.
-  std::map<uint64_t, PendingSnapshot> pending_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, Link> links_ ABSL_GUARDED_BY(mu_);
   raft::ConfState conf_ ABSL_GUARDED_BY(mu_);
+  uint64_t conf_index_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::string> learned_ ABSL_GUARDED_BY(mu_);  // id -> address
   metrics::Counter* received_;
   metrics::Counter* rejected_;

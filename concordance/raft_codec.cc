@@ -83,6 +83,18 @@ bool ReadMembers(const rapidjson::Value& v, const char* k,
   return true;
 }
 
+bool ReadIds(const rapidjson::Value& v, const char* k,
+             google::protobuf::RepeatedPtrField<std::string>* out) {
+  auto it = v.FindMember(k);
+  if (it == v.MemberEnd()) return true;
+  if (!it->value.IsArray()) return false;
+  for (const auto& id : it->value.GetArray()) {
+    if (!id.IsString()) return false;
+    out->Add(std::string(id.GetString(), id.GetStringLength()));
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string EncodeRaftMessage(const raft::Message& m, std::string* binary) {
@@ -162,6 +174,12 @@ std::string EncodeRaftMessage(const raft::Message& m, std::string* binary) {
       U64(w, "checksum", b.meta().checksum());
       WriteMembers(w, "voters", b.meta().conf_state().voters());
       WriteMembers(w, "learners", b.meta().conf_state().learners());
+      if (b.meta().conf_state().removed_size() > 0) {
+        w.Key("removed");
+        w.StartArray();
+        for (const std::string& id : b.meta().conf_state().removed()) Str(w, id);
+        w.EndArray();
+      }
       w.EndObject();
       U64(w, "offset", b.offset());
       Bool(w, "done", b.done());
@@ -273,7 +291,8 @@ absl::StatusOr<raft::Message> DecodeRaftMessage(absl::string_view json, size_t* 
     meta->set_size(mr.U64("size"));
     meta->set_checksum(mr.U64("checksum"));
     if (!mr.ok || !ReadMembers(it->value, "voters", meta->mutable_conf_state()->mutable_voters()) ||
-        !ReadMembers(it->value, "learners", meta->mutable_conf_state()->mutable_learners())) {
+        !ReadMembers(it->value, "learners", meta->mutable_conf_state()->mutable_learners()) ||
+        !ReadIds(it->value, "removed", meta->mutable_conf_state()->mutable_removed())) {
       return absl::InvalidArgumentError("malformed snapshot meta");
     }
     b->set_offset(r.U64("offset"));

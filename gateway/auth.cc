@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "storage/validation.h"
 
 namespace concordance::gateway {
@@ -15,6 +16,16 @@ absl::StatusOr<std::string> ResolveActor(const std::optional<std::string>& heade
   if (!header) return std::string(Authenticator::RoleName(access));
   if (header->empty() || header->size() > kMaxActorBytes || !storage::IsValidUtf8(*header)) {
     return absl::InvalidArgumentError("X-Concordance-Actor must be 1-256 bytes of UTF-8");
+  }
+  for (unsigned char c : *header) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError("X-Concordance-Actor must not contain control characters");
+    }
+  }
+  if (absl::StartsWithIgnoreCase(*header, kReservedActorPrefix)) {
+    return absl::InvalidArgumentError(
+        "X-Concordance-Actor must not start with \"system:\": that prefix is reserved for the "
+        "server's own writes (system:ttl, system:retention)");
   }
   return *header;
 }
@@ -39,7 +50,7 @@ bool Authenticator::Matches(absl::string_view presented, const std::string& key_
 }
 
 Authenticator::Authenticator(Keys keys)
-    : open_(keys.api.empty() && keys.agent.empty()),
+    : open_(keys.api.empty() && keys.agent.empty() && keys.peer.empty()),
       has_api_(!keys.api.empty()),
       has_agent_(!keys.agent.empty()) {
   if (keys.peer.empty()) keys.peer = keys.api;
@@ -61,6 +72,34 @@ Access Authenticator::Authenticate(absl::string_view authorization) const {
   return Access::kNone;
 }
 
+absl::Status CheckKeyConfiguration(const Keys& keys, const std::string& listen, bool loopback) {
+  bool none = keys.api.empty() && keys.agent.empty() && keys.peer.empty();
+  if (none) {
+    if (!loopback) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "refusing to listen on ", listen, " without keys: set --api-key-file (or "
+          "CONCORDANCE_API_KEY) and --peer-key-file, or listen on a loopback address"));
+    }
+    return absl::OkStatus();
+  }
+  if (keys.api.empty() && keys.peer.empty()) {
+    return absl::FailedPreconditionError(
+        "--agent-key is set without --api-key or --peer-key: /raft would have no key and "
+        "no one could write or manage the cluster; set --api-key-file (and --peer-key-file)");
+  }
+  if (keys.api.empty() && keys.agent.empty()) {
+    return absl::FailedPreconditionError(
+        "--peer-key is set without --api-key or --agent-key: clients would have no key to "
+        "use; set --api-key-file (or run with no keys at all on loopback)");
+  }
+  std::string peer = keys.peer.empty() ? keys.api : keys.peer;
+  if (peer == keys.agent || (!keys.api.empty() && keys.api == keys.agent)) {
+    return absl::FailedPreconditionError(
+        "the agent (read-only) key must differ from the API key and the peer key");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Authenticator::Check(absl::string_view authorization, Access needed) const {
   Access got = Authenticate(authorization);
   if (got == Access::kNone) {
@@ -76,7 +115,8 @@ absl::Status Authenticator::Check(absl::string_view authorization, Access needed
 }
 
 bool Authenticator::IsPeer(absl::string_view authorization) const {
-  if (!has_peer_) return true;
+  if (open_) return true;
+  if (!has_peer_) return false;  // keys configured but none for peers: no one
   absl::string_view token = BearerToken(authorization);
   return !token.empty() && Matches(token, peer_digest_);
 }

@@ -33,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "gateway/cancellation.h"
 #include "proto/kv.pb.h"
 #include "proto/raft.pb.h"
 #include "util/status_payloads.h"
@@ -41,6 +42,10 @@ namespace concordance::gateway {
 
 template <typename T>
 using Callback = std::function<void(absl::StatusOr<T>)>;
+
+// The WebSocket close code a node sends to a peer that was removed from the
+// cluster (the reason text names the configuration index of the removal).
+inline constexpr int kPeerRemovedCloseCode = 4410;
 
 
 struct ReadOptions {
@@ -112,6 +117,8 @@ struct ChangesRequest {
   int64_t since = 0;
   int limit = 100;
   int64_t wait_ms = 0;  // long-poll when nothing is new
+  // Fired when the client goes away during the wait (may be null).
+  std::shared_ptr<Cancellation> cancel;
 };
 
 struct ChangesResult {
@@ -130,6 +137,13 @@ class ChangeSink {
   // The subscription ended on the node's side (e.g. it fell too far
   // behind); no more changes follow.
   virtual void OnEnded(const std::string& subscription_id, absl::Status why) = 0;
+  // Flow control for replays of history: while HasRoom() is false the node
+  // reads no further page of the changelog for this sink, and OnRoom(fn)
+  // calls fn once (on any thread) as soon as there is room again — at once
+  // if there is now. Live changes are not held back (a sink that cannot
+  // keep up with them ends its subscriptions itself).
+  virtual bool HasRoom() const { return true; }
+  virtual void OnRoom(std::function<void()> fn) { fn(); }
 };
 
 struct SubscribeRequest {
@@ -161,6 +175,7 @@ struct ClusterStatus {
   uint64_t applied_index = 0;
   std::string state_hash;
   std::vector<PeerInfo> peers;
+  bool removed = false;  // this node was removed from the cluster
 };
 
 class Backend {
@@ -186,9 +201,12 @@ class Backend {
   virtual void Unsubscribe(const std::string& subscription_id) = 0;
 
   // ---- Cluster ----
-  // `with_state_hash` also hashes the whole state (a full scan of the
-  // state.db): only /api/v1/cluster/status asks for it.
-  virtual ClusterStatus Status(bool with_state_hash) = 0;
+  // This node's view, without the state hash (cheap, any thread).
+  virtual ClusterStatus Status() = 0;
+  // The same with `state_hash` and the applied index it was computed at.
+  // Hashing reads the whole state off the serving threads; one hash per
+  // applied index is computed and shared by every caller.
+  virtual void StatusWithHash(Callback<ClusterStatus> done) = 0;
   // Ready when a leader is known and this node has applied up to it;
   // otherwise false with the reason in *why.
   virtual bool Ready(std::string* why) = 0;
@@ -204,11 +222,18 @@ class Backend {
   // Inbound /raft connections only carry messages to this node (it answers
   // on its own outbound connections). `link` names one connection: a
   // snapshot chunk's text header and its binary frame pair up within it.
-  // A peer connected, announcing the address it serves on; false refuses it.
-  virtual bool PeerConnected(uint64_t link, const std::string& node_id,
-                             const std::string& address) = 0;
-  virtual void PeerText(uint64_t link, const std::string& node_id, std::string json) = 0;
-  virtual void PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) = 0;
+  // A peer connected, announcing the address it serves on. Not OK refuses
+  // it: the connection is closed with the status message as the reason
+  // (with kPeerRemovedCloseCode when the status carries
+  // kRemovedPayload). `resume` restarts a reader paused by PeerText or
+  // PeerBinary returning false; it may be called from any thread.
+  virtual absl::Status PeerConnected(uint64_t link, const std::string& node_id,
+                                     const std::string& address,
+                                     std::function<void()> resume) = 0;
+  // One frame from the peer. False: the node's inbox is full; read nothing
+  // more on this link until `resume` is called.
+  virtual bool PeerText(uint64_t link, const std::string& node_id, std::string json) = 0;
+  virtual bool PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) = 0;
   virtual void PeerDisconnected(uint64_t link, const std::string& node_id) = 0;
 
   // ---- Observability ----

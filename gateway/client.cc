@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "gateway/backend.h"
 #include "gateway/url.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -131,6 +132,10 @@ class PeerDialer::Impl {
       ws->async_read(read_buffer, [self, gen](beast::error_code ec, size_t) {
         if (gen != self->generation) return;
         self->read_buffer.consume(self->read_buffer.size());
+        if (ec == websocket::error::closed &&
+            self->ws->reason().code == kPeerRemovedCloseCode && self->owner->options_.on_removed) {
+          self->owner->options_.on_removed(self->id, std::string(self->ws->reason().reason.data(), self->ws->reason().reason.size()));
+        }
         if (ec) return self->Fail(gen, ec.message());
         self->Read(gen);
       });

@@ -5,6 +5,7 @@
 #define CONCORDANCE_GATEWAY_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,6 +33,10 @@ class PeerDialer {
     int backoff_max_ms = 2000;
     int connect_timeout_ms = 2000;
     uint64_t seed = 1;
+    // Called (on the dialer thread) when a peer closes our connection with
+    // kPeerRemovedCloseCode: it says this node was removed. The reason text
+    // names the configuration index.
+    std::function<void(const std::string& peer_id, const std::string& reason)> on_removed;
   };
   PeerDialer(Options options, metrics::Registry* metrics);
   ~PeerDialer();

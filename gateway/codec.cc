@@ -208,6 +208,10 @@ std::string ClusterStatusJson(const ClusterStatus& s) {
   String(w, s.node_id);
   Key(w, "role");
   String(w, s.role);
+  if (s.removed) {
+    Key(w, "removed");
+    w.Bool(true);
+  }
   Key(w, "leader");
   if (s.leader_id.empty()) {
     w.Null();

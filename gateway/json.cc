@@ -4,6 +4,7 @@
 #include <rapidjson/reader.h>
 
 #include "absl/strings/str_cat.h"
+#include "storage/validation.h"
 #include "util/status_payloads.h"
 
 namespace concordance::gateway {
@@ -12,7 +13,10 @@ namespace {
 constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
                                  rapidjson::kParseValidateEncodingFlag;
 
-// Forwards SAX events to a Document while counting nesting depth.
+// Forwards SAX events to a Document while counting nesting depth and
+// checking that every decoded string is valid UTF-8: the raw text is
+// validated by the reader, but an escape such as "\udc00" (a lone
+// surrogate) decodes to bytes that are not UTF-8.
 class DepthGuard {
  public:
   DepthGuard(rapidjson::Document& doc, int max_depth) : doc_(doc), max_(max_depth) {}
@@ -27,10 +31,12 @@ class DepthGuard {
     return doc_.RawNumber(s, n, copy);
   }
   bool String(const char* s, rapidjson::SizeType n, bool copy) {
-    return doc_.String(s, n, copy);
+    return Utf8(s, n) && doc_.String(s, n, copy);
   }
   bool StartObject() { return ++depth_ <= max_ && doc_.StartObject(); }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    return Utf8(s, n) && doc_.Key(s, n, copy);
+  }
   bool EndObject(rapidjson::SizeType n) {
     --depth_;
     return doc_.EndObject(n);
@@ -41,11 +47,19 @@ class DepthGuard {
     return doc_.EndArray(n);
   }
   bool too_deep() const { return depth_ > max_; }
+  bool bad_utf8() const { return bad_utf8_; }
 
  private:
+  bool Utf8(const char* s, rapidjson::SizeType n) {
+    if (storage::IsValidUtf8(absl::string_view(s, n))) return true;
+    bad_utf8_ = true;
+    return false;
+  }
+
   rapidjson::Document& doc_;
   int max_;
   int depth_ = 0;
+  bool bad_utf8_ = false;
 };
 
 }  // namespace
@@ -55,18 +69,24 @@ absl::StatusOr<rapidjson::Document> ParseJson(absl::string_view text, int max_de
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
   rapidjson::ParseResult result;
-  bool too_deep = false;
+  bool too_deep = false, bad_utf8 = false;
   auto generator = [&](rapidjson::Document& handler) {
     rapidjson::Reader reader;
     DepthGuard guard(handler, max_depth);
     result = reader.Parse<kParseFlags>(in, guard);
     too_deep = guard.too_deep();
+    bad_utf8 = guard.bad_utf8();
     return !result.IsError();
   };
   doc.Populate(generator);
   if (too_deep) {
     return absl::InvalidArgumentError(
         absl::StrCat("JSON nests deeper than ", max_depth, " levels"));
+  }
+  if (bad_utf8) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "JSON string at offset ", result.Offset(),
+        " decodes to invalid UTF-8 (a lone surrogate escape such as \\udc00?)"));
   }
   if (result.IsError()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -103,6 +123,7 @@ void WriteEntry(JsonWriter& w, const kv::KvEntry& e) {
   } else {
     w.Null();
   }
+  if (!e.error().empty()) WriteEntryError(w, e.error());
   w.EndObject();
 }
 
@@ -134,7 +155,43 @@ void WriteChange(JsonWriter& w, const kv::ChangeEvent& c, absl::string_view sub_
   w.Int64(c.timestamp());
   Key(w, "tenantId");
   String(w, c.tenant_id());
+  if (!c.error().empty()) WriteEntryError(w, c.error());
   w.EndObject();
+}
+
+void WriteEntryError(JsonWriter& w, absl::string_view message) {
+  Key(w, "error");
+  w.StartObject();
+  Key(w, "code");
+  String(w, "undecryptable");
+  Key(w, "message");
+  String(w, SafeText(message));
+  w.EndObject();
+}
+
+std::string SafeText(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    // The longest valid UTF-8 sequence starting here (1-4 bytes), if any.
+    size_t n = 0;
+    for (size_t len = 1; len <= 4 && i + len <= s.size(); ++len) {
+      if (storage::IsValidUtf8(s.substr(i, len))) {
+        n = len;
+        break;
+      }
+    }
+    unsigned char c = s[i];
+    if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7f))) {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+      ++i;
+    } else {
+      out.append(s.data() + i, n);
+      i += n;
+    }
+  }
+  return out;
 }
 
 void WriteErrorDetails(JsonWriter& w, const absl::Status& s) {

@@ -50,6 +50,12 @@ void WriteEntry(JsonWriter& w, const kv::KvEntry& e);
 // first when given.
 void WriteChange(JsonWriter& w, const kv::ChangeEvent& c,
                  absl::string_view subscription_id = "");
+// "error": {"code": "undecryptable", "message"} of an entry or change
+// whose value this node cannot decrypt (its value is then null).
+void WriteEntryError(JsonWriter& w, absl::string_view message);
+// `s` made safe to echo or log: invalid UTF-8 bytes and control characters
+// become \xHH, the rest is kept.
+std::string SafeText(absl::string_view s);
 // Extra fields of an error derived from the status payloads:
 // currentVersion, opIndex, oldestSeq, leader {nodeId, address}, retryable,
 // indeterminate.

@@ -78,7 +78,7 @@ HttpResponse RestHandler::Error(const absl::Status& s, absl::string_view target)
   Key(w, "code");
   String(w, wire.code);
   Key(w, "message");
-  String(w, s.message());
+  String(w, SafeText(s.message()));
   WriteErrorDetails(w, s);
   w.EndObject();
   w.EndObject();
@@ -138,7 +138,8 @@ void RestHandler::Handle(HttpRequest req, std::function<void(HttpResponse)> done
 void RestHandler::Route(HttpRequest& req, const std::string& path,
                         const std::map<std::string, std::string>& q, Done done,
                         std::string* route) {
-  const std::string& m = req.method;
+  // HEAD is GET without the body (the server drops it, keeping the headers).
+  const std::string m = req.method == "HEAD" ? "GET" : req.method;
   auto method_not_allowed = [&](const char* allow) {
     HttpResponse r = Json(405, absl::StrCat(
         "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"use ", allow, "\"}}"));
@@ -148,14 +149,14 @@ void RestHandler::Route(HttpRequest& req, const std::string& path,
   // Unauthenticated endpoints.
   if (path == "/api/v1/health") {
     *route = "health";
-    if (m != "GET" && m != "HEAD") return method_not_allowed("GET");
-    ClusterStatus s = backend_->Status(/*with_state_hash=*/false);
+    if (m != "GET") return method_not_allowed("GET");
+    ClusterStatus s = backend_->Status();
     done(Json(200, absl::StrCat("{\"status\":\"ok\",\"nodeId\":\"", s.node_id, "\"}")));
     return;
   }
   if (path == "/api/v1/ready") {
     *route = "ready";
-    if (m != "GET" && m != "HEAD") return method_not_allowed("GET");
+    if (m != "GET") return method_not_allowed("GET");
     std::string why;
     if (backend_->Ready(&why)) {
       done(Json(200, "{\"ready\":true}"));
@@ -176,7 +177,7 @@ void RestHandler::Route(HttpRequest& req, const std::string& path,
   }
 
   // Everything else needs a key: reads the agent key, writes the API key.
-  bool write = !(m == "GET" || m == "HEAD");
+  bool write = m != "GET";
   if (path == "/api/v1/snapshot") write = true;  // the whole dataset
   absl::Status access = auth_->Check(req.authorization, write ? Access::kWrite : Access::kRead);
   if (!access.ok()) {
@@ -243,14 +244,14 @@ void RestHandler::Route(HttpRequest& req, const std::string& path,
   if (path == "/api/v1/changes") {
     *route = "changes";
     if (m != "GET") return method_not_allowed("GET");
-    return Changes(q, std::move(done));
+    return Changes(q, req.cancel, std::move(done));
   }
   if (absl::StartsWith(path, kClusterPrefix)) {
     std::string what = path.substr(kClusterPrefix.size());
     if (what == "status") {
       *route = "cluster_status";
       if (m != "GET") return method_not_allowed("GET");
-      return done(Json(200, ClusterStatusJson(backend_->Status(/*with_state_hash=*/true))));
+      return backend_->StatusWithHash(Reply<ClusterStatus>(std::move(done), ClusterStatusJson));
     }
     if (what == "join" || what == "remove" || what == "transfer-leadership") {
       *route = "cluster_" + what;
@@ -272,7 +273,7 @@ void RestHandler::Route(HttpRequest& req, const std::string& path,
     return;
   }
   *route = "unknown";
-  done(Error(absl::NotFoundError(absl::StrCat("no such endpoint: ", m, " ", path))));
+  done(Error(absl::NotFoundError(absl::StrCat("no such endpoint: ", req.method, " ", path))));
 }
 
 void RestHandler::KvGet(const std::string& ns, const std::string& key,
@@ -336,8 +337,10 @@ void RestHandler::Batch(const HttpRequest& http, const std::string& actor, Done 
                   Reply<BatchResult>(std::move(done), BatchResultJson, http.target));
 }
 
-void RestHandler::Changes(const std::map<std::string, std::string>& q, Done done) {
+void RestHandler::Changes(const std::map<std::string, std::string>& q,
+                          std::shared_ptr<Cancellation> cancel, Done done) {
   ChangesRequest req;
+  req.cancel = std::move(cancel);
   req.tenant = QueryString(q, "tenant");
   req.ns = QueryString(q, "namespace");
   if (req.tenant.empty() == req.ns.empty()) {

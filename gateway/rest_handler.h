@@ -24,6 +24,8 @@ struct HttpRequest {
   std::string authorization;
   std::optional<std::string> actor;  // X-Concordance-Actor
   std::string body;
+  // Fired if the client goes away while the request waits (may be null).
+  std::shared_ptr<Cancellation> cancel;
 };
 
 struct HttpResponse {
@@ -64,7 +66,8 @@ class RestHandler {
                 const std::map<std::string, std::string>& q, const std::string& target,
                 const std::string& actor, Done done);
   void Batch(const HttpRequest& req, const std::string& actor, Done done);
-  void Changes(const std::map<std::string, std::string>& q, Done done);
+  void Changes(const std::map<std::string, std::string>& q, std::shared_ptr<Cancellation> cancel,
+               Done done);
   void Cluster(const std::string& what, const HttpRequest& req, Done done);
 
   Backend* backend_;

@@ -48,7 +48,7 @@ std::string RpcError(const std::string& id_json, int code, const absl::Status& s
   Key(w, "code");
   w.Int(code);
   Key(w, "message");
-  String(w, s.message());
+  String(w, SafeText(s.message()));
   Key(w, "data");
   w.StartObject();
   Key(w, "code");
@@ -113,11 +113,20 @@ class RpcConnection::Sink : public ChangeSink {
     Key(w, "code");
     String(w, ToWire(why).code);
     Key(w, "message");
-    String(w, why.message());
+    String(w, SafeText(why.message()));
     WriteErrorDetails(w, why);
     w.EndObject();
     w.EndObject();
     conn->hooks_.send(Finish(buf));
+  }
+  bool HasRoom() const override {
+    std::shared_ptr<RpcConnection> conn = conn_.lock();
+    return conn == nullptr || !conn->hooks_.has_room || conn->hooks_.has_room();
+  }
+  void OnRoom(std::function<void()> fn) override {
+    std::shared_ptr<RpcConnection> conn = conn_.lock();
+    if (conn == nullptr || !conn->hooks_.on_room) return fn();
+    conn->hooks_.on_room(std::move(fn));
   }
 
  private:
@@ -227,7 +236,7 @@ void RpcConnection::Dispatch(const rapidjson::Value& req, Respond respond) {
   }
   auto version = req.FindMember("jsonrpc");
   if (version == req.MemberEnd() || !version->value.IsString() ||
-      std::string(version->value.GetString()) != "2.0") {
+      absl::string_view(version->value.GetString(), version->value.GetStringLength()) != "2.0") {
     respond(RpcError(id_json, kRpcInvalidRequest,
                      absl::InvalidArgumentError("\"jsonrpc\" must be \"2.0\"")));
     return;

@@ -31,6 +31,11 @@ class RpcConnection : public std::enable_shared_from_this<RpcConnection> {
     // Called when the number of requests in flight drops back below the
     // limit, so a paused reader may resume.
     std::function<void()> resume;
+    // Flow control for watch replays (gateway::ChangeSink::HasRoom/OnRoom):
+    // whether the connection's unsent output is small enough for another
+    // page of history, and a call-back for when it is again.
+    std::function<bool()> has_room;
+    std::function<void(std::function<void()>)> on_room;
   };
   struct Options {
     int max_in_flight = 64;         // requests awaiting an answer

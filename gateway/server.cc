@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gateway/url.h"
 #include "glog/logging.h"
+#include "util/status_payloads.h"
 
 namespace concordance::gateway {
 
@@ -52,6 +53,7 @@ class Server::Impl {
         metrics_(metrics),
         rest_(backend, auth, RestOptions(options_), metrics),
         acceptor_(ioc_),
+        accept_retry_(ioc_),
         work_(net::make_work_guard(ioc_)) {
     http_connections_ = metrics->GetGauge("concordance_http_connections",
                                           "Open HTTP connections (not upgraded).");
@@ -59,6 +61,12 @@ class Server::Impl {
                                             "Open WebSocket connections.", {{"path", "/stream"}});
     raft_connections_ = metrics->GetGauge("concordance_websocket_connections",
                                           "Open WebSocket connections.", {{"path", "/raft"}});
+    refused_connections_ = metrics->GetCounter(
+        "concordance_connections_refused_total",
+        "Connections closed at once because every slot was taken (--max-connections).");
+    accept_errors_ = metrics->GetCounter(
+        "concordance_accept_errors_total",
+        "accept() failures (e.g. out of file descriptors); the server backs off after each.");
   }
 
   static RestHandler::Options RestOptions(const Options& o) {
@@ -82,6 +90,33 @@ class Server::Impl {
   bool stopping() const { return stopping_.load(); }
   uint64_t NextId() { return next_id_.fetch_add(1); }
 
+  // Connection budgets. Clients (HTTP and /stream) have max_connections
+  // slots; /raft peers have max_peer_connections of their own. A connection
+  // accepted while every client slot is taken gets a probation slot: it may
+  // only become a /raft session, so clients cannot starve peers.
+  enum class Slot { kClient, kProbation, kPeer };
+  bool TakePeerSlot(Slot from) {
+    if (peer_connections_.fetch_add(1) >= options_.max_peer_connections) {
+      peer_connections_.fetch_sub(1);
+      return false;
+    }
+    ReleaseSlot(from);
+    return true;
+  }
+  void ReleaseSlot(Slot slot) {
+    switch (slot) {
+      case Slot::kClient:
+        client_connections_.fetch_sub(1);
+        break;
+      case Slot::kProbation:
+        probation_connections_.fetch_sub(1);
+        break;
+      case Slot::kPeer:
+        peer_connections_.fetch_sub(1);
+        break;
+    }
+  }
+
   Options options_;
   Backend* backend_;
   const Authenticator* auth_;
@@ -90,13 +125,26 @@ class Server::Impl {
   metrics::Gauge* http_connections_;
   metrics::Gauge* stream_connections_;
   metrics::Gauge* raft_connections_;
-  std::atomic<size_t> connections_{0};
+  metrics::Counter* refused_connections_;
+  metrics::Counter* accept_errors_;
+  std::atomic<size_t> connections_{0};  // every open connection
+  std::atomic<size_t> client_connections_{0};
+  std::atomic<size_t> probation_connections_{0};
+  std::atomic<size_t> peer_connections_{0};
 
  private:
   void Accept();
+  void OnAccepted(tcp::socket socket);
+  // Accept failed (EMFILE, ENFILE, ENOBUFS...): wait before trying again,
+  // so a full fd table does not make the loop spin and flood the log.
+  void BackOffAccept(const beast::error_code& ec);
 
   net::io_context ioc_;
   tcp::acceptor acceptor_;
+  net::steady_timer accept_retry_;
+  int accept_backoff_ms_ = 0;
+  std::chrono::steady_clock::time_point accept_error_logged_{};
+  uint64_t accept_errors_unlogged_ = 0;
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
   uint16_t bound_port_ = 0;
@@ -143,9 +191,18 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
     RpcConnection::Hooks hooks;
     hooks.send = [weak](std::string text) {
       if (auto self = weak.lock()) {
+        self->outstanding_bytes_.fetch_add(text.size());
+        self->outstanding_messages_.fetch_add(1);
         net::post(self->ws_.get_executor(),
                   [self, text = std::move(text)]() mutable { self->Enqueue(std::move(text)); });
       }
+    };
+    hooks.has_room = [weak] {
+      auto self = weak.lock();
+      return self != nullptr && self->HasRoom();
+    };
+    hooks.on_room = [weak](std::function<void()> fn) {
+      if (auto self = weak.lock()) self->OnRoom(std::move(fn));
     };
     hooks.resume = [weak] {
       if (auto self = weak.lock()) {
@@ -189,12 +246,45 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
     MaybeRead();
   }
 
+  // Below a quarter of the send-queue caps: replays may read another page.
+  bool HasRoom() const {
+    const auto& o = server_->options_;
+    return outstanding_bytes_.load() < o.ws_send_queue_bytes / 4 &&
+           outstanding_messages_.load() < o.ws_send_queue_messages / 4;
+  }
+
+  void OnRoom(std::function<void()> fn) {
+    {
+      absl::MutexLock l(&room_mu_);
+      if (!room_closed_) room_waiters_.push_back(std::move(fn));
+    }
+    // Room may have come back before the waiter was registered.
+    if (HasRoom()) WakeRoomWaiters();
+  }
+
+  void WakeRoomWaiters() {
+    std::vector<std::function<void()>> waiters;
+    {
+      absl::MutexLock l(&room_mu_);
+      waiters.swap(room_waiters_);
+    }
+    for (auto& fn : waiters) fn();
+  }
+
+  // A message handed to send() leaves the outstanding count here: written,
+  // or dropped because the connection is going away.
+  void Settled(size_t bytes) {
+    outstanding_bytes_.fetch_sub(bytes);
+    outstanding_messages_.fetch_sub(1);
+  }
+
   void Enqueue(std::string text) {
-    if (closing_ || done_) return;
+    if (closing_ || done_) return Settled(text.size());
     const auto& o = server_->options_;
     if (queue_.size() >= o.ws_send_queue_messages || queued_bytes_ + text.size() > o.ws_send_queue_bytes) {
       LOG(WARNING) << "/stream: closing a connection whose client does not read (" << queue_.size()
                    << " messages, " << queued_bytes_ << " bytes queued)";
+      Settled(text.size());
       Close(websocket::close_code::policy_error,
             "send queue overflow: the client is not reading fast enough");
       return;
@@ -214,7 +304,9 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   void OnWrite(beast::error_code ec, size_t) {
     writing_ = false;
     queued_bytes_ -= queue_.front().size();
+    Settled(queue_.front().size());
     queue_.pop_front();
+    if (HasRoom()) WakeRoomWaiters();
     if (ec) return Done();
     if (!queue_.empty() && !closing_) {
       Write();
@@ -243,8 +335,14 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   void Done() {
     if (done_) return;
     done_ = true;
+    {
+      absl::MutexLock l(&room_mu_);
+      room_closed_ = true;
+      room_waiters_.clear();  // their subscriptions end with the connection
+    }
     if (conn_) conn_->Closed();
     server_->stream_connections_->Add(-1);
+    server_->ReleaseSlot(Server::Impl::Slot::kClient);
     server_->connections_.fetch_sub(1);
     server_->Unregister(id_);
   }
@@ -258,6 +356,12 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   std::shared_ptr<RpcConnection> conn_;
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
+  // Handed to send() and not yet written (any thread).
+  std::atomic<size_t> outstanding_bytes_{0};
+  std::atomic<size_t> outstanding_messages_{0};
+  absl::Mutex room_mu_;
+  std::vector<std::function<void()>> room_waiters_ ABSL_GUARDED_BY(room_mu_);
+  bool room_closed_ ABSL_GUARDED_BY(room_mu_) = false;
   bool reading_ = false, writing_ = false, closing_ = false, close_pending_ = false, done_ = false;
   websocket::close_reason close_reason_;
 };
@@ -296,26 +400,46 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
   void OnAccept(beast::error_code ec) {
     if (ec) return Done();
     accepted_ = true;
-    if (!server_->backend_->PeerConnected(id_, node_id_, address_)) {
+    std::weak_ptr<RaftSession> weak = weak_from_this();
+    auto resume = [weak] {
+      if (auto self = weak.lock()) {
+        net::post(self->ws_.get_executor(), [self] {
+          if (!self->paused_) return;
+          self->paused_ = false;
+          self->Read();
+        });
+      }
+    };
+    absl::Status s = server_->backend_->PeerConnected(id_, node_id_, address_, resume);
+    if (!s.ok()) {
       closing_ = true;
-      ws_.async_close(websocket::close_reason(websocket::close_code::policy_error, "unknown peer"),
-                      [self = shared_from_this()](beast::error_code) { self->Done(); });
+      // A close reason holds at most 123 bytes.
+      std::string reason(s.message().substr(0, 120));
+      websocket::close_reason why(s.GetPayload(kRemovedPayload).has_value()
+                                      ? websocket::close_code(kPeerRemovedCloseCode)
+                                      : websocket::close_code::policy_error,
+                                  reason);
+      ws_.async_close(why, [self = shared_from_this()](beast::error_code) { self->Done(); });
       return;
     }
     Read();
   }
 
+  // Reads frames and hands them to the node until it says its inbox is
+  // full; then waits for `resume` (so a peer cannot queue without bound).
   void Read() {
     ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->Done();
       std::string data = beast::buffers_to_string(self->buffer_.data());
       self->buffer_.consume(self->buffer_.size());
-      if (self->ws_.got_text()) {
-        self->server_->backend_->PeerText(self->id_, self->node_id_, std::move(data));
+      bool more = self->ws_.got_text()
+                      ? self->server_->backend_->PeerText(self->id_, self->node_id_, std::move(data))
+                      : self->server_->backend_->PeerBinary(self->id_, self->node_id_, std::move(data));
+      if (more) {
+        self->Read();
       } else {
-        self->server_->backend_->PeerBinary(self->id_, self->node_id_, std::move(data));
+        self->paused_ = true;
       }
-      self->Read();
     });
   }
 
@@ -324,6 +448,7 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
     done_ = true;
     if (accepted_) server_->backend_->PeerDisconnected(id_, node_id_);
     server_->raft_connections_->Add(-1);
+    server_->ReleaseSlot(Server::Impl::Slot::kPeer);
     server_->connections_.fetch_sub(1);
     server_->Unregister(id_);
   }
@@ -334,7 +459,7 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
   std::string node_id_;
   std::string address_;
   uint64_t id_;
-  bool closing_ = false, done_ = false, accepted_ = false;
+  bool closing_ = false, done_ = false, accepted_ = false, paused_ = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -342,8 +467,9 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
 
 class HttpSession : public Session, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, Server::Impl* server)
-      : stream_(std::move(socket)), server_(server), id_(server->NextId()) {}
+  using Slot = Server::Impl::Slot;
+  HttpSession(tcp::socket socket, Server::Impl* server, Slot slot)
+      : stream_(std::move(socket)), server_(server), id_(server->NextId()), slot_(slot) {}
 
   void Start() {
     server_->Register(id_, weak_from_this());
@@ -367,8 +493,10 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     parser_.emplace();
     parser_->body_limit(server_->options_.limits.max_body_bytes);
     parser_->header_limit(kHeaderLimit);
-    stream_.expires_after(std::chrono::milliseconds(
-        first_request_ ? server_->options_.header_timeout_ms : server_->options_.idle_timeout_ms));
+    int timeout_ms = first_request_ ? server_->options_.header_timeout_ms
+                                    : server_->options_.idle_timeout_ms;
+    if (slot_ == Slot::kProbation) timeout_ms = server_->options_.probation_timeout_ms;
+    stream_.expires_after(std::chrono::milliseconds(timeout_ms));
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
   }
@@ -395,39 +523,57 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     http::request<http::string_body> req = parser_->release();
     absl::string_view target(req.target().data(), req.target().size());
     absl::string_view path = target.substr(0, target.find('?'));
-    if (path == "/stream" || path == "/raft") return Upgrade(std::move(req), path, target);
+    if (path == "/raft") return UpgradeRaft(std::move(req), target);
+    if (slot_ == Slot::kProbation) {
+      return Reject(http::status::service_unavailable,
+                    absl::UnavailableError(absl::StrCat(
+                        "too many connections (", server_->options_.max_connections,
+                        "); retry shortly")));
+    }
+    if (path == "/stream") return UpgradeStream(std::move(req));
     Serve(std::move(req));
   }
 
-  void Upgrade(http::request<http::string_body> req, absl::string_view path,
-               absl::string_view target) {
+  void UpgradeRaft(http::request<http::string_body> req, absl::string_view target) {
     if (!websocket::is_upgrade(req)) {
       return Reject(http::status::upgrade_required,
-                    absl::InvalidArgumentError(absl::StrCat(std::string(path), " speaks WebSocket only")));
+                    absl::InvalidArgumentError("/raft speaks WebSocket only"));
+    }
+    if (server_->stopping()) {
+      return Reject(http::status::service_unavailable, absl::UnavailableError("server shutting down"));
+    }
+    if (!server_->auth_->IsPeer(std::string(req[http::field::authorization]))) {
+      return Reject(http::status::unauthorized, absl::UnauthenticatedError("/raft needs the peer key"));
+    }
+    size_t q = target.find('?');
+    absl::StatusOr<std::map<std::string, std::string>> query =
+        ParseQuery(q == absl::string_view::npos ? "" : target.substr(q + 1));
+    if (!query.ok()) return Reject(http::status::bad_request, query.status());
+    auto it = query->find("nodeId");
+    if (it == query->end() || it->second.empty()) {
+      return Reject(http::status::bad_request, absl::InvalidArgumentError("/raft needs ?nodeId="));
+    }
+    auto address = query->find("address");
+    if (!server_->TakePeerSlot(slot_)) {
+      return Reject(http::status::service_unavailable,
+                    absl::UnavailableError("too many peer connections"));
+    }
+    slot_ = Slot::kPeer;
+    Handoff();
+    std::make_shared<RaftSession>(stream_.release_socket(), server_, it->second,
+                                  address == query->end() ? "" : address->second)
+        ->Start(std::move(req));
+  }
+
+  void UpgradeStream(http::request<http::string_body> req) {
+    if (!websocket::is_upgrade(req)) {
+      return Reject(http::status::upgrade_required,
+                    absl::InvalidArgumentError("/stream speaks WebSocket only"));
     }
     if (server_->stopping()) {
       return Reject(http::status::service_unavailable, absl::UnavailableError("server shutting down"));
     }
     std::string authorization(req[http::field::authorization]);
-    if (path == "/raft") {
-      if (!server_->auth_->IsPeer(authorization)) {
-        return Reject(http::status::unauthorized, absl::UnauthenticatedError("/raft needs the peer key"));
-      }
-      size_t q = target.find('?');
-      absl::StatusOr<std::map<std::string, std::string>> query =
-          ParseQuery(q == absl::string_view::npos ? "" : target.substr(q + 1));
-      if (!query.ok()) return Reject(http::status::bad_request, query.status());
-      auto it = query->find("nodeId");
-      if (it == query->end() || it->second.empty()) {
-        return Reject(http::status::bad_request, absl::InvalidArgumentError("/raft needs ?nodeId="));
-      }
-      auto address = query->find("address");
-      Handoff();
-      std::make_shared<RaftSession>(stream_.release_socket(), server_, it->second,
-                                    address == query->end() ? "" : address->second)
-          ->Start(std::move(req));
-      return;
-    }
     Access access = server_->auth_->Authenticate(authorization);
     if (access == Access::kNone) {
       return Reject(http::status::unauthorized,
@@ -437,12 +583,12 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     absl::StatusOr<std::string> actor = ResolveActor(
         header == req.end() ? std::nullopt : std::optional<std::string>(header->value()), access);
     if (!actor.ok()) return Reject(http::status::bad_request, actor.status());
-    Handoff();
+    Handoff();  // the client slot goes with the socket
     std::make_shared<StreamSession>(stream_.release_socket(), server_, access, std::move(*actor))
         ->Start(std::move(req));
   }
 
-  // The socket now belongs to a WebSocket session.
+  // The socket now belongs to a WebSocket session, and so does its slot.
   void Handoff() {
     handed_off_ = true;
     stream_.expires_never();
@@ -459,6 +605,13 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     auto actor = req.find("X-Concordance-Actor");
     if (actor != req.end()) hr.actor = std::string(actor->value());
     hr.body = std::move(req.body());
+    std::weak_ptr<HttpSession> weak = weak_from_this();
+    cancel_ = std::make_shared<Cancellation>([weak] {
+      if (auto self = weak.lock()) {
+        net::post(self->stream_.get_executor(), [self] { self->WatchForClose(); });
+      }
+    });
+    hr.cancel = cancel_;
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
     bool head = req.method() == http::verb::head;
@@ -471,7 +624,34 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     });
   }
 
+  // A request that may wait long (a long-poll) armed its cancellation:
+  // read while it waits, so a client that goes away is noticed at once and
+  // its slot and the node's waiter are released. Bytes that arrive instead
+  // (a pipelined request) are kept for the next parse.
+  void WatchForClose() {
+    if (!busy_ || closed_ || watching_ || buffer_.size() > 0) return;
+    watching_ = true;
+    stream_.async_read_some(
+        buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+          self->watching_ = false;
+          if (n > 0) self->buffer_.commit(n);
+          if (ec == net::error::operation_aborted || n > 0) {
+            if (self->read_after_watch_) {
+              self->read_after_watch_ = false;
+              self->Read();
+            }
+            return;
+          }
+          if (ec) {  // the client closed or reset the connection
+            if (self->cancel_) self->cancel_->Cancel();
+            self->CloseSocket();
+          }
+        });
+  }
+
   void Write(HttpResponse r, bool keep_alive, unsigned version, bool head) {
+    if (closed_) return;  // the client went away while we waited
+    cancel_.reset();
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), version);
     res->set(http::field::server, "concordance");
@@ -487,6 +667,13 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
                                          beast::error_code ec, size_t) {
       self->busy_ = false;
       if (ec || !keep_alive) return self->CloseSocket();
+      if (self->watching_) {
+        // Stop the close watch first; its handler starts the next read.
+        self->read_after_watch_ = true;
+        beast::error_code ignored;
+        self->stream_.socket().cancel(ignored);
+        return;
+      }
       self->Read();
     });
   }
@@ -540,6 +727,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
     server_->http_connections_->Add(-1);
+    server_->ReleaseSlot(slot_);
     server_->connections_.fetch_sub(1);
     server_->Unregister(id_);
   }
@@ -549,8 +737,11 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   std::optional<http::request_parser<http::string_body>> parser_;
   Server::Impl* server_;
   uint64_t id_;
+  Slot slot_;
+  std::shared_ptr<Cancellation> cancel_;  // of the request in flight
   bool busy_ = false, close_after_ = false, closed_ = false, handed_off_ = false;
   bool first_request_ = true;
+  bool watching_ = false, read_after_watch_ = false;
   size_t linger_budget_ = 0;
   std::array<char, 16384> discard_;
 };
@@ -558,19 +749,16 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
 }  // namespace
 
 absl::Status Server::Impl::Start() {
-  beast::error_code ec;
-  net::ip::address address = net::ip::make_address(options_.host, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad listen host ", options_.host));
-  tcp::endpoint ep(address, options_.port);
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options_.host, ":", options_.port, ": ", ec.message()));
+  if (options_.listen_fd < 0) {
+    return absl::FailedPreconditionError("the server has no listening socket");
   }
-  bound_port_ = acceptor_.local_endpoint().port();
+  beast::error_code ec;
+  acceptor_.assign(options_.listen_ipv6 ? tcp::v6() : tcp::v4(), options_.listen_fd, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot adopt the listening socket: ", ec.message()));
+  }
+  options_.listen_fd = -1;  // the acceptor owns it now
+  bound_port_ = acceptor_.local_endpoint(ec).port();
   Accept();
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
     threads_.emplace_back([this] {
@@ -583,20 +771,53 @@ absl::Status Server::Impl::Start() {
 
 void Server::Impl::Accept() {
   acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec) {
-      if (ec == net::error::operation_aborted || stopping_) return;
-      LOG(WARNING) << "accept: " << ec.message();
-    } else if (connections_.load() >= options_.max_connections) {
+    if (ec == net::error::operation_aborted || stopping_) return;
+    if (ec) return BackOffAccept(ec);
+    accept_backoff_ms_ = 0;
+    OnAccepted(std::move(socket));
+    Accept();
+  });
+}
+
+void Server::Impl::BackOffAccept(const beast::error_code& ec) {
+  accept_errors_->Inc();
+  accept_backoff_ms_ = std::min(1000, std::max(5, accept_backoff_ms_ * 2));
+  auto now = std::chrono::steady_clock::now();
+  if (now - accept_error_logged_ >= std::chrono::seconds(10)) {
+    LOG(WARNING) << "accept failed: " << ec.message() << " (" << accept_errors_unlogged_
+                 << " more failures since the last report); retrying in " << accept_backoff_ms_
+                 << " ms. Raise the open-files limit or lower --max-connections.";
+    accept_error_logged_ = now;
+    accept_errors_unlogged_ = 0;
+  } else {
+    ++accept_errors_unlogged_;
+  }
+  accept_retry_.expires_after(std::chrono::milliseconds(accept_backoff_ms_));
+  accept_retry_.async_wait([this](const beast::error_code& e) {
+    if (!e && !stopping_) Accept();
+  });
+}
+
+void Server::Impl::OnAccepted(tcp::socket socket) {
+  Slot slot;
+  if (client_connections_.fetch_add(1) < options_.max_connections) {
+    slot = Slot::kClient;
+  } else {
+    client_connections_.fetch_sub(1);
+    if (probation_connections_.fetch_add(1) < options_.max_peer_connections) {
+      slot = Slot::kProbation;
+    } else {
+      probation_connections_.fetch_sub(1);
+      refused_connections_->Inc();
       beast::error_code ignored;
       socket.close(ignored);
-    } else {
-      connections_.fetch_add(1);
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<HttpSession>(std::move(socket), this)->Start();
+      return;
     }
-    if (!stopping_) Accept();
-  });
+  }
+  connections_.fetch_add(1);
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::make_shared<HttpSession>(std::move(socket), this, slot)->Start();
 }
 
 void Server::Impl::Stop(int grace_ms) {
@@ -604,6 +825,7 @@ void Server::Impl::Stop(int grace_ms) {
   net::post(ioc_, [this] {
     beast::error_code ec;
     acceptor_.close(ec);
+    accept_retry_.cancel();
   });
   std::vector<std::shared_ptr<Session>> live;
   {

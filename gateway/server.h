@@ -27,8 +27,10 @@ namespace concordance::gateway {
 class Server {
  public:
   struct Options {
-    std::string host = "127.0.0.1";
-    uint16_t port = 4100;  // 0: any free port (see port())
+    // The bound, listening socket to serve (gateway/listener.h); the server
+    // takes ownership in Start().
+    int listen_fd = -1;
+    bool listen_ipv6 = false;
     int io_threads = 2;
     storage::Limits limits;
     int header_timeout_ms = 30000;  // to receive a whole request head
@@ -36,7 +38,11 @@ class Server {
     int ws_idle_timeout_ms = 60000;  // WebSocket silence before a ping
     size_t ws_send_queue_messages = 4096;  // per /stream connection
     size_t ws_send_queue_bytes = 64 << 20;
-    size_t max_connections = 10000;
+    size_t max_connections = 10000;     // HTTP and /stream clients
+    size_t max_peer_connections = 64;   // /raft, never taken by clients
+    // A connection accepted while every client slot is taken may only
+    // become a /raft session, and must say so within this time.
+    int probation_timeout_ms = 5000;
     RpcConnection::Options rpc;
     RestHandler::Options rest;
   };
@@ -47,7 +53,7 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds, listens and starts the I/O threads.
+  // Starts accepting on the listening socket and runs the I/O threads.
   absl::Status Start();
   // The bound port (useful with port 0).
   uint16_t port() const;

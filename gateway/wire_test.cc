@@ -63,7 +63,8 @@ class FakeBackend : public Backend {
     done(SubscribeResult{"s1", 7});
   }
   void Unsubscribe(const std::string& id) override { calls.push_back("unsubscribe " + id); }
-  ClusterStatus Status(bool) override {
+  void StatusWithHash(Callback<ClusterStatus> done) override { done(Status()); }
+  ClusterStatus Status() override {
     ClusterStatus s;
     s.node_id = "n1";
     s.role = "leader";
@@ -74,16 +75,19 @@ class FakeBackend : public Backend {
     return ready;
   }
   void Join(const std::string&, const std::string&, Callback<ClusterStatus> done) override {
-    done(Status(false));
+    done(Status());
   }
-  void Remove(const std::string&, Callback<ClusterStatus> done) override { done(Status(false)); }
+  void Remove(const std::string&, Callback<ClusterStatus> done) override { done(Status()); }
   void TransferLeadership(const std::string&, Callback<ClusterStatus> done) override {
-    done(Status(false));
+    done(Status());
   }
   void Snapshot(Callback<std::string> done) override { done(std::string("SQLite format 3")); }
-  bool PeerConnected(uint64_t, const std::string&, const std::string&) override { return true; }
-  void PeerText(uint64_t, const std::string&, std::string) override {}
-  void PeerBinary(uint64_t, const std::string&, std::string) override {}
+  absl::Status PeerConnected(uint64_t, const std::string&, const std::string&,
+                             std::function<void()>) override {
+    return absl::OkStatus();
+  }
+  bool PeerText(uint64_t, const std::string&, std::string) override { return true; }
+  bool PeerBinary(uint64_t, const std::string&, std::string) override { return true; }
   void PeerDisconnected(uint64_t, const std::string&) override {}
   std::string MetricsText() override { return "# metrics\n"; }
 

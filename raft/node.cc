@@ -19,6 +19,42 @@ bool IsLeaderMessage(const Message& m) {
 
 }  // namespace
 
+bool HasSaneNumbers(const Message& m) {
+  auto ok = [](uint64_t v) { return v < kMaxTermOrIndex; };
+  if (!ok(m.term())) return false;
+  switch (m.body_case()) {
+    case Message::kRequestVote:
+      return ok(m.request_vote().last_log_index()) && ok(m.request_vote().last_log_term());
+    case Message::kAppendEntries: {
+      const AppendEntries& a = m.append_entries();
+      if (!ok(a.prev_log_index()) || !ok(a.prev_log_term()) || !ok(a.leader_commit())) {
+        return false;
+      }
+      for (const LogEntry& e : a.entries()) {
+        if (!ok(e.index()) || !ok(e.term())) return false;
+      }
+      return true;
+    }
+    case Message::kAppendEntriesResponse: {
+      const AppendEntriesResponse& r = m.append_entries_response();
+      return ok(r.match_index()) && ok(r.conflict_index()) && ok(r.conflict_term()) &&
+             ok(r.last_log_index()) && ok(r.rejected_index());
+    }
+    case Message::kInstallSnapshot: {
+      const SnapshotMeta& meta = m.install_snapshot().meta();
+      return ok(meta.index()) && ok(meta.term()) && ok(meta.size()) &&
+             ok(m.install_snapshot().offset());
+    }
+    case Message::kInstallSnapshotResponse:
+      return ok(m.install_snapshot_response().snapshot_index()) &&
+             ok(m.install_snapshot_response().next_offset());
+    case Message::kReadIndexResponse:
+      return ok(m.read_index_response().index());
+    default:
+      return true;
+  }
+}
+
 const char* RoleName(Role role) {
   switch (role) {
     case Role::kFollower:
@@ -301,6 +337,11 @@ void Node::CampaignNow() {
 }
 
 void Node::Campaign(bool pre_vote, bool transfer) {
+  if (term_ + 1 >= kMaxTermOrIndex) {
+    LOG_EVERY_N(ERROR, 100) << config_.id << " cannot campaign: its term " << term_
+                            << " is at the limit";
+    return;
+  }
   uint64_t term;
   if (pre_vote) {
     BecomePreCandidate();
@@ -348,6 +389,11 @@ void Node::Send(Message m) {
 
 void Node::Step(const Message& m) {
   if (m.to() != config_.id || m.from().empty() || m.from() == config_.id) return;
+  if (!HasSaneNumbers(m)) {
+    LOG_EVERY_N(WARNING, 100) << config_.id << " drops a message from " << m.from()
+                              << " with a term or index beyond 2^62";
+    return;
+  }
   if (m.term() > term_) {
     if (m.has_request_vote()) {
       bool in_lease = config_.check_quorum && !lead_.empty() &&
@@ -570,6 +616,15 @@ void Node::HandleInstallSnapshot(const Message& m) {
     reply_matched(log_.committed());
     return;
   }
+  if (meta.size() > config_.max_snapshot_bytes) {
+    // Not answered: the leader retries after a while, not in a tight loop.
+    LOG_EVERY_N(WARNING, 20) << config_.id << " refuses a snapshot of " << meta.size()
+                             << " bytes from " << m.from() << ": over the limit of "
+                             << config_.max_snapshot_bytes << " (--max-snapshot-bytes)";
+    incoming_data_.clear();
+    incoming_meta_.Clear();
+    return;
+  }
   if (is.offset() == 0) {
     incoming_meta_ = meta;
     incoming_data_.clear();
@@ -599,6 +654,17 @@ void Node::HandleInstallSnapshot(const Message& m) {
     incoming_data_.clear();
     reply_chunk(0, true);
     return;
+  }
+  if (config_.validate_snapshot) {
+    absl::Status valid = config_.validate_snapshot(meta, incoming_data_);
+    if (!valid.ok()) {
+      LOG_EVERY_N(WARNING, 10) << config_.id << " refuses the snapshot at index " << meta.index()
+                               << " from " << m.from() << " and keeps its log: " << valid;
+      incoming_data_.clear();
+      incoming_meta_.Clear();
+      reply_chunk(0, true);
+      return;
+    }
   }
   if (log_.MatchTerm(meta.index(), meta.term())) {
     // Our log already holds the snapshot's last entry: just commit.
@@ -867,6 +933,9 @@ absl::StatusOr<std::pair<uint64_t, uint64_t>> Node::Propose(std::string data) {
   if (role_ != Role::kLeader) {
     return absl::FailedPreconditionError("not the leader");
   }
+  if (log_.LastIndex() + 1 >= kMaxTermOrIndex) {
+    return absl::ResourceExhaustedError("the log index is at its limit");
+  }
   if (!lead_transferee_.empty()) {
     return absl::FailedPreconditionError("leadership transfer in progress");
   }
@@ -896,14 +965,19 @@ absl::StatusOr<std::pair<uint64_t, uint64_t>> Node::ProposeConfChange(
   ConfChange cc;
   cc.set_type(type);
   switch (type) {
-    case ConfChange::ADD_LEARNER:
+    case ConfChange::ADD_LEARNER: {
       if (IsMember(id)) {
         return absl::AlreadyExistsError(absl::StrCat(id, " is already a member"));
       }
       next = conf_;
       *next.add_learners() = member;
+      next.clear_removed();
+      for (const std::string& r : conf_.removed()) {
+        if (r != id) next.add_removed(r);
+      }
       *cc.mutable_member() = member;
       break;
+    }
     case ConfChange::PROMOTE: {
       if (IsVoter(id)) return absl::AlreadyExistsError(absl::StrCat(id, " is already a voter"));
       std::optional<Member> m = FindMember(id);
@@ -913,6 +987,7 @@ absl::StatusOr<std::pair<uint64_t, uint64_t>> Node::ProposeConfChange(
       for (const Member& l : conf_.learners()) {
         if (l.node_id() != id) *next.add_learners() = l;
       }
+      *next.mutable_removed() = conf_.removed();
       *cc.mutable_member() = *m;
       break;
     }
@@ -928,7 +1003,21 @@ absl::StatusOr<std::pair<uint64_t, uint64_t>> Node::ProposeConfChange(
       for (const Member& l : conf_.learners()) {
         if (l.node_id() != id) *next.add_learners() = l;
       }
+      *next.mutable_removed() = conf_.removed();
+      next.add_removed(id);
       *cc.mutable_member() = *m;
+      break;
+    }
+    case ConfChange::UPDATE_ADDRESS: {
+      if (!FindMember(id)) return absl::NotFoundError(absl::StrCat(id, " is not a member"));
+      if (member.address().empty()) return absl::InvalidArgumentError("no address");
+      next = conf_;
+      for (auto* list : {next.mutable_voters(), next.mutable_learners()}) {
+        for (Member& m : *list) {
+          if (m.node_id() == id) m.set_address(member.address());
+        }
+      }
+      *cc.mutable_member() = member;
       break;
     }
     default:

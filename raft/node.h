@@ -63,6 +63,7 @@
 #define CONCORDANCE_RAFT_NODE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -80,6 +81,13 @@
 namespace concordance::raft {
 
 enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
+
+// Terms and log indexes at or beyond this are refused as malformed in any
+// message, and a node never moves its own term or log past it: no +1 on a
+// term or index can wrap (2^62 elections or entries will not happen).
+inline constexpr uint64_t kMaxTermOrIndex = uint64_t{1} << 62;
+// True when every term and index in `m` is below kMaxTermOrIndex.
+bool HasSaneNumbers(const Message& m);
 const char* RoleName(Role role);
 
 struct Config {
@@ -95,6 +103,14 @@ struct Config {
   // last snapshot (see SnapshotDue()).
   uint64_t snapshot_threshold = 10000;
   uint64_t snapshot_chunk_bytes = 512 * 1024;
+  // An incoming snapshot announced larger than this is refused before any
+  // of it is buffered.
+  uint64_t max_snapshot_bytes = uint64_t{1} << 30;
+  // Checks an incoming snapshot's data once it is whole and its checksum
+  // matches, before anything changes: an image that fails is refused (the
+  // leader is asked to send it again) and the log is kept. Null: no check.
+  // Must be deterministic and side-effect free; runs on the driver thread.
+  std::function<absl::Status(const SnapshotMeta&, const std::string&)> validate_snapshot;
   uint64_t max_committed_bytes_per_ready = 8 << 20;
   bool pre_vote = true;
   bool check_quorum = true;
@@ -203,6 +219,8 @@ class Node {
   uint64_t applied_index() const { return log_.applied(); }
   uint64_t last_index() const { return log_.LastIndex(); }
   const ConfState& conf_state() const { return conf_; }
+  // The index of the entry (or snapshot) that produced conf_state().
+  uint64_t conf_index() const { return conf_index_; }
   bool IsVoter(const std::string& id) const;
   bool IsMember(const std::string& id) const;
   std::optional<Member> FindMember(const std::string& id) const;

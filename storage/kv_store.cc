@@ -470,7 +470,7 @@ absl::StatusOr<kv::KvEntry> KvStore::Get(const std::string& ns,
 absl::StatusOr<ListResult> KvStore::List(const std::string& ns,
                                          const std::string& prefix,
                                          const std::string& after, int limit,
-                                         int64_t now_ms) const {
+                                         int64_t now_ms, size_t max_bytes) const {
   limit = std::max(1, limit);
   std::string lower = std::max(after, prefix);
   std::string upper = PrefixEnd(prefix);
@@ -485,14 +485,17 @@ absl::StatusOr<ListResult> KvStore::List(const std::string& ns,
   st->Bind(1, ns).Bind(2, lower).Bind(3, upper).Bind(4, after).Bind(5, now_ms);
   st->Bind(6, static_cast<int64_t>(limit) + 1);
   ListResult out;
+  size_t bytes = 0;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
-    if (static_cast<int>(out.entries.size()) == limit) {
+    if (static_cast<int>(out.entries.size()) == limit || bytes >= max_bytes) {
       out.next = out.entries.back().key();
       break;
     }
     out.entries.push_back(ReadEntry(*st));
+    const kv::KvEntry& e = out.entries.back();
+    bytes += e.namespace_().size() + e.key().size() + e.value().size() + e.updated_by().size();
   }
   st->Reset();
   return out;
@@ -500,7 +503,7 @@ absl::StatusOr<ListResult> KvStore::List(const std::string& ns,
 
 absl::StatusOr<ChangesResult> KvStore::ChangesSince(int64_t since,
                                                     const ChangeFilter& filter,
-                                                    int limit) const {
+                                                    int limit, size_t max_bytes) const {
   limit = std::max(1, limit);
   auto conn = readers_->Acquire();
   // One read transaction so that the bounds and the rows agree.
@@ -527,17 +530,21 @@ absl::StatusOr<ChangesResult> KvStore::ChangesSince(int64_t since,
           "AND (?3 = '' OR namespace = ?3) ORDER BY seq LIMIT ?4")));
   st->Bind(1, filter.tenant_id).Bind(2, since).Bind(3, filter.namespace_);
   st->Bind(4, static_cast<int64_t>(limit));
+  size_t bytes = 0;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
     out.changes.push_back(ReadChange(*st));
+    const kv::ChangeEvent& c = out.changes.back();
+    bytes += c.namespace_().size() + c.key().size() + c.value().size() + c.actor().size();
+    if (bytes >= max_bytes) break;
   }
   st->Reset();
   // A full page continues after its last row; a short page has seen
   // everything up to last_seq.
-  out.next_seq = static_cast<int>(out.changes.size()) == limit
-                     ? out.changes.back().seq()
-                     : std::max(since, out.last_seq);
+  out.more = !out.changes.empty() &&
+             (static_cast<int>(out.changes.size()) == limit || bytes >= max_bytes);
+  out.next_seq = out.more ? out.changes.back().seq() : std::max(since, out.last_seq);
   RETURN_IF_ERROR(tx.Commit());
   return out;
 }
@@ -647,59 +654,128 @@ KvStore::Pinned::~Pinned() {
 
 absl::StatusOr<std::string> KvStore::Pinned::Serialize() { return SerializeConnection(conn_); }
 
-absl::Status KvStore::Restore(const std::string& image) {
-  static constexpr char kMagic[] = "SQLite format 3";
-  if (image.size() < 100 || std::memcmp(image.data(), kMagic, sizeof(kMagic)) != 0) {
-    return absl::InvalidArgumentError("snapshot image is not an SQLite database");
+namespace {
+
+// An image opened as an in-memory database; closed on destruction.
+class ImageDb {
+ public:
+  ~ImageDb() { sqlite3_close(db_); }
+  sqlite3* db() const { return db_; }
+
+  static absl::StatusOr<std::unique_ptr<ImageDb>> Open(const std::string& image) {
+    static constexpr char kMagic[] = "SQLite format 3";
+    if (image.size() < 100 || std::memcmp(image.data(), kMagic, sizeof(kMagic)) != 0) {
+      return absl::InvalidArgumentError("snapshot image is not an SQLite database");
+    }
+    // An in-memory database cannot be in WAL mode: mark the image as a
+    // rollback-journal database (header bytes 18-19) before opening it.
+    unsigned char* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size()));
+    if (buf == nullptr) return absl::ResourceExhaustedError("out of memory");
+    std::memcpy(buf, image.data(), image.size());
+    buf[18] = 1;
+    buf[19] = 1;
+    std::unique_ptr<ImageDb> out(new ImageDb);
+    int rc = sqlite3_open_v2(":memory:", &out->db_, SQLITE_OPEN_READWRITE, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_free(buf);
+      return SqliteError(nullptr, rc, "open in-memory database");
+    }
+    rc = sqlite3_deserialize(out->db_, "main", buf, image.size(), image.size(),
+                             SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
+    if (rc != SQLITE_OK) return SqliteError(out->db_, rc, "deserialize snapshot");
+    return out;
   }
-  // An in-memory database cannot be in WAL mode: mark the image as a
-  // rollback-journal database (header bytes 18-19) before opening it.
-  unsigned char* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size()));
-  if (buf == nullptr) return absl::ResourceExhaustedError("out of memory");
-  std::memcpy(buf, image.data(), image.size());
-  buf[18] = 1;
-  buf[19] = 1;
-  sqlite3* mem = nullptr;
-  int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, nullptr);
-  if (rc != SQLITE_OK) {
-    sqlite3_free(buf);
-    sqlite3_close(mem);
-    return SqliteError(nullptr, rc, "open in-memory database");
-  }
-  rc = sqlite3_deserialize(mem, "main", buf, image.size(), image.size(),
-                           SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
-  absl::Status status;
-  if (rc != SQLITE_OK) {
-    status = SqliteError(mem, rc, "deserialize snapshot");
-  } else {
-    // Refuse an image that is not a state.db before touching ours.
+
+  // The first column of the rows of `sql`, as text (NULL as "").
+  absl::StatusOr<std::vector<std::string>> Column(const char* sql) const {
     sqlite3_stmt* st = nullptr;
-    rc = sqlite3_prepare_v2(mem,
-                            "SELECT count(*) FROM sqlite_master WHERE name IN "
-                            "('kv', 'changelog', 'meta')",
-                            -1, &st, nullptr);
-    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW ||
-        sqlite3_column_int(st, 0) != 3) {
-      status = absl::InvalidArgumentError("snapshot image is not a state.db");
+    int rc = sqlite3_prepare_v2(db_, sql, -1, &st, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(st);
+      return absl::InvalidArgumentError(
+          absl::StrCat("snapshot image is not a state.db: ", sqlite3_errmsg(db_)));
+    }
+    std::vector<std::string> out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(st, 0);
+      out.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
     }
     sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("snapshot image is damaged: ", sqlite3_errstr(rc)));
+    }
+    return out;
   }
-  if (status.ok()) {
-    sqlite3_backup* b = sqlite3_backup_init(writer_->raw(), "main", mem, "main");
-    if (b == nullptr) {
-      status = SqliteError(writer_->raw(), sqlite3_errcode(writer_->raw()),
-                           "restore snapshot");
-    } else {
-      rc = sqlite3_backup_step(b, -1);
-      int finish_rc = sqlite3_backup_finish(b);
-      if (rc != SQLITE_DONE) {
-        status = SqliteError(writer_->raw(), rc, "restore snapshot");
-      } else if (finish_rc != SQLITE_OK) {
-        status = SqliteError(writer_->raw(), finish_rc, "restore snapshot");
-      }
+
+ private:
+  ImageDb() = default;
+  sqlite3* db_ = nullptr;
+};
+
+// The tables of state.db and their columns, in order.
+absl::Status CheckSchema(const ImageDb& image) {
+  static const std::vector<std::pair<const char*, std::vector<std::string>>> kTables = {
+      {"kv", {"namespace", "key", "value", "version", "updated_by", "updated_at", "expires_at"}},
+      {"changelog",
+       {"seq", "namespace", "key", "op", "value", "version", "actor", "timestamp", "tenant_id"}},
+      {"meta", {"key", "value"}},
+  };
+  for (const auto& [table, want] : kTables) {
+    std::string query = absl::StrCat("SELECT name FROM pragma_table_info('", table, "')");
+    absl::StatusOr<std::vector<std::string>> have = image.Column(query.c_str());
+    if (!have.ok()) return have.status();
+    if (*have != want) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("snapshot image is not a state.db (table ", table, " differs)"));
     }
   }
-  sqlite3_close(mem);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status KvStore::ValidateImage(const std::string& image, uint64_t index, uint64_t term) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ImageDb> db, ImageDb::Open(image));
+  RETURN_IF_ERROR(CheckSchema(*db));
+  ASSIGN_OR_RETURN(std::vector<std::string> check, db->Column("PRAGMA quick_check"));
+  if (check.size() != 1 || check[0] != "ok") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "snapshot image fails PRAGMA quick_check: ", check.empty() ? "no answer" : check[0]));
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> applied,
+                   db->Column("SELECT value FROM meta WHERE key IN ('applied_index', "
+                              "'applied_term') ORDER BY key"));
+  uint64_t got_index = 0, got_term = 0;
+  if (applied.size() != 2 || !absl::SimpleAtoi(applied[0], &got_index) ||
+      !absl::SimpleAtoi(applied[1], &got_term)) {
+    return absl::InvalidArgumentError("snapshot image has no applied_index/applied_term");
+  }
+  if (got_index != index || got_term != term) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "snapshot image is of index ", got_index, " term ", got_term, ", announced as index ",
+        index, " term ", term));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KvStore::Restore(const std::string& image) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ImageDb> mem, ImageDb::Open(image));
+  // Refuse an image that is not a state.db before touching ours.
+  RETURN_IF_ERROR(CheckSchema(*mem));
+  absl::Status status;
+  sqlite3_backup* b = sqlite3_backup_init(writer_->raw(), "main", mem->db(), "main");
+  if (b == nullptr) {
+    status = SqliteError(writer_->raw(), sqlite3_errcode(writer_->raw()), "restore snapshot");
+  } else {
+    int rc = sqlite3_backup_step(b, -1);
+    int finish_rc = sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE) {
+      status = SqliteError(writer_->raw(), rc, "restore snapshot");
+    } else if (finish_rc != SQLITE_OK) {
+      status = SqliteError(writer_->raw(), finish_rc, "restore snapshot");
+    }
+  }
   if (!status.ok()) return status;
   return LoadApplied();
 }

@@ -48,7 +48,12 @@ struct ChangesResult {
   int64_t next_seq = 0;    // pass as `since` to continue
   int64_t oldest_seq = 0;  // oldest seq still in the changelog
   int64_t last_seq = 0;    // newest seq written so far
+  bool more = false;       // the page was cut short (by limit or bytes)
 };
+
+// A page of a list or changes read stops once the rows it holds reach this
+// many bytes of namespaces, keys and values (always at least one row).
+inline constexpr size_t kNoByteLimit = ~size_t{0};
 
 // Which changes to read: one tenant's or one namespace's.
 struct ChangeFilter {
@@ -76,6 +81,10 @@ class KvStore : public StateMachine {
   uint64_t AppliedTerm() const override { return applied_term_.load(); }
   absl::StatusOr<std::string> Serialize() override;
   absl::Status Restore(const std::string& image) override;
+  // Checks, without touching any file, that `image` is a whole state.db of
+  // applied index `index` and term `term`: it opens as SQLite, has the
+  // schema, passes PRAGMA quick_check and its meta matches. Any thread.
+  static absl::Status ValidateImage(const std::string& image, uint64_t index, uint64_t term);
   // Hashes the content as of one read transaction (any thread); with
   // `applied_index` set to the applied index of that same state.
   absl::StatusOr<std::string> ContentHash() override { return ContentHash(nullptr); }
@@ -118,17 +127,21 @@ class KvStore : public StateMachine {
   absl::StatusOr<kv::KvEntry> Get(const std::string& ns, const std::string& key,
                                   int64_t now_ms) const;
   // Live entries of `ns` with keys starting with `prefix` and greater than
-  // `after`, in key order, at most `limit`.
+  // `after`, in key order, at most `limit` rows and (past the first row)
+  // about `max_bytes` of namespace, key and value bytes; `next` is set when
+  // more may follow.
   absl::StatusOr<ListResult> List(const std::string& ns,
                                   const std::string& prefix,
                                   const std::string& after, int limit,
-                                  int64_t now_ms) const;
-  // Changelog rows with seq > `since` matching `filter`, at most `limit`.
-  // OutOfRange (payload kOldestSeqPayload) when rows after `since` have been
-  // trimmed.
+                                  int64_t now_ms,
+                                  size_t max_bytes = kNoByteLimit) const;
+  // Changelog rows with seq > `since` matching `filter`, at most `limit`
+  // rows and about `max_bytes` (as List). OutOfRange (payload
+  // kOldestSeqPayload) when rows after `since` have been trimmed.
   absl::StatusOr<ChangesResult> ChangesSince(int64_t since,
                                              const ChangeFilter& filter,
-                                             int limit) const;
+                                             int limit,
+                                             size_t max_bytes = kNoByteLimit) const;
   // Entries whose expires_at <= now_ms, earliest first, as expire ops
   // carrying the version seen.
   absl::StatusOr<std::vector<kv::ExpireOp>> DueExpirations(int64_t now_ms,

@@ -1,5 +1,6 @@
 #include "storage/validation.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -137,6 +138,50 @@ absl::Status ValidateBatchSize(size_t ops, const Limits& limits) {
   if (ops > limits.max_batch_ops) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "batch has ", ops, " ops; the limit is ", limits.max_batch_ops));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateNodeId(absl::string_view id) {
+  if (id.empty() || id.size() > 64) {
+    return absl::InvalidArgumentError("a node id must be 1-64 characters of [A-Za-z0-9._-]");
+  }
+  for (char c : id) {
+    if (!(absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-')) {
+      return absl::InvalidArgumentError("a node id must be 1-64 characters of [A-Za-z0-9._-]");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateAddress(absl::string_view address) {
+  auto bad = [] {
+    return absl::InvalidArgumentError(
+        "an address must be host:port (a DNS name, an IPv4 address or a [bracketed] IPv6 "
+        "address, and a port 1-65535)");
+  };
+  if (address.size() > 261) return bad();
+  size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) return bad();
+  absl::string_view host = address.substr(0, colon);
+  absl::string_view port = address.substr(colon + 1);
+  int p = 0;
+  if (port.empty() || port.size() > 5) return bad();
+  for (char c : port) {
+    if (!absl::ascii_isdigit(c)) return bad();
+    p = p * 10 + (c - '0');
+  }
+  if (p < 1 || p > 65535) return bad();
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return bad();
+    for (char c : host.substr(1, host.size() - 2)) {
+      if (!(absl::ascii_isxdigit(c) || c == ':' || c == '.')) return bad();
+    }
+    return absl::OkStatus();
+  }
+  if (host.size() > 253) return bad();
+  for (char c : host) {
+    if (!(absl::ascii_isalnum(c) || c == '-' || c == '.')) return bad();
   }
   return absl::OkStatus();
 }

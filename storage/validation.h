@@ -52,6 +52,15 @@ absl::Status ValidateValueSize(absl::string_view json_text,
 // A batch's op count: 1..limits.max_batch_ops.
 absl::Status ValidateBatchSize(size_t ops, const Limits& limits);
 
+// A node id: 1-64 characters of [A-Za-z0-9._-] (it appears in URLs, logs,
+// metric labels and file contents, so nothing else is allowed).
+absl::Status ValidateNodeId(absl::string_view id);
+
+// A member's address, host:port: the host a DNS name (letters, digits, '-'
+// and '.'), an IPv4 address or a bracketed IPv6 address; the port 1-65535.
+// At most 261 bytes; no spaces, control characters or anything else.
+absl::Status ValidateAddress(absl::string_view address);
+
 }  // namespace concordance::storage
 
 #endif  // CONCORDANCE_STORAGE_VALIDATION_H_

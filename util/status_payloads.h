@@ -25,6 +25,9 @@ inline constexpr char kLeaderIdPayload[] = "concordance/leaderId";
 inline constexpr char kLeaderAddressPayload[] = "concordance/leaderAddress";
 // Unavailable for a write that may or may not have been applied.
 inline constexpr char kIndeterminatePayload[] = "concordance/indeterminate";
+// This node (or the peer asking) was removed from the cluster; the value is
+// the index of the configuration entry that removed it.
+inline constexpr char kRemovedPayload[] = "concordance/removed";
 
 inline void SetIntPayload(absl::Status& s, const char* key, int64_t v) {
   s.SetPayload(key, absl::Cord(absl::StrCat(v)));

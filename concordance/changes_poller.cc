@@ -1,0 +1,118 @@
+#include "concordance/changes_poller.h"
+
+#include <atomic>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace concordance {
+
+struct ChangesPoller::State {
+  gateway::ChangesRequest req;
+  storage::ChangeFilter filter;
+  size_t max_bytes = storage::kNoByteLimit;
+  gateway::Callback<gateway::ChangesResult> done;
+  std::atomic<bool> answered{false};
+  // The first query runs on the caller's thread, wake-ups and the timer on
+  // the watch thread, an abandonment on an I/O thread.
+  absl::Mutex mu;
+  bool expired ABSL_GUARDED_BY(mu) = false;  // wait over: answer what there is
+  uint64_t wait_handle ABSL_GUARDED_BY(mu) = 0;
+  bool counted ABSL_GUARDED_BY(mu) = false;  // in the waiting gauge
+};
+
+ChangesPoller::ChangesPoller(const storage::KvStore* store, Hub* hub,
+                             const CredentialView* credentials, metrics::Registry* metrics)
+    : store_(store), hub_(hub), credentials_(credentials) {
+  waiting_ = metrics->GetGauge("concordance_changes_long_polls_waiting",
+                               "GET /changes?wait= requests waiting for a change.");
+  abandoned_ = metrics->GetCounter(
+      "concordance_changes_long_polls_abandoned_total",
+      "Long-polls released early because their client closed the connection.");
+}
+
+void ChangesPoller::Poll(const gateway::ChangesRequest& req, storage::ChangeFilter filter,
+                         size_t max_page_bytes, gateway::Callback<gateway::ChangesResult> done) {
+  auto poll = std::make_shared<State>();
+  poll->req = req;
+  poll->filter = std::move(filter);
+  poll->max_bytes = max_page_bytes;
+  poll->done = std::move(done);
+  if (req.wait_ms <= 0) {
+    absl::MutexLock l(&poll->mu);
+    poll->expired = true;
+  } else {
+    hub_->worker()->RunAfter(static_cast<int>(req.wait_ms), [this, poll] { Expire(poll); });
+    if (req.cancel) req.cancel->OnCancel([this, poll] { Abandon(poll); });
+  }
+  Query(poll);
+}
+
+void ChangesPoller::Query(const std::shared_ptr<State>& poll) {
+  while (!poll->answered.load()) {
+    absl::StatusOr<storage::ChangesResult> r = store_->ChangesSince(
+        poll->req.since, poll->filter, poll->req.limit, poll->max_bytes);
+    if (!r.ok() || !r->changes.empty()) return Answer(poll, std::move(r));
+    // Nothing new: wait for a change unless the wait is over. Registering
+    // under poll->mu means the timer either sees this handle and cancels
+    // it, or has already expired the poll and nothing is registered.
+    absl::ReleasableMutexLock l(&poll->mu);
+    if (poll->expired) {
+      l.Release();
+      return Answer(poll, std::move(r));
+    }
+    std::optional<uint64_t> handle =
+        hub_->WaitForChange(poll->filter.namespace_.empty() ? poll->filter.tenant_id : "",
+                            poll->filter.namespace_, r->last_seq, [this, poll] { Query(poll); });
+    if (!handle) continue;  // a change was published meanwhile: look again
+    poll->wait_handle = *handle;
+    if (!poll->counted) {
+      poll->counted = true;
+      waiting_->Add(1);
+    }
+    return;
+  }
+}
+
+void ChangesPoller::Answer(const std::shared_ptr<State>& poll,
+                           absl::StatusOr<storage::ChangesResult> r) {
+  if (poll->answered.exchange(true)) return;
+  {
+    absl::MutexLock l(&poll->mu);
+    if (poll->counted) waiting_->Add(-1);
+    poll->counted = false;
+  }
+  if (!r.ok()) return poll->done(r.status());
+  for (kv::ChangeEvent& c : r->changes) credentials_->Open(&c);
+  poll->done(gateway::ChangesResult{std::move(r->changes), r->next_seq, r->oldest_seq});
+}
+
+void ChangesPoller::Expire(const std::shared_ptr<State>& poll) {
+  if (poll->answered.load()) return;
+  uint64_t handle;
+  {
+    absl::MutexLock l(&poll->mu);
+    poll->expired = true;
+    handle = std::exchange(poll->wait_handle, 0);
+  }
+  if (handle != 0) hub_->CancelWait(handle);
+  Query(poll);  // answers whatever is there
+}
+
+void ChangesPoller::Abandon(const std::shared_ptr<State>& poll) {
+  if (poll->answered.exchange(true)) return;
+  uint64_t handle;
+  {
+    absl::MutexLock l(&poll->mu);
+    poll->expired = true;
+    handle = std::exchange(poll->wait_handle, 0);
+    if (poll->counted) waiting_->Add(-1);
+    poll->counted = false;
+  }
+  if (handle != 0) hub_->CancelWait(handle);
+  abandoned_->Inc();
+  poll->done(absl::CancelledError("the client closed the connection"));
+}
+
+}  // namespace concordance

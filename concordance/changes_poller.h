@@ -1,0 +1,56 @@
+// ChangesPoller: GET /api/v1/changes, with its long-poll (`wait=MS`): the
+// changes after `since`, or — when there are none yet and the request may
+// wait — the first ones a later apply brings, or an empty page when the
+// wait ends.
+//
+// Waiting costs no thread: the poll registers a waiter with the hub, which
+// wakes it (on the hub's watch thread, off the Raft loop) only for a change
+// of its own tenant or namespace; the query then runs there. A client that
+// goes away while waiting (gateway::Cancellation) releases its waiter at
+// once.
+//
+// Thread-safe.
+#ifndef CONCORDANCE_CONCORDANCE_CHANGES_POLLER_H_
+#define CONCORDANCE_CONCORDANCE_CHANGES_POLLER_H_
+
+#include <memory>
+
+#include "concordance/credential_view.h"
+#include "concordance/hub.h"
+#include "gateway/backend.h"
+#include "storage/kv_store.h"
+#include "util/metrics.h"
+
+namespace concordance {
+
+class ChangesPoller {
+ public:
+  // Not owned; all must outlive the poller and every poll in flight (the
+  // hub's Stop() ends them).
+  ChangesPoller(const storage::KvStore* store, Hub* hub, const CredentialView* credentials,
+                metrics::Registry* metrics);
+
+  // `filter` is the request's validated tenant or namespace; pages hold at
+  // most req.limit rows and about `max_page_bytes`.
+  void Poll(const gateway::ChangesRequest& req, storage::ChangeFilter filter,
+            size_t max_page_bytes, gateway::Callback<gateway::ChangesResult> done);
+
+ private:
+  struct State;
+  // Answers if there is something to answer (or the wait is over),
+  // otherwise registers a waiter.
+  void Query(const std::shared_ptr<State>& poll);
+  void Answer(const std::shared_ptr<State>& poll, absl::StatusOr<storage::ChangesResult> r);
+  void Expire(const std::shared_ptr<State>& poll);
+  void Abandon(const std::shared_ptr<State>& poll);
+
+  const storage::KvStore* store_;
+  Hub* hub_;
+  const CredentialView* credentials_;
+  metrics::Gauge* waiting_;
+  metrics::Counter* abandoned_;
+};
+
+}  // namespace concordance
+
+#endif  // CONCORDANCE_CONCORDANCE_CHANGES_POLLER_H_
