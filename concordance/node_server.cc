@@ -258,8 +258,14 @@ absl::Status NodeServer::StartNode() {
   d.raft.max_entries_per_append = options_.max_entries_per_append;
   d.raft.snapshot_threshold = options_.snapshot_threshold;
   d.raft.max_snapshot_bytes = options_.max_snapshot_bytes;
-  d.raft.validate_snapshot = [](const raft::SnapshotMeta& meta, const std::string& data) {
-    return storage::KvStore::ValidateImage(data, meta.index(), meta.term());
+  metrics::Counter* refused = p.metrics.GetCounter(
+      "concordance_snapshots_refused_total",
+      "Snapshot images from a leader refused before install (not a state.db of the announced "
+      "index and term); the log is kept and the leader asked again.");
+  d.raft.validate_snapshot = [refused](const raft::SnapshotMeta& meta, const std::string& data) {
+    absl::Status s = storage::KvStore::ValidateImage(data, meta.index(), meta.term());
+    if (!s.ok()) refused->Inc();
+    return s;
   };
   d.raft.seed = seed;
   p.driver = std::make_unique<NodeDriver>(d, p.raft_log.get(), p.fsm.get(), p.peers.get(),

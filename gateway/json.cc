@@ -19,7 +19,8 @@ constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
 // surrogate) decodes to bytes that are not UTF-8.
 class DepthGuard {
  public:
-  DepthGuard(rapidjson::Document& doc, int max_depth) : doc_(doc), max_(max_depth) {}
+  DepthGuard(rapidjson::Document& doc, int max_depth, bool strict_utf8)
+      : doc_(doc), max_(max_depth), strict_utf8_(strict_utf8) {}
   bool Null() { return doc_.Null(); }
   bool Bool(bool b) { return doc_.Bool(b); }
   bool Int(int i) { return doc_.Int(i); }
@@ -53,18 +54,20 @@ class DepthGuard {
   bool Utf8(const char* s, rapidjson::SizeType n) {
     if (storage::IsValidUtf8(absl::string_view(s, n))) return true;
     bad_utf8_ = true;
-    return false;
+    return !strict_utf8_;
   }
 
   rapidjson::Document& doc_;
   int max_;
+  bool strict_utf8_;
   int depth_ = 0;
   bool bad_utf8_ = false;
 };
 
 }  // namespace
 
-absl::StatusOr<rapidjson::Document> ParseJson(absl::string_view text, int max_depth) {
+absl::StatusOr<rapidjson::Document> ParseJson(absl::string_view text, int max_depth,
+                                              bool* invalid_utf8) {
   rapidjson::Document doc;
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
@@ -72,7 +75,7 @@ absl::StatusOr<rapidjson::Document> ParseJson(absl::string_view text, int max_de
   bool too_deep = false, bad_utf8 = false;
   auto generator = [&](rapidjson::Document& handler) {
     rapidjson::Reader reader;
-    DepthGuard guard(handler, max_depth);
+    DepthGuard guard(handler, max_depth, /*strict_utf8=*/invalid_utf8 == nullptr);
     result = reader.Parse<kParseFlags>(in, guard);
     too_deep = guard.too_deep();
     bad_utf8 = guard.bad_utf8();
@@ -83,7 +86,8 @@ absl::StatusOr<rapidjson::Document> ParseJson(absl::string_view text, int max_de
     return absl::InvalidArgumentError(
         absl::StrCat("JSON nests deeper than ", max_depth, " levels"));
   }
-  if (bad_utf8) {
+  if (invalid_utf8 != nullptr) *invalid_utf8 = bad_utf8;
+  if (bad_utf8 && invalid_utf8 == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         "JSON string at offset ", result.Offset(),
         " decodes to invalid UTF-8 (a lone surrogate escape such as \\udc00?)"));
@@ -94,6 +98,20 @@ absl::StatusOr<rapidjson::Document> ParseJson(absl::string_view text, int max_de
         rapidjson::GetParseError_En(result.Code())));
   }
   return doc;
+}
+
+bool HasInvalidUtf8(const rapidjson::Value& v) {
+  if (v.IsString()) return !storage::IsValidUtf8(absl::string_view(v.GetString(), v.GetStringLength()));
+  if (v.IsArray()) {
+    for (const auto& e : v.GetArray()) {
+      if (HasInvalidUtf8(e)) return true;
+    }
+  } else if (v.IsObject()) {
+    for (const auto& m : v.GetObject()) {
+      if (HasInvalidUtf8(m.name) || HasInvalidUtf8(m.value)) return true;
+    }
+  }
+  return false;
 }
 
 std::string Serialize(const rapidjson::Value& v) {

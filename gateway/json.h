@@ -24,8 +24,16 @@ inline constexpr int kMaxJsonDepth = 64;
 // Parses untrusted JSON: UTF-8 validated, no trailing garbage, nesting at
 // most `max_depth` (parsing is iterative, so depth costs no stack), numbers
 // beyond double range refused. InvalidArgument with the offset otherwise.
+// Every decoded string must be valid UTF-8 too (an escape such as
+// "\udc00" is valid JSON but not UTF-8): InvalidArgument otherwise, unless
+// `invalid_utf8` is given, in which case such strings are kept and
+// *invalid_utf8 says whether there were any (for JSON-RPC, which must still
+// read the request's id to answer -32602).
 absl::StatusOr<rapidjson::Document> ParseJson(absl::string_view text,
-                                              int max_depth = kMaxJsonDepth);
+                                              int max_depth = kMaxJsonDepth,
+                                              bool* invalid_utf8 = nullptr);
+// Whether any member name or string in `v` is not valid UTF-8.
+bool HasInvalidUtf8(const rapidjson::Value& v);
 
 // The compact serialized text of a value.
 std::string Serialize(const rapidjson::Value& v);

@@ -154,7 +154,8 @@ void RpcConnection::OnBinary() {
 }
 
 void RpcConnection::OnText(const std::string& message) {
-  absl::StatusOr<rapidjson::Document> doc = ParseJson(message);
+  bool invalid_utf8 = false;
+  absl::StatusOr<rapidjson::Document> doc = ParseJson(message, kMaxJsonDepth, &invalid_utf8);
   if (!doc.ok()) {
     hooks_.send(RpcError("null", kRpcParseError, doc.status()));
     return;
@@ -162,7 +163,7 @@ void RpcConnection::OnText(const std::string& message) {
   if (!doc->IsArray()) {
     in_flight_.fetch_add(1);
     auto self = shared_from_this();
-    Dispatch(*doc, [self](std::string response) {
+    Dispatch(*doc, invalid_utf8, [self](std::string response) {
       if (!response.empty()) self->hooks_.send(std::move(response));
       self->Finished();
     });
@@ -193,7 +194,7 @@ void RpcConnection::OnText(const std::string& message) {
   in_flight_.fetch_add(1);
   auto self = shared_from_this();
   for (rapidjson::SizeType i = 0; i < n; ++i) {
-    Dispatch((*doc)[i], [self, gather, i](std::string response) {
+    Dispatch((*doc)[i], invalid_utf8, [self, gather, i](std::string response) {
       bool last;
       {
         absl::MutexLock l(&gather->mu);
@@ -216,7 +217,7 @@ void RpcConnection::OnText(const std::string& message) {
   }
 }
 
-void RpcConnection::Dispatch(const rapidjson::Value& req, Respond respond) {
+void RpcConnection::Dispatch(const rapidjson::Value& req, bool check_utf8, Respond respond) {
   if (!req.IsObject()) {
     respond(RpcError("null", kRpcInvalidRequest,
                      absl::InvalidArgumentError("a request must be a JSON object")));
@@ -227,7 +228,8 @@ void RpcConnection::Dispatch(const rapidjson::Value& req, Respond respond) {
   auto id = req.FindMember("id");
   bool notification = id == req.MemberEnd();
   if (!notification) {
-    if (!(id->value.IsString() || id->value.IsNumber() || id->value.IsNull())) {
+    if (!(id->value.IsString() || id->value.IsNumber() || id->value.IsNull()) ||
+        (check_utf8 && HasInvalidUtf8(id->value))) {
       respond(RpcError("null", kRpcInvalidRequest,
                        absl::InvalidArgumentError("\"id\" must be a string, a number or null")));
       return;
@@ -242,7 +244,8 @@ void RpcConnection::Dispatch(const rapidjson::Value& req, Respond respond) {
     return;
   }
   auto method = req.FindMember("method");
-  if (method == req.MemberEnd() || !method->value.IsString()) {
+  if (method == req.MemberEnd() || !method->value.IsString() ||
+      (check_utf8 && HasInvalidUtf8(method->value))) {
     respond(RpcError(id_json, kRpcInvalidRequest,
                      absl::InvalidArgumentError("\"method\" must be a string")));
     return;
@@ -257,6 +260,13 @@ void RpcConnection::Dispatch(const rapidjson::Value& req, Respond respond) {
       return;
     }
     params = &p->value;
+    if (check_utf8 && HasInvalidUtf8(*params)) {
+      respond(RpcError(id_json, kRpcInvalidParams,
+                       absl::InvalidArgumentError(
+                           "a string in \"params\" decodes to invalid UTF-8 (a lone surrogate "
+                           "escape such as \\udc00?)")));
+      return;
+    }
   }
   std::string name(method->value.GetString(), method->value.GetStringLength());
   // Clients choose method names: only known ones become metric labels, so a

@@ -58,7 +58,9 @@ class RpcConnection : public std::enable_shared_from_this<RpcConnection> {
   class Sink;
   using Respond = std::function<void(std::string)>;  // "" = no response
   // Dispatches one request object; calls `respond` exactly once.
-  void Dispatch(const rapidjson::Value& req, Respond respond);
+  // `check_utf8`: the message had strings that are not valid UTF-8; a
+  // request carrying one is refused (-32602, or -32600 in its envelope).
+  void Dispatch(const rapidjson::Value& req, bool check_utf8, Respond respond);
   void Call(const std::string& method, const rapidjson::Value& params,
             std::function<void(absl::StatusOr<std::string>)> done);
   void Finished();

@@ -658,7 +658,7 @@ void Node::HandleInstallSnapshot(const Message& m) {
   if (config_.validate_snapshot) {
     absl::Status valid = config_.validate_snapshot(meta, incoming_data_);
     if (!valid.ok()) {
-      LOG_EVERY_N(WARNING, 10) << config_.id << " refuses the snapshot at index " << meta.index()
+      LOG_EVERY_T(WARNING, 1) << config_.id << " refuses the snapshot at index " << meta.index()
                                << " from " << m.from() << " and keeps its log: " << valid;
       incoming_data_.clear();
       incoming_meta_.Clear();

@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 namespace concordance::testing {
 
@@ -12,7 +14,37 @@ TestNode::TestNode(std::string name)
   http_ = std::make_unique<HttpClient>("127.0.0.1", port_);
 }
 
-bool TestNode::Start(const std::vector<std::string>& flags) {
+void TestNode::UseNewPort() {
+  port_ = FreePort();
+  http_ = std::make_unique<HttpClient>("127.0.0.1", port_);
+}
+
+int64_t TestNode::RssBytes() const {
+  if (!process_ || process_->pid() <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(process_->pid()) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+std::optional<double> TestNode::Metric(const std::string& series,
+                                       const std::map<std::string, std::string>& headers) {
+  HttpResult r = http_->Request("GET", "/metrics", "", headers);
+  if (r.status != 200) return std::nullopt;
+  std::istringstream lines(r.body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+bool TestNode::Start(const std::vector<std::string>& flags, const std::vector<std::string>& env) {
   flags_ = flags;
   std::vector<std::string> args = {"--listen=127.0.0.1:" + std::to_string(port_),
                                    "--data-dir=" + data_dir_};
@@ -20,7 +52,7 @@ bool TestNode::Start(const std::vector<std::string>& flags) {
   // The log file is appended across restarts: look only at this run's part.
   const size_t log_from = log().size();
   process_ = std::make_unique<Process>();
-  if (!process_->Start(RunfilePath("concordance/concordance"), args, log_path_)) return false;
+  if (!process_->Start(ConcordanceBinary(), args, log_path_, env)) return false;
   // Up means this process bound the port (its log says so) and answers:
   // a health answer alone could come from someone else's process.
   const std::string serving = "serving on 127.0.0.1:" + std::to_string(port_) + " ";

@@ -5,7 +5,9 @@
 
 #include <rapidjson/document.h>
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,9 +21,12 @@ class TestNode {
   // `name` labels the log file; the port and data dir are fresh.
   explicit TestNode(std::string name);
 
-  // Starts the binary with --listen, --data-dir and `flags`; waits until
-  // /api/v1/health answers. False (with the log printed) otherwise.
-  bool Start(const std::vector<std::string>& flags);
+  // Starts the binary with --listen, --data-dir and `flags` (and `env`,
+  // NAME=value entries); waits until /api/v1/health answers. False (with
+  // the log printed) otherwise.
+  bool Start(const std::vector<std::string>& flags, const std::vector<std::string>& env = {});
+  // Takes a new port for the next Start (the data dir stays).
+  void UseNewPort();
   // Waits until /api/v1/ready answers 200.
   bool WaitReady(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // SIGTERM and wait; returns the wait status (-1 on timeout).
@@ -31,6 +36,13 @@ class TestNode {
   bool running() { return process_ && process_->running(); }
 
   HttpClient& http() { return *http_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
+  // Resident memory of the running process (VmRSS), in bytes; -1 if gone.
+  int64_t RssBytes() const;
+  // The value of one sample of /metrics, e.g. "concordance_raft_term" or
+  // `concordance_websocket_connections{path="/stream"}`; nullopt if absent.
+  std::optional<double> Metric(const std::string& series,
+                               const std::map<std::string, std::string>& headers = {});
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& data_dir() const { return data_dir_; }

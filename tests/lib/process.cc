@@ -83,6 +83,12 @@ std::string RunfilePath(const std::string& rel) {
   return std::string(srcdir) + "/" + (ws ? ws : "concordance") + "/" + rel;
 }
 
+std::string ConcordanceBinary() {
+  const char* override_path = getenv("CONCORDANCE_TEST_BINARY");
+  if (override_path != nullptr && *override_path != 0) return override_path;
+  return RunfilePath("concordance/concordance");
+}
+
 std::string MakeTempDir(const std::string& prefix) {
   const char* base = getenv("TEST_TMPDIR");
   std::string tmpl = std::string(base ? base : "/tmp") + "/" + prefix + "-XXXXXX";

@@ -22,6 +22,11 @@ int FreePort();
 // The path of a binary in the test's runfiles (e.g. "concordance/concordance").
 std::string RunfilePath(const std::string& workspace_relative);
 
+// The concordance binary the suites run: the one in the runfiles, or
+// $CONCORDANCE_TEST_BINARY when set — to check that a regression test fails
+// on an older build (bazel test --test_env=CONCORDANCE_TEST_BINARY=/path).
+std::string ConcordanceBinary();
+
 // A fresh directory under $TEST_TMPDIR.
 std::string MakeTempDir(const std::string& prefix);
 

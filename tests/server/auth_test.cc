@@ -117,7 +117,7 @@ TEST_F(AuthTest, KeysAreNeverLogged) {
 TEST(AuthStartupTest, RefusesNonLoopbackWithoutKeys) {
   TestNode node("open-wide");
   Process p;
-  ASSERT_TRUE(p.Start(RunfilePath("concordance/concordance"),
+  ASSERT_TRUE(p.Start(ConcordanceBinary(),
                       {"--listen=0.0.0.0:" + std::to_string(node.port()), "--data-dir=" + node.data_dir(),
                        "--bootstrap"},
                       node.data_dir() + ".log"));
@@ -138,7 +138,7 @@ TEST(AuthStartupTest, OpenOnLoopbackWarns) {
 TEST(AuthStartupTest, KeysFromEnvironment) {
   TestNode node("env-keys");
   Process p;
-  ASSERT_TRUE(p.Start(RunfilePath("concordance/concordance"),
+  ASSERT_TRUE(p.Start(ConcordanceBinary(),
                       {"--listen=127.0.0.1:" + std::to_string(node.port()), "--data-dir=" + node.data_dir(),
                        "--bootstrap"},
                       node.data_dir() + ".log",

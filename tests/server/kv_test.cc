@@ -383,7 +383,7 @@ TEST(BackupTest, SnapshotEndpointBackupRestoresIntoANewCluster) {
   // Restart keeps it; --restore on a data dir with state is refused.
   TestNode again("backup-refused");
   Process p;
-  ASSERT_TRUE(p.Start(RunfilePath("concordance/concordance"),
+  ASSERT_TRUE(p.Start(ConcordanceBinary(),
                       {"--listen=127.0.0.1:" + std::to_string(again.port()),
                        "--data-dir=" + restored.data_dir(), "--bootstrap", "--restore=" + file},
                       again.data_dir() + ".log"));
