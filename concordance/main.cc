@@ -60,6 +60,9 @@ DEFINE_uint64(ws_send_queue_messages, 4096,
               "messages queued for one /stream client before it is disconnected as too slow");
 DEFINE_uint64(ws_send_queue_bytes, 64 << 20,
               "bytes queued for one /stream client before it is disconnected as too slow");
+DEFINE_uint64(raft_inbox_messages, 4096,
+              "peer messages queued for the Raft loop before /raft connections stop being read "
+              "(until the loop catches up)");
 DEFINE_uint64(max_page_bytes, 4 << 20,
               "list and changes pages stop at about this many bytes (next / nextSeq continue)");
 DEFINE_uint64(max_connections, 10000,
@@ -211,6 +214,7 @@ int main(int argc, char** argv) {
   o.ws_send_queue_messages = FLAGS_ws_send_queue_messages;
   o.ws_send_queue_bytes = FLAGS_ws_send_queue_bytes;
   o.max_page_bytes = FLAGS_max_page_bytes;
+  o.raft_inbox_messages = std::max<uint64_t>(1, FLAGS_raft_inbox_messages);
   o.max_connections = FLAGS_max_connections;
   o.max_peer_connections = kMaxPeerConnections;
   if (!FitConnectionsToFdLimit(&o.max_connections)) return 2;

@@ -250,6 +250,7 @@ absl::Status NodeServer::StartNode() {
   DriverOptions d;
   d.tick_ms = options_.tick_ms;
   d.proposal_timeout_ms = options_.proposal_timeout_ms;
+  d.max_inbox_messages = options_.raft_inbox_messages;
   d.raft.id = options_.node_id;
   d.raft.election_ticks_min = Ticks(options_.election_timeout_min_ms, options_.tick_ms);
   d.raft.election_ticks_max =

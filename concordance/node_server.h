@@ -51,6 +51,7 @@ struct NodeOptions {
   size_t ws_send_queue_bytes = 64 << 20;
   size_t max_connections = 10000;
   size_t max_peer_connections = 64;
+  size_t raft_inbox_messages = 4096;
 };
 
 class NodeServer {

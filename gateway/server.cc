@@ -220,8 +220,12 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   void MaybeRead() {
     if (reading_ || closing_ || done_) return;
     if (!conn_->CanRead() || queue_.size() > server_->options_.ws_send_queue_messages / 2) {
-      return;  // resumed by the resume hook or by OnWrite
+      // Resumed by the resume hook or by OnWrite. Nothing may be pending
+      // meanwhile (all requests in flight, no write): hold ourselves.
+      paused_self_ = shared_from_this();
+      return;
     }
+    paused_self_.reset();
     reading_ = true;
     ws_.async_read(buffer_, beast::bind_front_handler(&StreamSession::OnRead, shared_from_this()));
   }
@@ -335,6 +339,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   void Done() {
     if (done_) return;
     done_ = true;
+    paused_self_.reset();
     {
       absl::MutexLock l(&room_mu_);
       room_closed_ = true;
@@ -359,6 +364,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Handed to send() and not yet written (any thread).
   std::atomic<size_t> outstanding_bytes_{0};
   std::atomic<size_t> outstanding_messages_{0};
+  std::shared_ptr<StreamSession> paused_self_;  // while not reading
   absl::Mutex room_mu_;
   std::vector<std::function<void()>> room_waiters_ ABSL_GUARDED_BY(room_mu_);
   bool room_closed_ ABSL_GUARDED_BY(room_mu_) = false;
@@ -406,7 +412,8 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
         net::post(self->ws_.get_executor(), [self] {
           if (!self->paused_) return;
           self->paused_ = false;
-          self->Read();
+          self->paused_self_.reset();
+          if (!self->done_ && !self->closing_) self->Read();
         });
       }
     };
@@ -438,7 +445,10 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
       if (more) {
         self->Read();
       } else {
+        // No operation is pending while paused: hold ourselves until the
+        // resume (or a shutdown) comes.
         self->paused_ = true;
+        self->paused_self_ = self;
       }
     });
   }
@@ -446,6 +456,7 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
   void Done() {
     if (done_) return;
     done_ = true;
+    paused_self_.reset();
     if (accepted_) server_->backend_->PeerDisconnected(id_, node_id_);
     server_->raft_connections_->Add(-1);
     server_->ReleaseSlot(Server::Impl::Slot::kPeer);
@@ -460,6 +471,7 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
   std::string address_;
   uint64_t id_;
   bool closing_ = false, done_ = false, accepted_ = false, paused_ = false;
+  std::shared_ptr<RaftSession> paused_self_;
 };
 
 // ---------------------------------------------------------------------------
