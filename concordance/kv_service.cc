@@ -436,12 +436,16 @@ absl::Status KvService::PeerConnected(uint64_t link, const std::string& node_id,
   return peers_->Connected(link, node_id, address, std::move(resume));
 }
 
-bool KvService::PeerText(uint64_t link, const std::string& node_id, std::string json) {
-  return peers_ == nullptr || peers_->Text(link, node_id, std::move(json));
+absl::StatusOr<bool> KvService::PeerText(uint64_t link, const std::string& node_id,
+                                         std::string json) {
+  if (peers_ == nullptr) return true;
+  return peers_->Text(link, node_id, std::move(json));
 }
 
-bool KvService::PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) {
-  return peers_ == nullptr || peers_->Binary(link, node_id, std::move(bytes));
+absl::StatusOr<bool> KvService::PeerBinary(uint64_t link, const std::string& node_id,
+                                           std::string bytes) {
+  if (peers_ == nullptr) return true;
+  return peers_->Binary(link, node_id, std::move(bytes));
 }
 
 void KvService::PeerDisconnected(uint64_t link, const std::string& node_id) {

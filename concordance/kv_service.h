@@ -38,8 +38,10 @@ class PeerHandler {
   virtual ~PeerHandler() = default;
   virtual absl::Status Connected(uint64_t link, const std::string& node_id,
                                  const std::string& address, std::function<void()> resume) = 0;
-  virtual bool Text(uint64_t link, const std::string& node_id, std::string json) = 0;
-  virtual bool Binary(uint64_t link, const std::string& node_id, std::string bytes) = 0;
+  virtual absl::StatusOr<bool> Text(uint64_t link, const std::string& node_id,
+                                    std::string json) = 0;
+  virtual absl::StatusOr<bool> Binary(uint64_t link, const std::string& node_id,
+                                      std::string bytes) = 0;
   virtual void Disconnected(uint64_t link, const std::string& node_id) = 0;
 };
 
@@ -85,8 +87,10 @@ class KvService : public gateway::Backend {
   void Snapshot(gateway::Callback<std::string> done) override;
   absl::Status PeerConnected(uint64_t link, const std::string& node_id,
                              const std::string& address, std::function<void()> resume) override;
-  bool PeerText(uint64_t link, const std::string& node_id, std::string json) override;
-  bool PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) override;
+  absl::StatusOr<bool> PeerText(uint64_t link, const std::string& node_id,
+                                std::string json) override;
+  absl::StatusOr<bool> PeerBinary(uint64_t link, const std::string& node_id,
+                                  std::string bytes) override;
   void PeerDisconnected(uint64_t link, const std::string& node_id) override;
   std::string MetricsText() override { return metrics_->Render(); }
 

@@ -39,10 +39,9 @@ bool MemberAgent::Sleep(int ms) {
 
 bool MemberAgent::NeedsRequest(std::vector<std::string>* targets) const {
   targets->clear();
-  if (!joined_) {
-    targets->push_back(options_.join);
-    return true;
-  }
+  // --join first; then the members this node knows, should that one have
+  // moved or gone since (a restart with a stale --join).
+  if (!joined_) targets->push_back(options_.join);
   NodeStatus n = driver_->Status();
   bool moved = false;
   for (const raft::MemberStatus& m : n.members) {
@@ -54,7 +53,7 @@ bool MemberAgent::NeedsRequest(std::vector<std::string>* targets) const {
   }
   // We may lead ourselves: our own server proposes, or redirects.
   targets->push_back(options_.advertise);
-  return moved;
+  return !joined_ || moved;
 }
 
 absl::Status MemberAgent::Ask(const std::string& first_target, bool* permanent) const {
@@ -119,7 +118,7 @@ void MemberAgent::Run() {
         on_fatal_(s);
         return;
       }
-      outcome = std::string(s.message());
+      absl::StrAppend(&outcome, outcome.empty() ? "" : "; ", s.message());
     }
     if (outcome.empty()) continue;  // joined: check the address next
     LOG(WARNING) << (joined_ ? "address update" : "join through " + options_.join)

@@ -6,6 +6,7 @@
 #include "glog/logging.h"
 #include "raft/node.h"
 #include "storage/validation.h"
+#include "util/status_macros.h"
 #include "util/status_payloads.h"
 
 namespace concordance {
@@ -77,18 +78,23 @@ absl::Status PeerManager::Connected(uint64_t link, const std::string& node_id,
   }
   if (node_id == self_id_) return absl::InvalidArgumentError("that is this node's own id");
   absl::MutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckNotRemovedLocked(node_id));
+  VLOG(1) << "peer " << node_id << " connected from " << address;
+  links_[link].resume = std::move(resume);
+  if (!address.empty()) {
+    learned_.insert_or_assign(node_id, address);
+    UpdateDialerLocked();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PeerManager::CheckNotRemovedLocked(const std::string& node_id) {
   for (const std::string& id : conf_.removed()) {
     if (id != node_id) continue;
     absl::Status removed = absl::FailedPreconditionError(absl::StrCat(
         "removed from the cluster at configuration index ", conf_index_));
     SetIntPayload(removed, kRemovedPayload, static_cast<int64_t>(conf_index_));
     return removed;
-  }
-  VLOG(1) << "peer " << node_id << " connected from " << address;
-  links_[link].resume = std::move(resume);
-  if (!address.empty()) {
-    learned_.insert_or_assign(node_id, address);
-    UpdateDialerLocked();
   }
   return absl::OkStatus();
 }
@@ -99,7 +105,13 @@ void PeerManager::Reject(const std::string& node_id, const std::string& why) {
                             << " (every 100th shown)";
 }
 
-bool PeerManager::Text(uint64_t link, const std::string& node_id, std::string json) {
+absl::StatusOr<bool> PeerManager::Text(uint64_t link, const std::string& node_id,
+                                       std::string json) {
+  {
+    // Removed since it connected: tell it, and hang up.
+    absl::MutexLock l(&mu_);
+    RETURN_IF_ERROR(CheckNotRemovedLocked(node_id));
+  }
   size_t binary_length = 0;
   absl::StatusOr<raft::Message> m = DecodeRaftMessage(json, &binary_length);
   if (!m.ok()) {
@@ -130,7 +142,8 @@ bool PeerManager::Text(uint64_t link, const std::string& node_id, std::string js
   return Deliver(link, std::move(*m), json.size());
 }
 
-bool PeerManager::Binary(uint64_t link, const std::string& node_id, std::string bytes) {
+absl::StatusOr<bool> PeerManager::Binary(uint64_t link, const std::string& node_id,
+                                         std::string bytes) {
   raft::Message m;
   {
     absl::MutexLock l(&mu_);

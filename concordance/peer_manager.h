@@ -45,8 +45,9 @@ class PeerManager : public Transport, public PeerHandler {
   // PeerHandler (called on gateway threads).
   absl::Status Connected(uint64_t link, const std::string& node_id, const std::string& address,
                          std::function<void()> resume) override;
-  bool Text(uint64_t link, const std::string& node_id, std::string json) override;
-  bool Binary(uint64_t link, const std::string& node_id, std::string bytes) override;
+  absl::StatusOr<bool> Text(uint64_t link, const std::string& node_id, std::string json) override;
+  absl::StatusOr<bool> Binary(uint64_t link, const std::string& node_id,
+                              std::string bytes) override;
   void Disconnected(uint64_t link, const std::string& node_id) override;
 
  private:
@@ -64,6 +65,8 @@ class PeerManager : public Transport, public PeerHandler {
   // Steps `m` into the driver; false (and the link's reader paused until
   // the inbox has room) when the inbox is full.
   bool Deliver(uint64_t link, raft::Message m, size_t bytes);
+  // The refusal for a peer the configuration lists as removed, if it is.
+  absl::Status CheckNotRemovedLocked(const std::string& node_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Reject(const std::string& node_id, const std::string& why);
   // A member closed our connection to it: we were removed.
   void OnRemovedByPeer(const std::string& peer_id, const std::string& reason);

@@ -230,10 +230,14 @@ class Backend {
   virtual absl::Status PeerConnected(uint64_t link, const std::string& node_id,
                                      const std::string& address,
                                      std::function<void()> resume) = 0;
-  // One frame from the peer. False: the node's inbox is full; read nothing
-  // more on this link until `resume` is called.
-  virtual bool PeerText(uint64_t link, const std::string& node_id, std::string json) = 0;
-  virtual bool PeerBinary(uint64_t link, const std::string& node_id, std::string bytes) = 0;
+  // One frame from the peer. true: read on; false: the node's inbox is
+  // full, read nothing more on this link until `resume` is called; an
+  // error: close the link as PeerConnected's refusals do (the peer was
+  // removed from the configuration since it connected).
+  virtual absl::StatusOr<bool> PeerText(uint64_t link, const std::string& node_id,
+                                        std::string json) = 0;
+  virtual absl::StatusOr<bool> PeerBinary(uint64_t link, const std::string& node_id,
+                                          std::string bytes) = 0;
   virtual void PeerDisconnected(uint64_t link, const std::string& node_id) = 0;
 
   // ---- Observability ----

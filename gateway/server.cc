@@ -418,18 +418,19 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
       }
     };
     absl::Status s = server_->backend_->PeerConnected(id_, node_id_, address_, resume);
-    if (!s.ok()) {
-      closing_ = true;
-      // A close reason holds at most 123 bytes.
-      std::string reason(s.message().substr(0, 120));
-      websocket::close_reason why(s.GetPayload(kRemovedPayload).has_value()
-                                      ? websocket::close_code(kPeerRemovedCloseCode)
-                                      : websocket::close_code::policy_error,
-                                  reason);
-      ws_.async_close(why, [self = shared_from_this()](beast::error_code) { self->Done(); });
-      return;
-    }
+    if (!s.ok()) return Refuse(s);
     Read();
+  }
+
+  void Refuse(const absl::Status& s) {
+    closing_ = true;
+    // A close reason holds at most 123 bytes.
+    std::string reason(s.message().substr(0, 120));
+    websocket::close_reason why(s.GetPayload(kRemovedPayload).has_value()
+                                    ? websocket::close_code(kPeerRemovedCloseCode)
+                                    : websocket::close_code::policy_error,
+                                reason);
+    ws_.async_close(why, [self = shared_from_this()](beast::error_code) { self->Done(); });
   }
 
   // Reads frames and hands them to the node until it says its inbox is
@@ -439,10 +440,12 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
       if (ec) return self->Done();
       std::string data = beast::buffers_to_string(self->buffer_.data());
       self->buffer_.consume(self->buffer_.size());
-      bool more = self->ws_.got_text()
-                      ? self->server_->backend_->PeerText(self->id_, self->node_id_, std::move(data))
-                      : self->server_->backend_->PeerBinary(self->id_, self->node_id_, std::move(data));
-      if (more) {
+      absl::StatusOr<bool> more =
+          self->ws_.got_text()
+              ? self->server_->backend_->PeerText(self->id_, self->node_id_, std::move(data))
+              : self->server_->backend_->PeerBinary(self->id_, self->node_id_, std::move(data));
+      if (!more.ok()) return self->Refuse(more.status());
+      if (*more) {
         self->Read();
       } else {
         // No operation is pending while paused: hold ourselves until the

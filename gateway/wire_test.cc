@@ -86,8 +86,12 @@ class FakeBackend : public Backend {
                              std::function<void()>) override {
     return absl::OkStatus();
   }
-  bool PeerText(uint64_t, const std::string&, std::string) override { return true; }
-  bool PeerBinary(uint64_t, const std::string&, std::string) override { return true; }
+  absl::StatusOr<bool> PeerText(uint64_t, const std::string&, std::string) override {
+    return true;
+  }
+  absl::StatusOr<bool> PeerBinary(uint64_t, const std::string&, std::string) override {
+    return true;
+  }
   void PeerDisconnected(uint64_t, const std::string&) override {}
   std::string MetricsText() override { return "# metrics\n"; }
 
