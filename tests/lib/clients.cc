@@ -164,6 +164,7 @@ struct WsClient::Impl {
   std::condition_variable cv;
   std::deque<std::string> inbox;
   bool closed = false;
+  std::chrono::milliseconds send_timeout{10000};
   int close_code = 0;
   std::string close_reason;
 
@@ -192,7 +193,7 @@ struct WsClient::Impl {
       ws->text(text);
       ws->async_write(net::buffer(*msg), [msg, p](beast::error_code ec, size_t) { p->set_value(!ec); });
     });
-    if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return false;
+    if (f.wait_for(send_timeout) != std::future_status::ready) return false;
     return f.get();
   }
 };
@@ -237,6 +238,7 @@ bool WsClient::Connect(const std::string& host, int port, const std::string& tar
   return true;
 }
 
+void WsClient::set_send_timeout(std::chrono::milliseconds t) { impl_->send_timeout = t; }
 bool WsClient::SendText(const std::string& text) { return impl_->Write(text, true); }
 bool WsClient::SendBinary(const std::string& bytes) { return impl_->Write(bytes, false); }
 
@@ -262,6 +264,16 @@ int WsClient::close_code() const {
 std::string WsClient::close_reason() const {
   std::lock_guard<std::mutex> l(impl_->mu);
   return impl_->close_reason;
+}
+
+void WsClient::Abort() {
+  if (!impl_->thread.joinable()) return;
+  net::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    beast::get_lowest_layer(*impl_->ws).socket().close(ec);
+  });
+  impl_->ioc.stop();
+  impl_->thread.join();
 }
 
 void WsClient::Close() {

@@ -51,6 +51,8 @@ class WsClient {
   bool Connect(const std::string& host, int port, const std::string& target,
                const std::map<std::string, std::string>& headers = {},
                std::string* error = nullptr);
+  // Sends wait for the frame to be written, at most this long (default 10 s).
+  void set_send_timeout(std::chrono::milliseconds t);
   bool SendText(const std::string& text);
   bool SendBinary(const std::string& bytes);
   // The next message, or nullopt on timeout or close.
@@ -60,6 +62,8 @@ class WsClient {
   int close_code() const;
   std::string close_reason() const;
   void Close();
+  // Drops the connection at once, without a closing handshake.
+  void Abort();
 
  private:
   struct Impl;
