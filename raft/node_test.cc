@@ -642,3 +642,105 @@ TEST(PersistenceTest, CrashBeforePersistingLosesOnlyUnacknowledgedEntries) {
 
 }  // namespace
 }  // namespace concordance::raft
+
+namespace concordance::raft {
+namespace {
+
+// ---- Hardening (issue 10) ----
+
+TEST(HardeningTest, TermsAndIndexesAtOrBeyond2To62AreDropped) {
+  Cluster c(3);
+  ASSERT_TRUE(c.Elect("n1"));
+  uint64_t term = c.node("n2").term();
+  for (uint64_t absurd : {~uint64_t{0}, kMaxTermOrIndex}) {
+    Message hb;
+    hb.set_from("n1");
+    hb.set_to("n2");
+    hb.set_term(absurd);
+    hb.mutable_append_entries()->set_heartbeat(true);
+    c.node("n2").Step(hb);
+    Message app;
+    app.set_from("n1");
+    app.set_to("n2");
+    app.set_term(term);
+    app.mutable_append_entries()->set_prev_log_index(absurd);
+    c.node("n2").Step(app);
+  }
+  c.FlushReadys();
+  EXPECT_EQ(c.node("n2").term(), term);
+  EXPECT_EQ(c.node("n2").leader(), "n1");
+  ASSERT_TRUE(c.Propose("n1", "a=1").ok());
+  EXPECT_EQ(c.host("n2").state().data().at("a"), "1");
+}
+
+TEST(SnapshotTest, Sec7_AnImageTheValidatorRefusesIsAskedForAgainAndTheLogKept) {
+  int refusals = 0;
+  Cluster c(3, [&](Config& cfg) {
+    cfg.snapshot_threshold = 5;
+    cfg.validate_snapshot = [&](const SnapshotMeta&, const std::string&) {
+      if (refusals >= 2) return absl::OkStatus();
+      ++refusals;
+      return absl::InvalidArgumentError("refused for the test");
+    };
+  });
+  ASSERT_TRUE(c.Elect("n1"));
+  c.TickAll(2);
+  c.Crash("n3");
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(c.Propose("n1", "k" + std::to_string(i % 4) + "=" + std::to_string(i)).ok());
+  ASSERT_GT(c.host("n1").store().FirstIndex(), 2u);  // compacted
+  c.Restart("n3");
+  uint64_t before = c.host("n3").store().snapshot_meta().index();
+  c.TickAll(5);
+  EXPECT_EQ(refusals, 2);
+  EXPECT_EQ(c.host("n3").state().data(), c.host("n1").state().data());
+  EXPECT_GT(c.host("n3").store().snapshot_meta().index(), before);
+}
+
+TEST(SnapshotTest, Sec7_ASnapshotOverTheSizeLimitIsNotBuffered) {
+  Cluster c(3, [](Config& cfg) {
+    cfg.snapshot_threshold = 5;
+    cfg.max_snapshot_bytes = 8;  // smaller than any image
+  });
+  ASSERT_TRUE(c.Elect("n1"));
+  c.TickAll(2);
+  c.Crash("n3");
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(c.Propose("n1", "k" + std::to_string(i % 4) + "=" + std::to_string(i)).ok());
+  c.Restart("n3");
+  uint64_t before = c.host("n3").store().snapshot_meta().index();
+  c.TickAll(5);
+  EXPECT_EQ(c.host("n3").store().snapshot_meta().index(), before);
+  EXPECT_NE(c.host("n3").state().data(), c.host("n1").state().data());
+}
+
+TEST(MembershipTest, Sec4_1_RemovedIdsAreRecordedUntilAddedBack) {
+  Cluster c(3);
+  ASSERT_TRUE(c.Elect("n1"));
+  c.TickAll(2);
+  ASSERT_TRUE(c.node("n1").ProposeConfChange(ConfChange::REMOVE, M("n3")).ok());
+  c.Stabilize();
+  ASSERT_EQ(c.node("n2").conf_state().removed_size(), 1);
+  EXPECT_EQ(c.node("n2").conf_state().removed(0), "n3");
+  ASSERT_TRUE(c.node("n1").ProposeConfChange(ConfChange::ADD_LEARNER, M("n3")).ok());
+  c.Stabilize();
+  EXPECT_EQ(c.node("n2").conf_state().removed_size(), 0);
+  EXPECT_TRUE(c.node("n2").IsMember("n3"));
+}
+
+TEST(MembershipTest, Sec4_UpdateAddressChangesOnlyTheAddress) {
+  Cluster c(3);
+  ASSERT_TRUE(c.Elect("n1"));
+  c.TickAll(2);
+  Member moved = M("n2");
+  moved.set_address("elsewhere:4100");
+  ASSERT_TRUE(c.node("n1").ProposeConfChange(ConfChange::UPDATE_ADDRESS, moved).ok());
+  c.Stabilize();
+  for (const std::string& id : c.ids()) {
+    std::optional<Member> m = c.node(id).FindMember("n2");
+    ASSERT_TRUE(m.has_value()) << id;
+    EXPECT_EQ(m->address(), "elsewhere:4100") << id;
+    EXPECT_TRUE(c.node(id).IsVoter("n2")) << id;
+  }
+}
+
+}  // namespace
+}  // namespace concordance::raft

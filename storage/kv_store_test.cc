@@ -351,6 +351,47 @@ TEST_F(KvStoreTest, RestoreRejectsGarbageAndKeepsData) {
 }
 
 // Two replicas fed the same log hold the same seqs and the same bytes.
+TEST_F(KvStoreTest, ValidateImageChecksTheWholeImageAndItsIndex) {
+  ASSERT_TRUE(Run(Set("a", "1")).status.ok());
+  ASSERT_TRUE(Run(Set("b", "2")).status.ok());
+  absl::StatusOr<std::string> image = store_->Serialize();
+  ASSERT_TRUE(image.ok());
+  EXPECT_TRUE(KvStore::ValidateImage(*image, store_->AppliedIndex(), store_->AppliedTerm()).ok());
+  EXPECT_FALSE(KvStore::ValidateImage(*image, store_->AppliedIndex() + 1, store_->AppliedTerm()).ok());
+  EXPECT_FALSE(KvStore::ValidateImage(*image, store_->AppliedIndex(), store_->AppliedTerm() + 1).ok());
+  EXPECT_FALSE(KvStore::ValidateImage("not a database at all", 2, 1).ok());
+  std::string damaged = *image;
+  for (size_t i = 4096; i < damaged.size(); i += 97) damaged[i] = static_cast<char>(~damaged[i]);
+  EXPECT_FALSE(KvStore::ValidateImage(damaged, store_->AppliedIndex(), store_->AppliedTerm()).ok());
+  // Another SQLite database is not a state.db.
+  auto other = KvStore::Open(dir_.File("other.db"));
+  ASSERT_TRUE(other.ok());
+  absl::StatusOr<std::string> empty_state = (*other)->Serialize();
+  ASSERT_TRUE(empty_state.ok());
+  EXPECT_FALSE(KvStore::ValidateImage(*empty_state, 2, 1).ok());  // applied 0, not 2
+}
+
+TEST_F(KvStoreTest, PagesStopAtTheByteBound) {
+  std::string big = "\"" + std::string(1000, 'x') + "\"";
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Run(Set("k" + std::to_string(i), big)).status.ok());
+  absl::StatusOr<ListResult> list = store_->List(kNs, "", "", 100, 0, 2500);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->entries.size(), 3u);  // the row that crosses the bound is the last
+  ASSERT_TRUE(list->next.has_value());
+  EXPECT_EQ(*list->next, "k2");
+  ChangeFilter filter;
+  filter.tenant_id = "acme";
+  absl::StatusOr<ChangesResult> changes = store_->ChangesSince(0, filter, 100, 2500);
+  ASSERT_TRUE(changes.ok());
+  EXPECT_EQ(changes->changes.size(), 3u);
+  EXPECT_TRUE(changes->more);
+  EXPECT_EQ(changes->next_seq, 3);
+  absl::StatusOr<ChangesResult> rest = store_->ChangesSince(3, filter, 100);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->changes.size(), 7u);
+  EXPECT_FALSE(rest->more);
+}
+
 TEST(KvStoreDeterminismTest, SameCommandsSameState) {
   ScratchDir a_dir, b_dir;
   auto a = std::move(*KvStore::Open(a_dir.File("state.db")));
