@@ -27,6 +27,10 @@ ChangesPoller::ChangesPoller(const storage::KvStore* store, Hub* hub,
     : store_(store), hub_(hub), credentials_(credentials) {
   waiting_ = metrics->GetGauge("concordance_changes_long_polls_waiting",
                                "GET /changes?wait= requests waiting for a change.");
+  queries_ = metrics->GetCounter(
+      "concordance_changes_long_poll_queries_total",
+      "Changelog queries run for GET /changes (the first, and one per wake-up of a waiting "
+      "long-poll by a change of its tenant or namespace).");
   abandoned_ = metrics->GetCounter(
       "concordance_changes_long_polls_abandoned_total",
       "Long-polls released early because their client closed the connection.");
@@ -51,6 +55,7 @@ void ChangesPoller::Poll(const gateway::ChangesRequest& req, storage::ChangeFilt
 
 void ChangesPoller::Query(const std::shared_ptr<State>& poll) {
   while (!poll->answered.load()) {
+    queries_->Inc();
     absl::StatusOr<storage::ChangesResult> r = store_->ChangesSince(
         poll->req.since, poll->filter, poll->req.limit, poll->max_bytes);
     if (!r.ok() || !r->changes.empty()) return Answer(poll, std::move(r));

@@ -49,6 +49,7 @@ class ChangesPoller {
   const CredentialView* credentials_;
   metrics::Gauge* waiting_;
   metrics::Counter* abandoned_;
+  metrics::Counter* queries_;
 };
 
 }  // namespace concordance

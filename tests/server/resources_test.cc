@@ -158,6 +158,29 @@ TEST(ResourcesTest, AbandonedLongPollsAreReleasedAtOnce) {
   node.Stop();
 }
 
+// Item 5: a write wakes only the long-polls it matches: a poll on one
+// namespace sleeps through writes to another namespace of its tenant.
+TEST(ResourcesTest, LongPollsWakeOnlyForTheirOwnNamespace) {
+  TestNode node("poll-match");
+  ASSERT_TRUE(node.Start({"--bootstrap"}));
+  ASSERT_TRUE(node.WaitReady());
+  int fd = TcpConnect(node.port());
+  ASSERT_TRUE(SendAll(fd, "GET /api/v1/changes?namespace=tenant:pm/a&since=0&wait=30000 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(WaitFor([&] { return MetricOr(node, "concordance_changes_long_polls_waiting") == 1; },
+                      std::chrono::seconds(5)));
+  double queries = MetricOr(node, "concordance_changes_long_poll_queries_total");
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(node.http().Request("PUT", "/api/v1/kv/tenant:pm/b/k", "{\"value\":1}").status, 200);
+  }
+  ASSERT_EQ(node.http().Request("PUT", "/api/v1/kv/tenant:pm/a/k", "{\"value\":1}").status, 200);
+  std::string head = ReadHead(fd, std::chrono::seconds(5));
+  EXPECT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+  EXPECT_EQ(MetricOr(node, "concordance_changes_long_poll_queries_total"), queries + 1)
+      << "writes to another namespace woke the poll";
+  close(fd);
+  node.Stop();
+}
+
 // Item 5: /raft has connection slots of its own that clients cannot take.
 TEST(ResourcesTest, PeersHaveConnectionSlotsClientsCannotTake) {
   TestNode node("peer-slots");
