@@ -42,6 +42,13 @@ class HttpClient {
   int port_;
 };
 
+// Plain sockets, for tests that must control every byte and every close:
+// a TCP connection to 127.0.0.1:port (-1 on failure), a send of all bytes,
+// and a read until the end of an HTTP response head (or the deadline).
+int TcpConnect(int port);
+bool SendAll(int fd, const std::string& bytes);
+std::string ReadHead(int fd, std::chrono::milliseconds timeout);
+
 class WsClient {
  public:
   WsClient();
