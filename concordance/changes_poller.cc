@@ -43,12 +43,23 @@ void ChangesPoller::Poll(const gateway::ChangesRequest& req, storage::ChangeFilt
   poll->filter = std::move(filter);
   poll->max_bytes = max_page_bytes;
   poll->done = std::move(done);
+  poll->req.cancel.reset();  // the poll is held by its waiter, not by its request
   if (req.wait_ms <= 0) {
     absl::MutexLock l(&poll->mu);
     poll->expired = true;
   } else {
-    hub_->worker()->RunAfter(static_cast<int>(req.wait_ms), [this, poll] { Expire(poll); });
-    if (req.cancel) req.cancel->OnCancel([this, poll] { Abandon(poll); });
+    // While it waits, the hub's waiter holds the poll; the timer and the
+    // cancellation only refer to it, so an answered poll (and the request
+    // it answers) is freed at once.
+    std::weak_ptr<State> weak = poll;
+    hub_->worker()->RunAfter(static_cast<int>(req.wait_ms), [this, weak] {
+      if (auto p = weak.lock()) Expire(p);
+    });
+    if (req.cancel) {
+      req.cancel->OnCancel([this, weak] {
+        if (auto p = weak.lock()) Abandon(p);
+      });
+    }
   }
   Query(poll);
 }
@@ -88,9 +99,10 @@ void ChangesPoller::Answer(const std::shared_ptr<State>& poll,
     if (poll->counted) waiting_->Add(-1);
     poll->counted = false;
   }
-  if (!r.ok()) return poll->done(r.status());
+  auto done = std::exchange(poll->done, nullptr);
+  if (!r.ok()) return done(r.status());
   for (kv::ChangeEvent& c : r->changes) credentials_->Open(&c);
-  poll->done(gateway::ChangesResult{std::move(r->changes), r->next_seq, r->oldest_seq});
+  done(gateway::ChangesResult{std::move(r->changes), r->next_seq, r->oldest_seq});
 }
 
 void ChangesPoller::Expire(const std::shared_ptr<State>& poll) {
@@ -117,7 +129,7 @@ void ChangesPoller::Abandon(const std::shared_ptr<State>& poll) {
   }
   if (handle != 0) hub_->CancelWait(handle);
   abandoned_->Inc();
-  poll->done(absl::CancelledError("the client closed the connection"));
+  std::exchange(poll->done, nullptr)(absl::CancelledError("the client closed the connection"));
 }
 
 }  // namespace concordance

@@ -201,7 +201,7 @@ void Hub::CatchUpOnWatchThread() {
       sub->state = State::kReplaying;
       replay.push_back(sub);
     }
-    if (last.ok()) published_seq_ = *last;
+    if (last.ok()) published_seq_ = std::max(published_seq_, *last);
     for (auto& [h, w] : waiters_) woken.push_back(std::move(w.fn));
     waiters_.clear();
     waiter_topics_.clear();

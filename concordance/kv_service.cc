@@ -418,14 +418,19 @@ void KvService::TransferLeadership(const std::string& node_id,
 }
 
 void KvService::Snapshot(Callback<std::string> done) {
-  // A read transaction pins a consistent state (with its applied index);
-  // the maintenance worker serializes it while the Raft loop goes on.
-  absl::StatusOr<std::unique_ptr<storage::KvStore::Pinned>> pinned = store_->Pin();
-  if (!pinned.ok()) return done(pinned.status());
-  auto view = std::shared_ptr<storage::KvStore::Pinned>(std::move(*pinned));
-  maintenance_->Post([view, done = std::move(done)]() mutable {
-    absl::StatusOr<std::string> image = view->Serialize();
-    view.reset();
+  // On the maintenance thread, one at a time: a read transaction pins a
+  // consistent state (with its applied index) and is serialized while the
+  // Raft loop goes on. Only a few may queue: each holds a whole image.
+  if (backups_queued_.fetch_add(1) >= kMaxQueuedBackups) {
+    backups_queued_.fetch_sub(1);
+    return done(absl::UnavailableError("backups already in progress; retry when they are done"));
+  }
+  maintenance_->Post([this, done = std::move(done)]() mutable {
+    absl::StatusOr<std::unique_ptr<storage::KvStore::Pinned>> pinned = store_->Pin();
+    absl::StatusOr<std::string> image =
+        pinned.ok() ? (*pinned)->Serialize() : absl::StatusOr<std::string>(pinned.status());
+    pinned = absl::StatusOr<std::unique_ptr<storage::KvStore::Pinned>>(nullptr);
+    backups_queued_.fetch_sub(1);
     done(std::move(image));
   });
 }

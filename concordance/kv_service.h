@@ -13,6 +13,7 @@
 #ifndef CONCORDANCE_CONCORDANCE_KV_SERVICE_H_
 #define CONCORDANCE_CONCORDANCE_KV_SERVICE_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -118,6 +119,8 @@ class KvService : public gateway::Backend {
   StateHasher hasher_;
   PeerHandler* peers_ = nullptr;
   const Transport* transport_ = nullptr;
+  static constexpr int kMaxQueuedBackups = 2;
+  std::atomic<int> backups_queued_{0};
 };
 
 }  // namespace concordance

@@ -31,6 +31,11 @@ void MemberAgent::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool MemberAgent::Stopping() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stopping_;
+}
+
 bool MemberAgent::Sleep(int ms) {
   std::unique_lock<std::mutex> l(mu_);
   cv_.wait_for(l, std::chrono::milliseconds(ms), [this] { return stopping_; });
@@ -70,9 +75,9 @@ absl::Status MemberAgent::Ask(const std::string& first_target, bool* permanent) 
   std::vector<std::pair<std::string, std::string>> headers;
   if (!options_.api_key.empty()) headers.emplace_back("Authorization", "Bearer " + options_.api_key);
   std::string target = first_target;
-  for (int hop = 0; hop < 4; ++hop) {
+  for (int hop = 0; hop < 4 && !Stopping(); ++hop) {
     absl::StatusOr<gateway::HttpReply> r =
-        gateway::HttpCall(target, "POST", "/api/v1/cluster/join", body, headers, 5000);
+        gateway::HttpCall(target, "POST", "/api/v1/cluster/join", body, headers, 2000);
     if (!r.ok()) return r.status();
     if (r->status == 307 && r->headers.count("location")) {
       // http://host:port/path -> host:port
@@ -101,6 +106,7 @@ void MemberAgent::Run() {
   while (NeedsRequest(&targets)) {
     std::string outcome;
     for (const std::string& target : targets) {
+      if (Stopping()) return;
       bool permanent = false;
       absl::Status s = Ask(target, &permanent);
       if (s.ok()) {

@@ -50,12 +50,13 @@ class MemberAgent {
   // OK, a retryable error, or (with *permanent) one that is not.
   absl::Status Ask(const std::string& target, bool* permanent) const;
   bool Sleep(int ms);  // false when stopping
+  bool Stopping() const;
 
   Options options_;
   NodeDriver* driver_;
   std::function<void(absl::Status)> on_fatal_;
   std::thread thread_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   bool joined_ = false;  // the join request (if any) succeeded

@@ -130,7 +130,7 @@ void NodeDriver::Stop() {
     for (auto& [i, p] : conf_changes_) p.done(Indeterminate("node shutting down"));
     conf_changes_.clear();
     for (auto& [i, round] : reads_) {
-      for (Waiter& w : round) w.done(absl::UnavailableError("node shutting down"));
+      for (Waiter& w : round.waiters) w.done(absl::UnavailableError("node shutting down"));
     }
     reads_.clear();
     for (Waiter& w : reads_waiting_) w.done(absl::UnavailableError("node shutting down"));
@@ -258,7 +258,7 @@ void NodeDriver::ReadIndex(DoneCallback done) {
 void NodeDriver::StartReadRound() {
   if (reads_waiting_.empty()) return;
   uint64_t id = ++next_read_id_;
-  reads_[id] = std::move(reads_waiting_);
+  reads_[id] = ReadRound{std::move(reads_waiting_), Steady::now()};
   reads_waiting_.clear();
   read_rounds_->Inc();
   node_->ReadIndex(id);
@@ -267,7 +267,7 @@ void NodeDriver::StartReadRound() {
 void NodeDriver::FinishReadRound(const raft::ReadState& rs) {
   auto it = reads_.find(rs.request_id);
   if (it == reads_.end()) return;
-  std::vector<Waiter> round = std::move(it->second);
+  std::vector<Waiter> round = std::move(it->second.waiters);
   reads_.erase(it);
   for (Waiter& w : round) {
     if (!rs.ok) {
@@ -660,14 +660,15 @@ void NodeDriver::SweepTimeouts() {
       }
     }
   };
-  // A read round whose answer never came (lost on the way): fail its reads
-  // once they time out and let the next round start.
+  // A read round whose answer has not come within an election timeout was
+  // lost on the way: its reads go into the next round (those past their
+  // deadline fail below).
+  auto retry = std::chrono::milliseconds(options_.raft.election_ticks_max * options_.tick_ms);
   for (auto it = reads_.begin(); it != reads_.end();) {
-    std::vector<Waiter>& round = it->second;
-    if (!round.empty() && round.front().deadline <= now) {
-      for (Waiter& w : round) {
-        w.done(absl::UnavailableError("the linearizable read could not be confirmed in time; retry"));
-      }
+    if (now - it->second.started >= retry) {
+      std::vector<Waiter>& lost = it->second.waiters;
+      reads_waiting_.insert(reads_waiting_.begin(), std::make_move_iterator(lost.begin()),
+                            std::make_move_iterator(lost.end()));
       it = reads_.erase(it);
     } else {
       ++it;

@@ -172,9 +172,15 @@ class NodeDriver {
   std::map<uint64_t, Pending> proposals_;     // by log index
   std::map<uint64_t, PendingConf> conf_changes_;
   // Linearizable reads are batched: one ReadIndex round at a time confirms
-  // every read that arrived before it started.
-  std::vector<Waiter> reads_waiting_;         // for the next round
-  std::map<uint64_t, std::vector<Waiter>> reads_;  // by round (request id)
+  // every read that arrived before it started. A round whose answer has
+  // not come within an election timeout (lost on the way) is started again
+  // with the same reads.
+  struct ReadRound {
+    std::vector<Waiter> waiters;
+    std::chrono::steady_clock::time_point started;
+  };
+  std::vector<Waiter> reads_waiting_;   // for the next round
+  std::map<uint64_t, ReadRound> reads_;  // by round (request id)
   std::multimap<uint64_t, Waiter> applied_waiters_;  // by applied index
   std::multimap<int64_t, Waiter> seq_waiters_;       // by changelog seq
   std::vector<Waiter> leader_change_waiters_;        // transfer-leadership

@@ -113,8 +113,10 @@ absl::Status NodeServer::Listen() {
   }
   if (options_.advertise.empty()) {
     // A listen port of 0 took any free port: advertise the one bound.
+    bool v6 = host.find(':') != std::string::npos;
     options_.advertise = port != 0 ? options_.listen
-                                   : absl::StrCat(host, ":", listener->port());
+                                   : absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":",
+                                                  listener->port());
   }
   p.listener = std::move(*listener);
   return absl::OkStatus();

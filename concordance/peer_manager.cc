@@ -10,6 +10,14 @@
 #include "util/status_payloads.h"
 
 namespace concordance {
+namespace {
+
+bool IsLeaderMessage(const raft::Message& m) {
+  return m.has_append_entries() || m.has_install_snapshot() || m.has_timeout_now() ||
+         m.has_read_index_response();
+}
+
+}  // namespace
 
 PeerManager::PeerManager(std::string self_id, std::string self_address, std::string peer_key,
                          uint64_t seed, metrics::Registry* metrics)
@@ -55,11 +63,22 @@ void PeerManager::UpdateDialerLocked() {
       member |= m.node_id() == self_id_;
     }
   }
-  if (!member) {
-    for (const auto& [id, address] : learned_) peers.emplace(id, address);
+  for (const auto& [id, address] : learned_) {
+    if (!member || leaders_heard_.count(id)) peers.emplace(id, address);
   }
   peers.erase(self_id_);
   dialer_.SetPeers(peers);
+}
+
+void PeerManager::NoteLeaderLocked(const std::string& node_id) {
+  if (leaders_heard_.count(node_id) || !learned_.count(node_id)) return;
+  for (const auto* list : {&conf_.voters(), &conf_.learners()}) {
+    for (const raft::Member& m : *list) {
+      if (m.node_id() == node_id) return;  // dialed anyway
+    }
+  }
+  leaders_heard_.insert(node_id);
+  UpdateDialerLocked();
 }
 
 bool PeerManager::Reachable(const std::string& node_id) const {
@@ -78,7 +97,6 @@ absl::Status PeerManager::Connected(uint64_t link, const std::string& node_id,
   }
   if (node_id == self_id_) return absl::InvalidArgumentError("that is this node's own id");
   absl::MutexLock l(&mu_);
-  RETURN_IF_ERROR(CheckNotRemovedLocked(node_id));
   VLOG(1) << "peer " << node_id << " connected from " << address;
   links_[link].resume = std::move(resume);
   if (!address.empty()) {
@@ -107,11 +125,6 @@ void PeerManager::Reject(const std::string& node_id, const std::string& why) {
 
 absl::StatusOr<bool> PeerManager::Text(uint64_t link, const std::string& node_id,
                                        std::string json) {
-  {
-    // Removed since it connected: tell it, and hang up.
-    absl::MutexLock l(&mu_);
-    RETURN_IF_ERROR(CheckNotRemovedLocked(node_id));
-  }
   size_t binary_length = 0;
   absl::StatusOr<raft::Message> m = DecodeRaftMessage(json, &binary_length);
   if (!m.ok()) {
@@ -125,6 +138,19 @@ absl::StatusOr<bool> PeerManager::Text(uint64_t link, const std::string& node_id
   if (!raft::HasSaneNumbers(*m)) {
     Reject(node_id, "a term or index beyond 2^62");
     return true;
+  }
+  {
+    absl::MutexLock l(&mu_);
+    if (!IsLeaderMessage(*m)) {
+      // A node our configuration lists as removed, asking for votes or
+      // answering: tell it it was removed, and hang up. What a leader sends
+      // passes: a node removed and added back since may lead already, and
+      // its appends are how this node learns so (a stale one is refused by
+      // its term).
+      RETURN_IF_ERROR(CheckNotRemovedLocked(node_id));
+    } else {
+      NoteLeaderLocked(node_id);  // so that our answers reach it
+    }
   }
   received_->Inc();
   if (binary_length > 0) {

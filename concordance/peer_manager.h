@@ -6,15 +6,18 @@
 // them into the Raft driver, pausing a peer's connection while the driver's
 // inbox is full.
 //
-// A peer that the configuration lists as removed is refused with
-// kPeerRemovedCloseCode (so it learns it was removed); when a member refuses
-// this node that way, the driver is told.
+// A peer that the configuration lists as removed has its connection closed
+// with kPeerRemovedCloseCode (so it learns it was removed) as soon as it
+// asks for a vote or answers; what a leader sends is let through, since a
+// node removed and added back may lead before this node has applied its
+// return. When a member refuses this node that way, the driver is told.
 #ifndef CONCORDANCE_CONCORDANCE_PEER_MANAGER_H_
 #define CONCORDANCE_CONCORDANCE_PEER_MANAGER_H_
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,10 +61,13 @@ class PeerManager : public Transport, public PeerHandler {
     size_t pending_length = 0;
   };
 
-  // Dials the configuration's members, plus — while this node is not a
-  // member itself (joining, or removed) — the peers that contacted it, so
-  // it can answer a leader it does not know from its log yet.
+  // Dials the configuration's members, plus the peers that contacted it
+  // and are not members in its configuration: all of them while this node
+  // is not a member itself (joining, or removed), else those that lead — a
+  // node added back and elected before this one applied its return — so it
+  // can answer a leader it does not know from its log yet.
   void UpdateDialerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NoteLeaderLocked(const std::string& node_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Steps `m` into the driver; false (and the link's reader paused until
   // the inbox has room) when the inbox is full.
   bool Deliver(uint64_t link, raft::Message m, size_t bytes);
@@ -79,6 +85,7 @@ class PeerManager : public Transport, public PeerHandler {
   raft::ConfState conf_ ABSL_GUARDED_BY(mu_);
   uint64_t conf_index_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::string> learned_ ABSL_GUARDED_BY(mu_);  // id -> address
+  std::set<std::string> leaders_heard_ ABSL_GUARDED_BY(mu_);  // learned ids that sent leader messages
   metrics::Counter* received_;
   metrics::Counter* rejected_;
 };

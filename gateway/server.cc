@@ -253,8 +253,8 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Below a quarter of the send-queue caps: replays may read another page.
   bool HasRoom() const {
     const auto& o = server_->options_;
-    return outstanding_bytes_.load() < o.ws_send_queue_bytes / 4 &&
-           outstanding_messages_.load() < o.ws_send_queue_messages / 4;
+    return outstanding_bytes_.load() < std::max<size_t>(1, o.ws_send_queue_bytes / 4) &&
+           outstanding_messages_.load() < std::max<size_t>(1, o.ws_send_queue_messages / 4);
   }
 
   void OnRoom(std::function<void()> fn) {
@@ -423,6 +423,7 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
   }
 
   void Refuse(const absl::Status& s) {
+    if (closing_ || done_) return;
     closing_ = true;
     // A close reason holds at most 123 bytes.
     std::string reason(s.message().substr(0, 120));

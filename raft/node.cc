@@ -658,11 +658,12 @@ void Node::HandleInstallSnapshot(const Message& m) {
   if (config_.validate_snapshot) {
     absl::Status valid = config_.validate_snapshot(meta, incoming_data_);
     if (!valid.ok()) {
+      // Not answered: the leader asks again after a while (its idle resend
+      // restarts the transfer), not in a tight loop of whole images.
       LOG_EVERY_T(WARNING, 1) << config_.id << " refuses the snapshot at index " << meta.index()
                                << " from " << m.from() << " and keeps its log: " << valid;
       incoming_data_.clear();
       incoming_meta_.Clear();
-      reply_chunk(0, true);
       return;
     }
   }

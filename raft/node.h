@@ -107,8 +107,9 @@ struct Config {
   // of it is buffered.
   uint64_t max_snapshot_bytes = uint64_t{1} << 30;
   // Checks an incoming snapshot's data once it is whole and its checksum
-  // matches, before anything changes: an image that fails is refused (the
-  // leader is asked to send it again) and the log is kept. Null: no check.
+  // matches, before anything changes: an image that fails is refused and
+  // the log kept; the leader sends it again when its transfer idles (an
+  // election timeout later). Null: no check.
   // Must be deterministic and side-effect free; runs on the driver thread.
   std::function<absl::Status(const SnapshotMeta&, const std::string&)> validate_snapshot;
   uint64_t max_committed_bytes_per_ready = 8 << 20;

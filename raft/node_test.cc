@@ -691,6 +691,9 @@ TEST(SnapshotTest, Sec7_AnImageTheValidatorRefusesIsAskedForAgainAndTheLogKept) 
   c.Restart("n3");
   uint64_t before = c.host("n3").store().snapshot_meta().index();
   c.TickAll(5);
+  EXPECT_EQ(refusals, 1);  // refused, unanswered: the leader waits before asking again
+  EXPECT_EQ(c.host("n3").store().snapshot_meta().index(), before);
+  c.TickAll(100);  // two idle resends
   EXPECT_EQ(refusals, 2);
   EXPECT_EQ(c.host("n3").state().data(), c.host("n1").state().data());
   EXPECT_GT(c.host("n3").store().snapshot_meta().index(), before);

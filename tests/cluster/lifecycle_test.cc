@@ -64,6 +64,33 @@ TEST(LifecycleTest, ARemovedNodeStopsServingAsAMember) {
   EXPECT_TRUE(node.WaitReady());
 }
 
+// Found in review: a node removed and added back may lead before a
+// lagging member has applied its return; that member must still take its
+// appends (and so learn of the return), not refuse it as removed.
+TEST(LifecycleTest, ALaggingMemberFollowsALeaderItStillThinksRemoved) {
+  TestCluster c;
+  ASSERT_TRUE(c.Start(4));
+  int leader = c.WaitLeader();
+  ASSERT_GE(leader, 0);
+  int back = leader == 3 ? 2 : 3;           // removed, then added back, then leads
+  int lagging = (back + 1) % 4 == leader ? (back + 2) % 4 : (back + 1) % 4;
+  ASSERT_NE(lagging, leader);
+  ASSERT_EQ(c.Request(leader, "POST", "/api/v1/cluster/remove", "{\"nodeId\":\"" + c.id(back) + "\"}").status, 200);
+  ASSERT_TRUE(c.WaitVoters(3));
+  ASSERT_EQ(c.node(back).Stop(), 0);
+  ASSERT_EQ(c.node(lagging).Stop(), 0);  // never hears of the return
+  ASSERT_TRUE(c.Restart(back, {"--join=" + c.node(leader).address()}));
+  ASSERT_TRUE(c.WaitVoters(4, std::chrono::seconds(30)));
+  HttpResult t = c.Request(leader, "POST", "/api/v1/cluster/transfer-leadership", "{\"nodeId\":\"" + c.id(back) + "\"}");
+  ASSERT_EQ(t.status, 200) << t.body;
+  ASSERT_EQ(c.WaitLeader(), back);
+  ASSERT_EQ(c.Request(back, "PUT", "/api/v1/kv/tenant:lag/s/k", "{\"value\":1}").status, 200);
+  ASSERT_TRUE(c.Restart(lagging));
+  std::string detail;
+  EXPECT_TRUE(c.WaitConverged(std::chrono::seconds(20), &detail)) << detail;
+  EXPECT_TRUE(c.node(lagging).WaitReady());
+}
+
 // Item 22.
 TEST(LifecycleTest, JoiningWithTheWrongKeyFailsWithAClearError) {
   TestCluster c;

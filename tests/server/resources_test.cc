@@ -120,6 +120,32 @@ TEST(ResourcesTest, AbandonedLongPollsAreReleasedAtOnce) {
   node.Stop();
 }
 
+// Found in review: an answered long-poll must free its state (and the
+// connection that asked), not keep it for its whole wait or forever.
+TEST(ResourcesTest, AnsweredLongPollsAreFreed) {
+  TestNode node("poll-free");
+  ASSERT_TRUE(node.Start({"--bootstrap"}));
+  ASSERT_TRUE(node.WaitReady());
+  ASSERT_EQ(node.http().Request("PUT", "/api/v1/kv/tenant:pf/s/k", "{\"value\":1}").status, 200);
+  auto polls = [&](int n) {
+    for (int i = 0; i < n; ++i) {  // each answered at once: there is a change after since=0
+      int fd = TcpConnect(node.port());
+      ASSERT_TRUE(SendAll(fd, "GET /api/v1/changes?tenant=pf&since=0&wait=60000 HTTP/1.1\r\nHost: x\r\n"
+                              "Connection: close\r\n\r\n"));
+      ASSERT_EQ(ReadHead(fd, std::chrono::seconds(5)).rfind("HTTP/1.1 200", 0), 0u);
+      close(fd);
+    }
+  };
+  polls(1000);  // warm up the allocator
+  int64_t before = node.RssBytes();
+  polls(8000);
+  int64_t after = node.RssBytes();
+  printf("8,000 answered long-polls: RSS %lld -> %lld MiB\n", static_cast<long long>(before >> 20),
+         static_cast<long long>(after >> 20));
+  EXPECT_LT(after - before, 32 << 20) << "answered long-polls are kept alive";
+  node.Stop();
+}
+
 // Item 5: a write wakes only the long-polls it matches: a poll on one
 // namespace sleeps through writes to another namespace of its tenant.
 TEST(ResourcesTest, LongPollsWakeOnlyForTheirOwnNamespace) {
