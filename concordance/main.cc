@@ -148,6 +148,57 @@ bool FitConnectionsToFdLimit(size_t* max_connections) {
   return true;
 }
 
+// The node's options from the flags; false (logged) when they make no sense.
+bool OptionsFromFlags(concordance::NodeOptions* out) {
+  concordance::NodeOptions& o = *out;
+  o.node_id = FLAGS_node_id;
+  o.listen = FLAGS_listen;
+  o.advertise = FLAGS_advertise;
+  o.data_dir = FLAGS_data_dir;
+  o.bootstrap = FLAGS_bootstrap;
+  o.join = FLAGS_join;
+  o.restore_from = FLAGS_restore;
+  if (!LoadKey("api", FLAGS_api_key, FLAGS_api_key_file, "CONCORDANCE_API_KEY", &o.keys.api) ||
+      !LoadKey("agent", FLAGS_agent_key, FLAGS_agent_key_file, "CONCORDANCE_AGENT_API_KEY",
+               &o.keys.agent) ||
+      !LoadKey("peer", FLAGS_peer_key, FLAGS_peer_key_file, "CONCORDANCE_PEER_KEY",
+               &o.keys.peer)) {
+    return false;
+  }
+  o.election_timeout_min_ms = FLAGS_election_timeout_min_ms;
+  o.election_timeout_max_ms = FLAGS_election_timeout_max_ms;
+  o.heartbeat_ms = FLAGS_heartbeat_ms;
+  o.tick_ms = FLAGS_tick_ms;
+  o.max_entries_per_append = FLAGS_max_entries_per_append;
+  o.snapshot_threshold = FLAGS_snapshot_threshold;
+  o.max_snapshot_bytes = FLAGS_max_snapshot_bytes;
+  o.proposal_timeout_ms = FLAGS_proposal_timeout_ms;
+  o.min_seq_timeout_ms = FLAGS_min_seq_timeout_ms;
+  o.changelog_retention = FLAGS_changelog_retention;
+  o.encryption_key_file = FLAGS_encryption_key_file;
+  o.io_threads = FLAGS_io_threads;
+  o.limits.max_value_bytes = FLAGS_max_value_bytes;
+  o.limits.max_body_bytes = FLAGS_max_body_bytes;
+  o.limits.max_namespace_bytes = FLAGS_max_namespace_bytes;
+  o.limits.max_key_bytes = FLAGS_max_key_bytes;
+  o.limits.max_batch_ops = FLAGS_max_batch_ops;
+  o.limits.max_ws_message_bytes = FLAGS_max_ws_message_bytes;
+  o.ws_send_queue_messages = FLAGS_ws_send_queue_messages;
+  o.ws_send_queue_bytes = FLAGS_ws_send_queue_bytes;
+  o.max_page_bytes = FLAGS_max_page_bytes;
+  o.raft_inbox_messages = std::max<uint64_t>(1, FLAGS_raft_inbox_messages);
+  o.max_connections = FLAGS_max_connections;
+  o.max_peer_connections = kMaxPeerConnections;
+  if (!FitConnectionsToFdLimit(&o.max_connections)) return false;
+  if (o.election_timeout_min_ms <= 0 || o.election_timeout_max_ms < o.election_timeout_min_ms ||
+      o.heartbeat_ms <= 0 || o.heartbeat_ms >= o.election_timeout_min_ms || o.tick_ms <= 0) {
+    LOG(ERROR) << "need 0 < --heartbeat-ms < --election-timeout-min-ms <= "
+                  "--election-timeout-max-ms and --tick-ms > 0";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -179,51 +230,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   concordance::NodeOptions o;
-  o.node_id = FLAGS_node_id;
-  o.listen = FLAGS_listen;
-  o.advertise = FLAGS_advertise;
-  o.data_dir = FLAGS_data_dir;
-  o.bootstrap = FLAGS_bootstrap;
-  o.join = FLAGS_join;
-  o.restore_from = FLAGS_restore;
-  if (!LoadKey("api", FLAGS_api_key, FLAGS_api_key_file, "CONCORDANCE_API_KEY", &o.keys.api) ||
-      !LoadKey("agent", FLAGS_agent_key, FLAGS_agent_key_file, "CONCORDANCE_AGENT_API_KEY",
-               &o.keys.agent) ||
-      !LoadKey("peer", FLAGS_peer_key, FLAGS_peer_key_file, "CONCORDANCE_PEER_KEY",
-               &o.keys.peer)) {
-    return 2;
-  }
-  o.election_timeout_min_ms = FLAGS_election_timeout_min_ms;
-  o.election_timeout_max_ms = FLAGS_election_timeout_max_ms;
-  o.heartbeat_ms = FLAGS_heartbeat_ms;
-  o.tick_ms = FLAGS_tick_ms;
-  o.max_entries_per_append = FLAGS_max_entries_per_append;
-  o.snapshot_threshold = FLAGS_snapshot_threshold;
-  o.max_snapshot_bytes = FLAGS_max_snapshot_bytes;
-  o.proposal_timeout_ms = FLAGS_proposal_timeout_ms;
-  o.min_seq_timeout_ms = FLAGS_min_seq_timeout_ms;
-  o.changelog_retention = FLAGS_changelog_retention;
-  o.encryption_key_file = FLAGS_encryption_key_file;
-  o.io_threads = FLAGS_io_threads;
-  o.limits.max_value_bytes = FLAGS_max_value_bytes;
-  o.limits.max_body_bytes = FLAGS_max_body_bytes;
-  o.limits.max_namespace_bytes = FLAGS_max_namespace_bytes;
-  o.limits.max_key_bytes = FLAGS_max_key_bytes;
-  o.limits.max_batch_ops = FLAGS_max_batch_ops;
-  o.limits.max_ws_message_bytes = FLAGS_max_ws_message_bytes;
-  o.ws_send_queue_messages = FLAGS_ws_send_queue_messages;
-  o.ws_send_queue_bytes = FLAGS_ws_send_queue_bytes;
-  o.max_page_bytes = FLAGS_max_page_bytes;
-  o.raft_inbox_messages = std::max<uint64_t>(1, FLAGS_raft_inbox_messages);
-  o.max_connections = FLAGS_max_connections;
-  o.max_peer_connections = kMaxPeerConnections;
-  if (!FitConnectionsToFdLimit(&o.max_connections)) return 2;
-  if (o.election_timeout_min_ms <= 0 || o.election_timeout_max_ms < o.election_timeout_min_ms ||
-      o.heartbeat_ms <= 0 || o.heartbeat_ms >= o.election_timeout_min_ms || o.tick_ms <= 0) {
-    LOG(ERROR) << "need 0 < --heartbeat-ms < --election-timeout-min-ms <= "
-                  "--election-timeout-max-ms and --tick-ms > 0";
-    return 2;
-  }
+  if (!OptionsFromFlags(&o)) return 2;
 
   concordance::NodeServer server(o);
   absl::Status s = server.Start();

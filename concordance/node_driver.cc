@@ -628,6 +628,35 @@ void NodeDriver::CheckpointWals() {
   });
 }
 
+void NodeDriver::SweepReadRounds(std::chrono::steady_clock::time_point now) {
+  // A read round whose answer has not come within an election timeout was
+  // lost on the way: its reads go into the next round, unless they are past
+  // their deadline.
+  auto retry = std::chrono::milliseconds(options_.raft.election_ticks_max * options_.tick_ms);
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (now - it->second.started >= retry) {
+      std::vector<Waiter>& lost = it->second.waiters;
+      reads_waiting_.insert(reads_waiting_.begin(), std::make_move_iterator(lost.begin()),
+                            std::make_move_iterator(lost.end()));
+      it = reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = reads_waiting_.begin(); it != reads_waiting_.end();) {
+    if (it->deadline <= now) {
+      it->done(absl::UnavailableError("the linearizable read could not be confirmed in time; retry"));
+      it = reads_waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (reads_.empty() && !reads_waiting_.empty()) {
+    StartReadRound();
+    Process();
+  }
+}
+
 void NodeDriver::SweepTimeouts() {
   if (loop_->stopping) return;
   auto now = Steady::now();
@@ -660,32 +689,7 @@ void NodeDriver::SweepTimeouts() {
       }
     }
   };
-  // A read round whose answer has not come within an election timeout was
-  // lost on the way: its reads go into the next round (those past their
-  // deadline fail below).
-  auto retry = std::chrono::milliseconds(options_.raft.election_ticks_max * options_.tick_ms);
-  for (auto it = reads_.begin(); it != reads_.end();) {
-    if (now - it->second.started >= retry) {
-      std::vector<Waiter>& lost = it->second.waiters;
-      reads_waiting_.insert(reads_waiting_.begin(), std::make_move_iterator(lost.begin()),
-                            std::make_move_iterator(lost.end()));
-      it = reads_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto it = reads_waiting_.begin(); it != reads_waiting_.end();) {
-    if (it->deadline <= now) {
-      it->done(absl::UnavailableError("the linearizable read could not be confirmed in time; retry"));
-      it = reads_waiting_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (reads_.empty() && !reads_waiting_.empty()) {
-    StartReadRound();
-    Process();
-  }
+  SweepReadRounds(now);
   expire(applied_waiters_, "this node did not catch up in time for the read; retry");
   expire(seq_waiters_, "this node has not applied minSeq yet; retry, or read from the leader");
   for (auto it = leader_change_waiters_.begin(); it != leader_change_waiters_.end();) {

@@ -154,6 +154,7 @@ class NodeDriver {
   void MakeSnapshotImage();
   void CheckpointWals();  // snapshot thread
   void SweepTimeouts();
+  void SweepReadRounds(std::chrono::steady_clock::time_point now);
   void PublishStatus();
   absl::Status NotLeader() const;
 

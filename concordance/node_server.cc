@@ -239,16 +239,7 @@ absl::Status NodeServer::OpenStores() {
   return absl::OkStatus();
 }
 
-absl::Status NodeServer::StartNode() {
-  Parts& p = *parts_;
-  p.maintenance = std::make_unique<Worker>("maintenance");
-  p.hub = std::make_unique<Hub>(p.kv_store.get(), Hub::Options(), &p.metrics);
-  p.fsm = std::make_unique<Fsm>(p.kv_store.get(), p.hub.get(), &p.metrics);
-  uint64_t seed = std::hash<std::string>()(options_.node_id) ^ static_cast<uint64_t>(p.clock.NowMs());
-  p.peers = std::make_unique<PeerManager>(
-      options_.node_id, options_.advertise,
-      options_.keys.peer.empty() ? options_.keys.api : options_.keys.peer, seed, &p.metrics);
-
+DriverOptions NodeServer::DriverOptionsFor(uint64_t seed) {
   DriverOptions d;
   d.tick_ms = options_.tick_ms;
   d.proposal_timeout_ms = options_.proposal_timeout_ms;
@@ -261,7 +252,7 @@ absl::Status NodeServer::StartNode() {
   d.raft.max_entries_per_append = options_.max_entries_per_append;
   d.raft.snapshot_threshold = options_.snapshot_threshold;
   d.raft.max_snapshot_bytes = options_.max_snapshot_bytes;
-  metrics::Counter* refused = p.metrics.GetCounter(
+  metrics::Counter* refused = parts_->metrics.GetCounter(
       "concordance_snapshots_refused_total",
       "Snapshot images from a leader refused before install (not a state.db of the announced "
       "index and term); the log is kept and the leader asked again.");
@@ -271,8 +262,20 @@ absl::Status NodeServer::StartNode() {
     return s;
   };
   d.raft.seed = seed;
-  p.driver = std::make_unique<NodeDriver>(d, p.raft_log.get(), p.fsm.get(), p.peers.get(),
-                                          &p.metrics);
+  return d;
+}
+
+absl::Status NodeServer::StartNode() {
+  Parts& p = *parts_;
+  p.maintenance = std::make_unique<Worker>("maintenance");
+  p.hub = std::make_unique<Hub>(p.kv_store.get(), Hub::Options(), &p.metrics);
+  p.fsm = std::make_unique<Fsm>(p.kv_store.get(), p.hub.get(), &p.metrics);
+  uint64_t seed = std::hash<std::string>()(options_.node_id) ^ static_cast<uint64_t>(p.clock.NowMs());
+  p.peers = std::make_unique<PeerManager>(
+      options_.node_id, options_.advertise,
+      options_.keys.peer.empty() ? options_.keys.api : options_.keys.peer, seed, &p.metrics);
+  p.driver = std::make_unique<NodeDriver>(DriverOptionsFor(seed), p.raft_log.get(), p.fsm.get(),
+                                          p.peers.get(), &p.metrics);
   p.peers->set_driver(p.driver.get());
   RETURN_IF_ERROR(p.driver->Start());
   Housekeeper::Options ho;
@@ -291,7 +294,11 @@ absl::Status NodeServer::StartNode() {
   p.service->set_peer_handler(p.peers.get());
   p.service->set_transport(p.peers.get());
   p.auth = std::make_unique<gateway::Authenticator>(options_.keys);
+  return StartServing();
+}
 
+absl::Status NodeServer::StartServing() {
+  Parts& p = *parts_;
   gateway::Server::Options go;
   go.listen_ipv6 = p.listener->ipv6();
   go.listen_fd = p.listener->Release();

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "concordance/clock.h"
+#include "concordance/node_driver.h"
 #include "gateway/auth.h"
 #include "gateway/server.h"
 #include "storage/validation.h"
@@ -76,6 +77,8 @@ class NodeServer {
   absl::Status OpenStores();
   absl::Status RestoreBackup(const raft::Member& self);
   absl::Status StartNode();
+  absl::Status StartServing();
+  DriverOptions DriverOptionsFor(uint64_t seed);
 
   struct Parts;
   NodeOptions options_;

@@ -648,11 +648,20 @@ void Node::HandleInstallSnapshot(const Message& m) {
     reply_chunk(incoming_data_.size(), false);
     return;
   }
+  FinishIncomingSnapshot(m);
+}
+
+void Node::FinishIncomingSnapshot(const Message& m) {
+  const SnapshotMeta& meta = m.install_snapshot().meta();
   if (incoming_data_.size() != meta.size() ||
       storage::SnapshotChecksum(incoming_data_) != meta.checksum()) {
     LOG(WARNING) << config_.id << " got a damaged snapshot at " << meta.index();
     incoming_data_.clear();
-    reply_chunk(0, true);
+    Message r;
+    r.set_to(m.from());
+    r.mutable_install_snapshot_response()->set_snapshot_index(meta.index());
+    r.mutable_install_snapshot_response()->set_rejected(true);
+    Send(std::move(r));
     return;
   }
   if (config_.validate_snapshot) {
@@ -682,7 +691,11 @@ void Node::HandleInstallSnapshot(const Message& m) {
   }
   incoming_data_.clear();
   incoming_meta_.Clear();
-  reply_matched(meta.index());
+  Message r;
+  r.set_to(m.from());
+  r.mutable_append_entries_response()->set_success(true);
+  r.mutable_append_entries_response()->set_match_index(meta.index());
+  Send(std::move(r));
 }
 
 void Node::HandleReadIndexResponse(const Message& m) {

@@ -255,6 +255,8 @@ class Node {
   void HandleAppendEntries(const Message& m);
   void HandleHeartbeat(const Message& m);
   void HandleInstallSnapshot(const Message& m);
+  // The last chunk arrived: check the whole image and install it.
+  void FinishIncomingSnapshot(const Message& m);
   void HandleAppendResponse(const Message& m, Progress& pr);
   void HandleSnapshotResponse(const Message& m, Progress& pr);
   void HandleReadIndexRequest(const Message& m);
