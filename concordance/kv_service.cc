@@ -331,8 +331,7 @@ gateway::ClusterStatus KvService::Status() {
     p.voter = m.voter;
     bool self = p.node_id == n.node_id;
     p.match_index = self ? n.last_index : m.match;
-    p.reachable = self || m.recent_active ||
-                  (transport_ != nullptr && transport_->Reachable(p.node_id));
+    p.reachable = self || m.recent_active || driver_->transport()->Reachable(p.node_id);
     s.peers.push_back(std::move(p));
   }
   return s;
@@ -433,28 +432,6 @@ void KvService::Snapshot(Callback<std::string> done) {
     backups_queued_.fetch_sub(1);
     done(std::move(image));
   });
-}
-
-absl::Status KvService::PeerConnected(uint64_t link, const std::string& node_id,
-                                      const std::string& address, std::function<void()> resume) {
-  if (peers_ == nullptr) return absl::UnavailableError("this node takes no peers");
-  return peers_->Connected(link, node_id, address, std::move(resume));
-}
-
-absl::StatusOr<bool> KvService::PeerText(uint64_t link, const std::string& node_id,
-                                         std::string json) {
-  if (peers_ == nullptr) return true;
-  return peers_->Text(link, node_id, std::move(json));
-}
-
-absl::StatusOr<bool> KvService::PeerBinary(uint64_t link, const std::string& node_id,
-                                           std::string bytes) {
-  if (peers_ == nullptr) return true;
-  return peers_->Binary(link, node_id, std::move(bytes));
-}
-
-void KvService::PeerDisconnected(uint64_t link, const std::string& node_id) {
-  if (peers_ != nullptr) peers_->Disconnected(link, node_id);
 }
 
 }  // namespace concordance

@@ -32,20 +32,6 @@
 
 namespace concordance {
 
-// Handles inbound /raft traffic (see Backend::PeerConnected); the peer
-// manager implements it.
-class PeerHandler {
- public:
-  virtual ~PeerHandler() = default;
-  virtual absl::Status Connected(uint64_t link, const std::string& node_id,
-                                 const std::string& address, std::function<void()> resume) = 0;
-  virtual absl::StatusOr<bool> Text(uint64_t link, const std::string& node_id,
-                                    std::string json) = 0;
-  virtual absl::StatusOr<bool> Binary(uint64_t link, const std::string& node_id,
-                                      std::string bytes) = 0;
-  virtual void Disconnected(uint64_t link, const std::string& node_id) = 0;
-};
-
 class KvService : public gateway::Backend {
  public:
   struct Options {
@@ -60,9 +46,6 @@ class KvService : public gateway::Backend {
   };
   KvService(Options options, storage::KvStore* store, NodeDriver* driver, Hub* hub,
             Worker* maintenance, const Clock* clock, metrics::Registry* metrics);
-
-  void set_peer_handler(PeerHandler* p) { peers_ = p; }
-  void set_transport(const Transport* t) { transport_ = t; }
 
   void Get(const gateway::GetRequest& req, gateway::Callback<kv::KvEntry> done) override;
   void List(const gateway::ListRequest& req, gateway::Callback<gateway::ListResult> done) override;
@@ -86,13 +69,6 @@ class KvService : public gateway::Backend {
   void TransferLeadership(const std::string& node_id,
                           gateway::Callback<gateway::ClusterStatus> done) override;
   void Snapshot(gateway::Callback<std::string> done) override;
-  absl::Status PeerConnected(uint64_t link, const std::string& node_id,
-                             const std::string& address, std::function<void()> resume) override;
-  absl::StatusOr<bool> PeerText(uint64_t link, const std::string& node_id,
-                                std::string json) override;
-  absl::StatusOr<bool> PeerBinary(uint64_t link, const std::string& node_id,
-                                  std::string bytes) override;
-  void PeerDisconnected(uint64_t link, const std::string& node_id) override;
   std::string MetricsText() override { return metrics_->Render(); }
 
  private:
@@ -117,8 +93,6 @@ class KvService : public gateway::Backend {
   CredentialView credentials_;
   ChangesPoller poller_;
   StateHasher hasher_;
-  PeerHandler* peers_ = nullptr;
-  const Transport* transport_ = nullptr;
   static constexpr int kMaxQueuedBackups = 2;
   std::atomic<int> backups_queued_{0};
 };

@@ -46,12 +46,12 @@ absl::Status Indeterminate(std::string message) {
 }  // namespace
 
 NodeDriver::NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm,
-                       Transport* transport, metrics::Registry* metrics)
+                       const TransportFactory& make_transport, metrics::Registry* metrics)
     : options_(std::move(options)),
       log_(log),
       fsm_(fsm),
-      transport_(transport),
       loop_(std::make_unique<Loop>()) {
+  transport_ = make_transport(this, [this](uint64_t conf_index) { ReportRemoved(conf_index); });
   fsync_seconds_ = metrics->GetHistogram(
       "concordance_raft_fsync_duration_seconds",
       "Time to make one Ready durable in raft.db (one transaction, one fsync).",
@@ -301,6 +301,12 @@ void NodeDriver::TransferLeadership(std::string target, DoneCallback done) {
         Waiter{std::move(done), Steady::now() + std::chrono::milliseconds(timeout_ms)});
     Process();
   });
+}
+
+bool NodeDriver::Deliver(raft::Message m, size_t bytes, std::function<void()> on_room) {
+  if (Step(std::move(m), bytes)) return true;
+  WhenInboxHasRoom(std::move(on_room));
+  return false;
 }
 
 bool NodeDriver::Step(raft::Message m, size_t bytes) {

@@ -30,8 +30,8 @@
 #include "absl/status/statusor.h"
 #include "concordance/clock.h"
 #include "concordance/fsm.h"
-#include "concordance/transport.h"
 #include "gateway/backend.h"
+#include "gateway/raft_transport.h"
 #include "raft/node.h"
 #include "storage/raft_log.h"
 #include "util/metrics.h"
@@ -69,14 +69,18 @@ struct NodeStatus {
   bool removed = false;
 };
 
-class NodeDriver {
+class NodeDriver : public gateway::RaftInbox {
  public:
   using ProposalCallback = std::function<void(absl::StatusOr<storage::CommandResult>)>;
   using DoneCallback = std::function<void(absl::Status)>;
+  // Makes the driver's transport: given the inbox peers' messages go to
+  // (the driver) and what to call when a member says this node was removed.
+  using TransportFactory = std::function<std::unique_ptr<gateway::RaftTransport>(
+      gateway::RaftInbox* inbox, std::function<void(uint64_t conf_index)> on_removed)>;
 
-  NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm, Transport* transport,
-             metrics::Registry* metrics);
-  ~NodeDriver();
+  NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm,
+             const TransportFactory& make_transport, metrics::Registry* metrics);
+  ~NodeDriver() override;
 
   // Creates the core from the durable state and starts the loop threads.
   absl::Status Start();
@@ -97,16 +101,13 @@ class NodeDriver {
   // Starts a transfer and calls `done` once another node leads (or with
   // Unavailable after an election timeout).
   void TransferLeadership(std::string target, DoneCallback done);
-  // Queues a peer message for the loop. False when the inbox is full: the
-  // message is queued, but the caller should read no more from its peer
-  // until the function given to WhenInboxHasRoom runs. `bytes` is the
-  // message's size on the wire.
-  bool Step(raft::Message m, size_t bytes = 0);
-  // Calls `fn` (once, on the loop or at once) when the inbox has room.
-  void WhenInboxHasRoom(std::function<void()> fn);
+  // gateway::RaftInbox: queues a peer message for the loop, in one bounded
+  // inbox (a burst costs one task on the loop).
+  bool Deliver(raft::Message m, size_t bytes, std::function<void()> on_room) override;
   // A member refused this node as removed by the configuration entry at
   // `conf_index`: unless it has since been added back, stop serving.
   void ReportRemoved(uint64_t conf_index);
+  const gateway::RaftTransport* transport() const { return transport_.get(); }
   // Runs `fn` on the loop after `delay_ms`.
   void RunAfter(int delay_ms, std::function<void()> fn);
   // Runs `fn` on the loop.
@@ -132,6 +133,11 @@ class NodeDriver {
     DoneCallback done;
     std::chrono::steady_clock::time_point deadline;
   };
+
+  // False when the inbox is now full (the message is queued).
+  bool Step(raft::Message m, size_t bytes);
+  // Calls `fn` (once, on the loop or at once) when the inbox has room.
+  void WhenInboxHasRoom(std::function<void()> fn);
 
   // Loop thread only.
   void DrainIntake();
@@ -161,8 +167,9 @@ class NodeDriver {
   DriverOptions options_;
   storage::RaftLog* log_;
   Fsm* fsm_;
-  Transport* transport_;
   std::unique_ptr<Loop> loop_;
+  // Stopped and destroyed after the loop (its threads call into us).
+  std::unique_ptr<gateway::RaftTransport> transport_;
   std::unique_ptr<raft::Node> node_;
 
   // Loop-thread state.

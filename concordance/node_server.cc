@@ -14,9 +14,9 @@
 #include "concordance/kv_service.h"
 #include "concordance/member_agent.h"
 #include "concordance/node_driver.h"
-#include "concordance/peer_manager.h"
 #include "concordance/worker.h"
 #include "gateway/listener.h"
+#include "gateway/peer_transport.h"
 #include "gateway/url.h"
 #include "glog/logging.h"
 #include "storage/kv_store.h"
@@ -43,7 +43,7 @@ struct NodeServer::Parts {
   std::unique_ptr<Worker> maintenance;
   std::unique_ptr<Hub> hub;
   std::unique_ptr<Fsm> fsm;
-  std::unique_ptr<PeerManager> peers;
+  gateway::PeerTransport* peers = nullptr;  // owned by the driver
   std::unique_ptr<NodeDriver> driver;
   std::unique_ptr<KvService> service;
   std::unique_ptr<Housekeeper> housekeeper;
@@ -271,12 +271,19 @@ absl::Status NodeServer::StartNode() {
   p.hub = std::make_unique<Hub>(p.kv_store.get(), Hub::Options(), &p.metrics);
   p.fsm = std::make_unique<Fsm>(p.kv_store.get(), p.hub.get(), &p.metrics);
   uint64_t seed = std::hash<std::string>()(options_.node_id) ^ static_cast<uint64_t>(p.clock.NowMs());
-  p.peers = std::make_unique<PeerManager>(
-      options_.node_id, options_.advertise,
-      options_.keys.peer.empty() ? options_.keys.api : options_.keys.peer, seed, &p.metrics);
+  gateway::PeerTransport::Options po;
+  po.self_id = options_.node_id;
+  po.self_address = options_.advertise;
+  po.peer_key = options_.keys.peer.empty() ? options_.keys.api : options_.keys.peer;
+  po.seed = seed;
+  auto make_transport = [&](gateway::RaftInbox* inbox, std::function<void(uint64_t)> removed) {
+    po.on_removed = std::move(removed);
+    auto t = std::make_unique<gateway::PeerTransport>(po, inbox, &p.metrics);
+    p.peers = t.get();
+    return std::unique_ptr<gateway::RaftTransport>(std::move(t));
+  };
   p.driver = std::make_unique<NodeDriver>(DriverOptionsFor(seed), p.raft_log.get(), p.fsm.get(),
-                                          p.peers.get(), &p.metrics);
-  p.peers->set_driver(p.driver.get());
+                                          make_transport, &p.metrics);
   RETURN_IF_ERROR(p.driver->Start());
   Housekeeper::Options ho;
   ho.changelog_retention = options_.changelog_retention;
@@ -291,8 +298,6 @@ absl::Status NodeServer::StartNode() {
   so.cipher = p.cipher.get();
   p.service = std::make_unique<KvService>(so, p.kv_store.get(), p.driver.get(), p.hub.get(),
                                           p.maintenance.get(), &p.clock, &p.metrics);
-  p.service->set_peer_handler(p.peers.get());
-  p.service->set_transport(p.peers.get());
   p.auth = std::make_unique<gateway::Authenticator>(options_.keys);
   return StartServing();
 }
@@ -308,7 +313,8 @@ absl::Status NodeServer::StartServing() {
   go.ws_send_queue_bytes = options_.ws_send_queue_bytes;
   go.max_connections = options_.max_connections;
   go.max_peer_connections = options_.max_peer_connections;
-  p.server = std::make_unique<gateway::Server>(go, p.service.get(), p.auth.get(), &p.metrics);
+  p.server = std::make_unique<gateway::Server>(go, p.service.get(), p.auth.get(), p.peers,
+                                               &p.metrics);
   RETURN_IF_ERROR(p.server->Start());
   LOG(INFO) << "concordance " << options_.node_id << " serving on " << p.listener->address() << ":"
             << p.server->port() << " (data in " << options_.data_dir << ")";
@@ -369,7 +375,7 @@ void NodeServer::Stop() {
   // server's handlers and post to its stopped io_context, so the server
   // object outlives them all.
   if (p.driver) p.driver->Stop();
-  if (p.peers) p.peers->Stop();
+  if (p.peers) p.peers->Stop();  // the driver owns it; no dialing after this
   if (p.hub) p.hub->Stop();
   if (p.maintenance) p.maintenance->Stop();
   p.agent.reset();
@@ -378,7 +384,7 @@ void NodeServer::Stop() {
   p.service.reset();
   p.fsm.reset();
   p.hub.reset();
-  p.peers.reset();
+  p.peers = nullptr;
   p.server.reset();
   p.maintenance.reset();
   if (p.kv_store || p.raft_log) LOG(INFO) << "closing databases";

@@ -35,7 +35,6 @@
 #include "absl/status/statusor.h"
 #include "gateway/cancellation.h"
 #include "proto/kv.pb.h"
-#include "proto/raft.pb.h"
 #include "util/status_payloads.h"
 
 namespace concordance::gateway {
@@ -217,28 +216,6 @@ class Backend {
                                   Callback<ClusterStatus> done) = 0;
   // A consistent copy of state.db.
   virtual void Snapshot(Callback<std::string> done) = 0;
-
-  // ---- Peers (/raft) ----
-  // Inbound /raft connections only carry messages to this node (it answers
-  // on its own outbound connections). `link` names one connection: a
-  // snapshot chunk's text header and its binary frame pair up within it.
-  // A peer connected, announcing the address it serves on. Not OK refuses
-  // it: the connection is closed with the status message as the reason
-  // (with kPeerRemovedCloseCode when the status carries
-  // kRemovedPayload). `resume` restarts a reader paused by PeerText or
-  // PeerBinary returning false; it may be called from any thread.
-  virtual absl::Status PeerConnected(uint64_t link, const std::string& node_id,
-                                     const std::string& address,
-                                     std::function<void()> resume) = 0;
-  // One frame from the peer. true: read on; false: the node's inbox is
-  // full, read nothing more on this link until `resume` is called; an
-  // error: close the link as PeerConnected's refusals do (the peer was
-  // removed from the configuration since it connected).
-  virtual absl::StatusOr<bool> PeerText(uint64_t link, const std::string& node_id,
-                                        std::string json) = 0;
-  virtual absl::StatusOr<bool> PeerBinary(uint64_t link, const std::string& node_id,
-                                          std::string bytes) = 0;
-  virtual void PeerDisconnected(uint64_t link, const std::string& node_id) = 0;
 
   // ---- Observability ----
   virtual std::string MetricsText() = 0;

@@ -46,10 +46,12 @@ class Session {
 
 class Server::Impl {
  public:
-  Impl(Options options, Backend* backend, const Authenticator* auth, metrics::Registry* metrics)
+  Impl(Options options, Backend* backend, const Authenticator* auth, PeerTransport* peers,
+       metrics::Registry* metrics)
       : options_(std::move(options)),
         backend_(backend),
         auth_(auth),
+        peers_(peers),
         metrics_(metrics),
         rest_(backend, auth, RestOptions(options_), metrics),
         acceptor_(ioc_),
@@ -120,6 +122,7 @@ class Server::Impl {
   Options options_;
   Backend* backend_;
   const Authenticator* auth_;
+  PeerTransport* peers_;
   metrics::Registry* metrics_;
   RestHandler rest_;
   metrics::Gauge* http_connections_;
@@ -417,7 +420,7 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
         });
       }
     };
-    absl::Status s = server_->backend_->PeerConnected(id_, node_id_, address_, resume);
+    absl::Status s = server_->peers_->Connected(id_, node_id_, address_, resume);
     if (!s.ok()) return Refuse(s);
     Read();
   }
@@ -443,8 +446,8 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
       self->buffer_.consume(self->buffer_.size());
       absl::StatusOr<bool> more =
           self->ws_.got_text()
-              ? self->server_->backend_->PeerText(self->id_, self->node_id_, std::move(data))
-              : self->server_->backend_->PeerBinary(self->id_, self->node_id_, std::move(data));
+              ? self->server_->peers_->Text(self->id_, self->node_id_, std::move(data))
+              : self->server_->peers_->Binary(self->id_, self->node_id_, std::move(data));
       if (!more.ok()) return self->Refuse(more.status());
       if (*more) {
         self->Read();
@@ -461,7 +464,7 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
     if (done_) return;
     done_ = true;
     paused_self_.reset();
-    if (accepted_) server_->backend_->PeerDisconnected(id_, node_id_);
+    if (accepted_) server_->peers_->Disconnected(id_, node_id_);
     server_->raft_connections_->Add(-1);
     server_->ReleaseSlot(Server::Impl::Slot::kPeer);
     server_->connections_.fetch_sub(1);
@@ -557,6 +560,9 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     }
     if (server_->stopping()) {
       return Reject(http::status::service_unavailable, absl::UnavailableError("server shutting down"));
+    }
+    if (server_->peers_ == nullptr) {
+      return Reject(http::status::not_found, absl::NotFoundError("this server takes no peers"));
     }
     if (!server_->auth_->IsPeer(std::string(req[http::field::authorization]))) {
       return Reject(http::status::unauthorized, absl::UnauthenticatedError("/raft needs the peer key"));
@@ -867,8 +873,8 @@ void Server::Impl::Stop(int grace_ms) {
 }
 
 Server::Server(Options options, Backend* backend, const Authenticator* auth,
-               metrics::Registry* metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), backend, auth, metrics)) {}
+               PeerTransport* peers, metrics::Registry* metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), backend, auth, peers, metrics)) {}
 
 Server::~Server() { Stop(0); }
 

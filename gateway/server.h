@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "gateway/auth.h"
 #include "gateway/backend.h"
+#include "gateway/peer_transport.h"
 #include "gateway/rest_handler.h"
 #include "gateway/rpc_connection.h"
 #include "storage/validation.h"
@@ -47,7 +48,8 @@ class Server {
     RestHandler::Options rest;
   };
 
-  Server(Options options, Backend* backend, const Authenticator* auth,
+  // `peers` serves /raft (null: /raft is refused).
+  Server(Options options, Backend* backend, const Authenticator* auth, PeerTransport* peers,
          metrics::Registry* metrics);
   ~Server();
   Server(const Server&) = delete;

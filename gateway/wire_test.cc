@@ -82,17 +82,6 @@ class FakeBackend : public Backend {
     done(Status());
   }
   void Snapshot(Callback<std::string> done) override { done(std::string("SQLite format 3")); }
-  absl::Status PeerConnected(uint64_t, const std::string&, const std::string&,
-                             std::function<void()>) override {
-    return absl::OkStatus();
-  }
-  absl::StatusOr<bool> PeerText(uint64_t, const std::string&, std::string) override {
-    return true;
-  }
-  absl::StatusOr<bool> PeerBinary(uint64_t, const std::string&, std::string) override {
-    return true;
-  }
-  void PeerDisconnected(uint64_t, const std::string&) override {}
   std::string MetricsText() override { return "# metrics\n"; }
 
   bool ready = true;

@@ -1,13 +1,15 @@
 // /raft message encodings: the RapidJSON codec in production
-// (concordance/raft_codec.h) against protobuf's JSON mapping
+// (gateway/raft_codec.h) against protobuf's JSON mapping
 // (google::protobuf::util), encode + decode of the same messages.
 //   bazel run //tools/bench:raft_codec_bench
 #include <benchmark/benchmark.h>
 #include <google/protobuf/util/json_util.h>
 
-#include "concordance/raft_codec.h"
+#include "gateway/raft_codec.h"
 
 namespace concordance {
+using gateway::DecodeRaftMessage;
+using gateway::EncodeRaftMessage;
 namespace {
 
 raft::Message Append(int entries, int bytes) {

@@ -1,10 +1,10 @@
-#include "concordance/raft_codec.h"
+#include "gateway/raft_codec.h"
 
 #include <google/protobuf/util/message_differencer.h>
 
 #include "gtest/gtest.h"
 
-namespace concordance {
+namespace concordance::gateway {
 namespace {
 
 raft::Message RoundTrip(const raft::Message& m) {
@@ -114,4 +114,4 @@ TEST(RaftCodecTest, MalformedInputIsRejected) {
 }
 
 }  // namespace
-}  // namespace concordance
+}  // namespace concordance::gateway

@@ -1,15 +1,15 @@
-#include "concordance/peer_manager.h"
+#include "gateway/peer_transport.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "concordance/raft_codec.h"
+#include "gateway/backend.h"
+#include "gateway/raft_codec.h"
 #include "glog/logging.h"
-#include "raft/node.h"
 #include "storage/validation.h"
 #include "util/status_macros.h"
 #include "util/status_payloads.h"
 
-namespace concordance {
+namespace concordance::gateway {
 namespace {
 
 bool IsLeaderMessage(const raft::Message& m) {
@@ -19,12 +19,14 @@ bool IsLeaderMessage(const raft::Message& m) {
 
 }  // namespace
 
-PeerManager::PeerManager(std::string self_id, std::string self_address, std::string peer_key,
-                         uint64_t seed, metrics::Registry* metrics)
-    : self_id_(self_id),
+PeerTransport::PeerTransport(Options options, RaftInbox* inbox, metrics::Registry* metrics)
+    : self_id_(options.self_id),
+      on_removed_(std::move(options.on_removed)),
+      inbox_(inbox),
       dialer_(
-          gateway::PeerDialer::Options{
-              self_id, std::move(self_address), std::move(peer_key), 4096, 50, 2000, 2000, seed,
+          PeerDialer::Options{
+              options.self_id, std::move(options.self_address), std::move(options.peer_key), 4096,
+              50, 2000, 2000, options.seed,
               [this](const std::string& peer, const std::string& reason) {
                 OnRemovedByPeer(peer, reason);
               }},
@@ -35,11 +37,11 @@ PeerManager::PeerManager(std::string self_id, std::string self_address, std::str
                                   "Malformed or misaddressed peer frames dropped.");
 }
 
-PeerManager::~PeerManager() { Stop(); }
+PeerTransport::~PeerTransport() { Stop(); }
 
-void PeerManager::Stop() { dialer_.Stop(); }
+void PeerTransport::Stop() { dialer_.Stop(); }
 
-void PeerManager::Send(std::vector<raft::Message> messages) {
+void PeerTransport::Send(std::vector<raft::Message> messages) {
   for (const raft::Message& m : messages) {
     std::string binary;
     std::string json = EncodeRaftMessage(m, &binary);
@@ -47,14 +49,14 @@ void PeerManager::Send(std::vector<raft::Message> messages) {
   }
 }
 
-void PeerManager::UpdatePeers(const raft::ConfState& conf, uint64_t conf_index) {
+void PeerTransport::UpdatePeers(const raft::ConfState& conf, uint64_t conf_index) {
   absl::MutexLock l(&mu_);
   conf_ = conf;
   conf_index_ = conf_index;
   UpdateDialerLocked();
 }
 
-void PeerManager::UpdateDialerLocked() {
+void PeerTransport::UpdateDialerLocked() {
   std::map<std::string, std::string> peers;
   bool member = false;
   for (const auto* list : {&conf_.voters(), &conf_.learners()}) {
@@ -70,7 +72,7 @@ void PeerManager::UpdateDialerLocked() {
   dialer_.SetPeers(peers);
 }
 
-void PeerManager::NoteLeaderLocked(const std::string& node_id) {
+void PeerTransport::NoteLeaderLocked(const std::string& node_id) {
   if (leaders_heard_.count(node_id) || !learned_.count(node_id)) return;
   for (const auto* list : {&conf_.voters(), &conf_.learners()}) {
     for (const raft::Member& m : *list) {
@@ -81,11 +83,11 @@ void PeerManager::NoteLeaderLocked(const std::string& node_id) {
   UpdateDialerLocked();
 }
 
-bool PeerManager::Reachable(const std::string& node_id) const {
+bool PeerTransport::Reachable(const std::string& node_id) const {
   return dialer_.Connected(node_id);
 }
 
-absl::Status PeerManager::Connected(uint64_t link, const std::string& node_id,
+absl::Status PeerTransport::Connected(uint64_t link, const std::string& node_id,
                                     const std::string& address, std::function<void()> resume) {
   // The gateway already checked the peer key. A node not yet in our
   // configuration (a learner being added) may connect too.
@@ -106,7 +108,7 @@ absl::Status PeerManager::Connected(uint64_t link, const std::string& node_id,
   return absl::OkStatus();
 }
 
-absl::Status PeerManager::CheckNotRemovedLocked(const std::string& node_id) {
+absl::Status PeerTransport::CheckNotRemovedLocked(const std::string& node_id) {
   for (const std::string& id : conf_.removed()) {
     if (id != node_id) continue;
     absl::Status removed = absl::FailedPreconditionError(absl::StrCat(
@@ -117,13 +119,13 @@ absl::Status PeerManager::CheckNotRemovedLocked(const std::string& node_id) {
   return absl::OkStatus();
 }
 
-void PeerManager::Reject(const std::string& node_id, const std::string& why) {
+void PeerTransport::Reject(const std::string& node_id, const std::string& why) {
   rejected_->Inc();
   LOG_EVERY_N(WARNING, 100) << "dropping a bad frame from peer " << node_id << ": " << why
                             << " (every 100th shown)";
 }
 
-absl::StatusOr<bool> PeerManager::Text(uint64_t link, const std::string& node_id,
+absl::StatusOr<bool> PeerTransport::Text(uint64_t link, const std::string& node_id,
                                        std::string json) {
   size_t binary_length = 0;
   absl::StatusOr<raft::Message> m = DecodeRaftMessage(json, &binary_length);
@@ -133,10 +135,6 @@ absl::StatusOr<bool> PeerManager::Text(uint64_t link, const std::string& node_id
   }
   if (m->from() != node_id || m->to() != self_id_) {
     Reject(node_id, "wrong from/to");
-    return true;
-  }
-  if (!raft::HasSaneNumbers(*m)) {
-    Reject(node_id, "a term or index beyond 2^62");
     return true;
   }
   {
@@ -168,7 +166,7 @@ absl::StatusOr<bool> PeerManager::Text(uint64_t link, const std::string& node_id
   return Deliver(link, std::move(*m), json.size());
 }
 
-absl::StatusOr<bool> PeerManager::Binary(uint64_t link, const std::string& node_id,
+absl::StatusOr<bool> PeerTransport::Binary(uint64_t link, const std::string& node_id,
                                          std::string bytes) {
   raft::Message m;
   {
@@ -192,9 +190,7 @@ absl::StatusOr<bool> PeerManager::Binary(uint64_t link, const std::string& node_
   return Deliver(link, std::move(m), size);
 }
 
-bool PeerManager::Deliver(uint64_t link, raft::Message m, size_t bytes) {
-  if (driver_ == nullptr) return true;
-  if (driver_->Step(std::move(m), bytes)) return true;
+bool PeerTransport::Deliver(uint64_t link, raft::Message m, size_t bytes) {
   std::function<void()> resume;
   {
     absl::MutexLock l(&mu_);
@@ -202,22 +198,21 @@ bool PeerManager::Deliver(uint64_t link, raft::Message m, size_t bytes) {
     if (it == links_.end()) return true;
     resume = it->second.resume;
   }
-  driver_->WhenInboxHasRoom(std::move(resume));
-  return false;
+  return inbox_->Deliver(std::move(m), bytes, std::move(resume));
 }
 
-void PeerManager::Disconnected(uint64_t link, const std::string&) {
+void PeerTransport::Disconnected(uint64_t link, const std::string&) {
   absl::MutexLock l(&mu_);
   links_.erase(link);
 }
 
-void PeerManager::OnRemovedByPeer(const std::string& peer_id, const std::string& reason) {
+void PeerTransport::OnRemovedByPeer(const std::string& peer_id, const std::string& reason) {
   // "removed from the cluster at configuration index N"
   size_t pos = reason.rfind(' ');
   uint64_t index = 0;
   if (pos == std::string::npos || !absl::SimpleAtoi(reason.substr(pos + 1), &index)) index = 1;
   LOG_EVERY_N(WARNING, 50) << "peer " << peer_id << " refuses this node: " << reason;
-  if (driver_ != nullptr) driver_->ReportRemoved(index);
+  if (on_removed_) on_removed_(index);
 }
 
-}  // namespace concordance
+}  // namespace concordance::gateway

@@ -1,4 +1,4 @@
-#include "concordance/raft_codec.h"
+#include "gateway/raft_codec.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -7,7 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
-namespace concordance {
+namespace concordance::gateway {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -37,10 +37,20 @@ void WriteMembers(Writer& w, const char* k,
   w.EndArray();
 }
 
+// Terms, log indexes and offsets at or beyond this are malformed (the Raft
+// core refuses them too, and never moves its own past it).
+constexpr uint64_t kMaxTermOrIndex = uint64_t{1} << 62;
+
 // Readers that fail soft: `ok` turns false on a missing/mistyped field.
 struct Reader {
   const rapidjson::Value& v;
   bool ok = true;
+  // A term, an index or an offset: below 2^62.
+  uint64_t Idx(const char* k) {
+    uint64_t x = U64(k);
+    if (x >= kMaxTermOrIndex) ok = false;
+    return x;
+  }
   uint64_t U64(const char* k) {
     auto it = v.FindMember(k);
     if (it == v.MemberEnd()) return 0;  // absent = default
@@ -231,12 +241,12 @@ absl::StatusOr<raft::Message> DecodeRaftMessage(absl::string_view json, size_t* 
   raft::Message m;
   m.set_from(r.Str("from"));
   m.set_to(r.Str("to"));
-  m.set_term(r.U64("term"));
+  m.set_term(r.Idx("term"));
   std::string type = r.Str("type");
   if (type == "vote") {
     auto* b = m.mutable_request_vote();
-    b->set_last_log_index(r.U64("lastLogIndex"));
-    b->set_last_log_term(r.U64("lastLogTerm"));
+    b->set_last_log_index(r.Idx("lastLogIndex"));
+    b->set_last_log_term(r.Idx("lastLogTerm"));
     b->set_pre_vote(r.Bool("preVote"));
     b->set_transfer(r.Bool("transfer"));
   } else if (type == "voteResp") {
@@ -245,9 +255,9 @@ absl::StatusOr<raft::Message> DecodeRaftMessage(absl::string_view json, size_t* 
     b->set_pre_vote(r.Bool("preVote"));
   } else if (type == "app") {
     auto* b = m.mutable_append_entries();
-    b->set_prev_log_index(r.U64("prevLogIndex"));
-    b->set_prev_log_term(r.U64("prevLogTerm"));
-    b->set_leader_commit(r.U64("leaderCommit"));
+    b->set_prev_log_index(r.Idx("prevLogIndex"));
+    b->set_prev_log_term(r.Idx("prevLogTerm"));
+    b->set_leader_commit(r.Idx("leaderCommit"));
     b->set_heartbeat(r.Bool("heartbeat"));
     b->set_read_round(r.U64("readRound"));
     auto it = d.FindMember("entries");
@@ -255,6 +265,7 @@ absl::StatusOr<raft::Message> DecodeRaftMessage(absl::string_view json, size_t* 
       if (!it->value.IsArray()) return absl::InvalidArgumentError("entries must be an array");
       for (const auto& e : it->value.GetArray()) {
         if (!e.IsArray() || e.Size() != 4 || !e[0].IsUint64() || !e[1].IsUint64() ||
+            e[0].GetUint64() >= kMaxTermOrIndex || e[1].GetUint64() >= kMaxTermOrIndex ||
             !e[2].IsInt() || !e[3].IsString() || !raft::EntryType_IsValid(e[2].GetInt())) {
           return absl::InvalidArgumentError("malformed log entry");
         }
@@ -271,11 +282,11 @@ absl::StatusOr<raft::Message> DecodeRaftMessage(absl::string_view json, size_t* 
   } else if (type == "appResp") {
     auto* b = m.mutable_append_entries_response();
     b->set_success(r.Bool("success"));
-    b->set_match_index(r.U64("matchIndex"));
-    b->set_conflict_index(r.U64("conflictIndex"));
-    b->set_conflict_term(r.U64("conflictTerm"));
-    b->set_last_log_index(r.U64("lastLogIndex"));
-    b->set_rejected_index(r.U64("rejectedIndex"));
+    b->set_match_index(r.Idx("matchIndex"));
+    b->set_conflict_index(r.Idx("conflictIndex"));
+    b->set_conflict_term(r.Idx("conflictTerm"));
+    b->set_last_log_index(r.Idx("lastLogIndex"));
+    b->set_rejected_index(r.Idx("rejectedIndex"));
     b->set_heartbeat(r.Bool("heartbeat"));
     b->set_read_round(r.U64("readRound"));
   } else if (type == "snap") {
@@ -286,22 +297,22 @@ absl::StatusOr<raft::Message> DecodeRaftMessage(absl::string_view json, size_t* 
     }
     Reader mr{it->value};
     raft::SnapshotMeta* meta = b->mutable_meta();
-    meta->set_index(mr.U64("index"));
-    meta->set_term(mr.U64("term"));
-    meta->set_size(mr.U64("size"));
+    meta->set_index(mr.Idx("index"));
+    meta->set_term(mr.Idx("term"));
+    meta->set_size(mr.Idx("size"));
     meta->set_checksum(mr.U64("checksum"));
     if (!mr.ok || !ReadMembers(it->value, "voters", meta->mutable_conf_state()->mutable_voters()) ||
         !ReadMembers(it->value, "learners", meta->mutable_conf_state()->mutable_learners()) ||
         !ReadIds(it->value, "removed", meta->mutable_conf_state()->mutable_removed())) {
       return absl::InvalidArgumentError("malformed snapshot meta");
     }
-    b->set_offset(r.U64("offset"));
+    b->set_offset(r.Idx("offset"));
     b->set_done(r.Bool("done"));
-    *binary_length = r.U64("dataLength");
+    *binary_length = r.Idx("dataLength");
   } else if (type == "snapResp") {
     auto* b = m.mutable_install_snapshot_response();
-    b->set_snapshot_index(r.U64("snapshotIndex"));
-    b->set_next_offset(r.U64("nextOffset"));
+    b->set_snapshot_index(r.Idx("snapshotIndex"));
+    b->set_next_offset(r.Idx("nextOffset"));
     b->set_done(r.Bool("done"));
     b->set_rejected(r.Bool("rejected"));
   } else if (type == "timeoutNow") {
@@ -311,13 +322,13 @@ absl::StatusOr<raft::Message> DecodeRaftMessage(absl::string_view json, size_t* 
   } else if (type == "readIndexResp") {
     auto* b = m.mutable_read_index_response();
     b->set_request_id(r.U64("requestId"));
-    b->set_index(r.U64("index"));
+    b->set_index(r.Idx("index"));
     b->set_rejected(r.Bool("rejected"));
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown raft message type \"", type, "\""));
   }
-  if (!r.ok) return absl::InvalidArgumentError("raft message has a field of the wrong type");
+  if (!r.ok) return absl::InvalidArgumentError("raft message has a field of the wrong type, or a term or index beyond 2^62");
   return m;
 }
 
-}  // namespace concordance
+}  // namespace concordance::gateway

@@ -4,8 +4,8 @@
 // base64. The bytes of an InstallSnapshot chunk do not go in the JSON: the
 // text frame is a notice carrying their length and the very next frame on
 // the connection is a binary frame with the bytes.
-#ifndef CONCORDANCE_CONCORDANCE_RAFT_CODEC_H_
-#define CONCORDANCE_CONCORDANCE_RAFT_CODEC_H_
+#ifndef CONCORDANCE_GATEWAY_RAFT_CODEC_H_
+#define CONCORDANCE_GATEWAY_RAFT_CODEC_H_
 
 #include <string>
 
@@ -13,7 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "proto/raft.pb.h"
 
-namespace concordance {
+namespace concordance::gateway {
 
 // Encodes `m`. For an InstallSnapshot with data, the chunk bytes are moved
 // to *binary (else *binary is cleared).
@@ -24,6 +24,6 @@ std::string EncodeRaftMessage(const raft::Message& m, std::string* binary);
 // in install_snapshot().data(). InvalidArgument on anything malformed.
 absl::StatusOr<raft::Message> DecodeRaftMessage(absl::string_view json, size_t* binary_length);
 
-}  // namespace concordance
+}  // namespace concordance::gateway
 
-#endif  // CONCORDANCE_CONCORDANCE_RAFT_CODEC_H_
+#endif  // CONCORDANCE_GATEWAY_RAFT_CODEC_H_
