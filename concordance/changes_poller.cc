@@ -101,7 +101,7 @@ void ChangesPoller::Answer(const std::shared_ptr<State>& poll,
   }
   auto done = std::exchange(poll->done, nullptr);
   if (!r.ok()) return done(r.status());
-  for (kv::ChangeEvent& c : r->changes) credentials_->Open(&c);
+  for (v1::ChangeEvent& c : r->changes) credentials_->Open(&c);
   done(gateway::ChangesResult{std::move(r->changes), r->next_seq, r->oldest_seq});
 }
 

@@ -30,7 +30,7 @@ absl::Status CredentialView::Open(const std::string& ns, const std::string& key,
   return absl::OkStatus();
 }
 
-bool CredentialView::Open(kv::KvEntry* e) const {
+bool CredentialView::Open(v1::Entry* e) const {
   absl::Status s = Open(e->namespace_(), e->key(), e->mutable_value());
   if (s.ok()) return true;
   e->set_value("null");
@@ -38,7 +38,7 @@ bool CredentialView::Open(kv::KvEntry* e) const {
   return false;
 }
 
-bool CredentialView::Open(kv::ChangeEvent* c) const {
+bool CredentialView::Open(v1::ChangeEvent* c) const {
   if (c->op() != "set") return true;
   absl::Status s = Open(c->namespace_(), c->key(), c->mutable_value());
   if (s.ok()) return true;

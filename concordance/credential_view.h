@@ -14,7 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "proto/kv.pb.h"
+#include "proto/concordance/v1/types.pb.h"
 #include "storage/crypto.h"
 
 namespace concordance {
@@ -33,8 +33,8 @@ class CredentialView {
   absl::Status Open(const std::string& ns, const std::string& key, std::string* value) const;
   // For pages and notifications: on failure the value becomes "null" and
   // the entry's `error` says why. True when the value is readable.
-  bool Open(kv::KvEntry* entry) const;
-  bool Open(kv::ChangeEvent* change) const;
+  bool Open(v1::Entry* entry) const;
+  bool Open(v1::ChangeEvent* change) const;
 
  private:
   const storage::CredentialCipher* cipher_;

@@ -29,10 +29,10 @@ absl::Status Fsm::Apply(absl::Span<const raft::LogEntry> entries,
   apply_seconds_->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   applied_commands_->Inc(results->size() - first);
-  std::vector<std::shared_ptr<const kv::ChangeEvent>> changes;
+  std::vector<std::shared_ptr<const v1::ChangeEvent>> changes;
   for (size_t i = first; i < results->size(); ++i) {
-    for (const kv::ChangeEvent& c : (*results)[i].changes) {
-      changes.push_back(std::make_shared<const kv::ChangeEvent>(c));
+    for (const v1::ChangeEvent& c : (*results)[i].changes) {
+      changes.push_back(std::make_shared<const v1::ChangeEvent>(c));
     }
   }
   if (!changes.empty()) {

@@ -31,7 +31,7 @@ void Hub::SetPublishedSeq(int64_t seq) {
   published_seq_ = seq;
 }
 
-void Hub::Publish(std::vector<std::shared_ptr<const kv::ChangeEvent>> changes) {
+void Hub::Publish(std::vector<std::shared_ptr<const v1::ChangeEvent>> changes) {
   if (changes.empty()) return;
   {
     absl::MutexLock l(&mu_);
@@ -40,8 +40,8 @@ void Hub::Publish(std::vector<std::shared_ptr<const kv::ChangeEvent>> changes) {
   worker_.Post([this, changes = std::move(changes)] { Deliver(changes); });
 }
 
-void Hub::Deliver(const std::vector<std::shared_ptr<const kv::ChangeEvent>>& changes) {
-  std::vector<std::pair<std::shared_ptr<Subscription>, std::shared_ptr<const kv::ChangeEvent>>>
+void Hub::Deliver(const std::vector<std::shared_ptr<const v1::ChangeEvent>>& changes) {
+  std::vector<std::pair<std::shared_ptr<Subscription>, std::shared_ptr<const v1::ChangeEvent>>>
       out;
   std::vector<std::function<void()>> woken;
   {
@@ -137,9 +137,9 @@ void Hub::ReplayPage(const std::shared_ptr<Subscription>& sub) {
   absl::StatusOr<storage::ChangesResult> page = store_->ChangesSince(
       sub->last_delivered, sub->filter, options_.replay_page_rows, options_.replay_page_bytes);
   if (!page.ok()) return End(sub, page.status());
-  for (kv::ChangeEvent& c : page->changes) {
+  for (v1::ChangeEvent& c : page->changes) {
     int64_t seq = c.seq();
-    sub->sink->OnChange(sub->id, std::make_shared<const kv::ChangeEvent>(std::move(c)));
+    sub->sink->OnChange(sub->id, std::make_shared<const v1::ChangeEvent>(std::move(c)));
     sub->last_delivered = seq;
   }
   delivered_->Inc(page->changes.size());

@@ -65,7 +65,7 @@ class Hub {
   void SetPublishedSeq(int64_t seq);
 
   // Hands changes (in seq order, just applied) to the watch thread.
-  void Publish(std::vector<std::shared_ptr<const kv::ChangeEvent>> changes);
+  void Publish(std::vector<std::shared_ptr<const v1::ChangeEvent>> changes);
   // After a snapshot replaced the state: every live subscription replays
   // what it missed from the new changelog (or ends if that was compacted),
   // and every long-poll waiter looks again.
@@ -111,7 +111,7 @@ class Hub {
   };
 
   // Watch thread.
-  void Deliver(const std::vector<std::shared_ptr<const kv::ChangeEvent>>& changes);
+  void Deliver(const std::vector<std::shared_ptr<const v1::ChangeEvent>>& changes);
   void ReplayPage(const std::shared_ptr<Subscription>& sub);
   void End(const std::shared_ptr<Subscription>& sub, absl::Status why);
   void CatchUpOnWatchThread();

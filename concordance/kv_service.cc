@@ -13,9 +13,9 @@ namespace {
 
 // The events a command produced for its ops, skipping the expire events
 // recorded for due entries it replaced.
-std::vector<const kv::ChangeEvent*> OpEvents(const storage::CommandResult& r) {
-  std::vector<const kv::ChangeEvent*> out;
-  for (const kv::ChangeEvent& c : r.changes) {
+std::vector<const v1::ChangeEvent*> OpEvents(const storage::CommandResult& r) {
+  std::vector<const v1::ChangeEvent*> out;
+  for (const v1::ChangeEvent& c : r.changes) {
     if (c.op() != "expire") out.push_back(&c);
   }
   return out;
@@ -53,9 +53,9 @@ class OpeningSink : public gateway::ChangeSink {
  public:
   OpeningSink(std::shared_ptr<gateway::ChangeSink> inner, const CredentialView* credentials)
       : inner_(std::move(inner)), credentials_(credentials) {}
-  void OnChange(const std::string& id, std::shared_ptr<const kv::ChangeEvent> c) override {
+  void OnChange(const std::string& id, std::shared_ptr<const v1::ChangeEvent> c) override {
     if (c->op() == "set" && storage::CredentialCipher::Applies(c->namespace_())) {
-      auto copy = std::make_shared<kv::ChangeEvent>(*c);
+      auto copy = std::make_shared<v1::ChangeEvent>(*c);
       credentials_->Open(copy.get());
       c = std::move(copy);
     }
@@ -110,14 +110,14 @@ void KvService::AfterReadBarrier(const gateway::ReadOptions& opts, std::function
   }
 }
 
-void KvService::Get(const gateway::GetRequest& req, Callback<kv::KvEntry> done) {
+void KvService::Get(const gateway::GetRequest& req, Callback<v1::Entry> done) {
   absl::Status s = ValidateNsKey(req.ns, req.key, options_.limits);
   if (s.ok()) s = CheckMember();
   if (!s.ok()) return done(s);
   AfterReadBarrier(
       req.read,
       [this, req, done] {
-        absl::StatusOr<kv::KvEntry> e = store_->Get(req.ns, req.key, clock_->NowMs());
+        absl::StatusOr<v1::Entry> e = store_->Get(req.ns, req.key, clock_->NowMs());
         if (e.ok()) {
           absl::Status r = credentials_.Open(e->namespace_(), e->key(), e->mutable_value());
           if (!r.ok()) return done(r);
@@ -137,7 +137,7 @@ void KvService::List(const gateway::ListRequest& req, Callback<gateway::ListResu
         absl::StatusOr<storage::ListResult> r = store_->List(
             req.ns, req.prefix, req.after, req.limit, clock_->NowMs(), options_.max_page_bytes);
         if (!r.ok()) return done(r.status());
-        for (kv::KvEntry& e : r->entries) credentials_.Open(&e);
+        for (v1::Entry& e : r->entries) credentials_.Open(&e);
         done(gateway::ListResult{std::move(r->entries), std::move(r->next)});
       },
       [done](absl::Status s) { done(s); });
@@ -187,7 +187,7 @@ void KvService::Set(const gateway::SetRequest& req, const std::string& actor,
                                                 absl::StatusOr<storage::CommandResult> r) {
     if (!r.ok()) return done(r.status());
     if (!r->status.ok()) return done(r->status);
-    std::vector<const kv::ChangeEvent*> ev = OpEvents(*r);
+    std::vector<const v1::ChangeEvent*> ev = OpEvents(*r);
     if (ev.size() != 1) return done(absl::InternalError("set produced no change"));
     done(gateway::SetResult{ev[0]->version(), ev[0]->seq(), now, expires_at});
   });
@@ -211,7 +211,7 @@ void KvService::Delete(const gateway::DeleteRequest& req, const std::string& act
   driver_->Propose(cmd.SerializeAsString(), [done](absl::StatusOr<storage::CommandResult> r) {
     if (!r.ok()) return done(r.status());
     if (!r->status.ok()) return done(r->status);
-    std::vector<const kv::ChangeEvent*> ev = OpEvents(*r);
+    std::vector<const v1::ChangeEvent*> ev = OpEvents(*r);
     if (ev.size() != 1) return done(absl::InternalError("delete produced no change"));
     done(gateway::DeleteResult{ev[0]->seq()});
   });
@@ -267,7 +267,7 @@ void KvService::Batch(const std::vector<gateway::BatchOp>& ops, const std::strin
                                                 absl::StatusOr<storage::CommandResult> r) {
     if (!r.ok()) return done(r.status());
     if (!r->status.ok()) return done(r->status);
-    std::vector<const kv::ChangeEvent*> ev = OpEvents(*r);
+    std::vector<const v1::ChangeEvent*> ev = OpEvents(*r);
     if (ev.size() != is_set.size()) return done(absl::InternalError("batch result mismatch"));
     gateway::BatchResult out;
     for (size_t i = 0; i < ev.size(); ++i) {

@@ -47,7 +47,7 @@ class KvService : public gateway::Backend {
   KvService(Options options, storage::KvStore* store, NodeDriver* driver, Hub* hub,
             Worker* maintenance, const Clock* clock, metrics::Registry* metrics);
 
-  void Get(const gateway::GetRequest& req, gateway::Callback<kv::KvEntry> done) override;
+  void Get(const gateway::GetRequest& req, gateway::Callback<v1::Entry> done) override;
   void List(const gateway::ListRequest& req, gateway::Callback<gateway::ListResult> done) override;
   void Set(const gateway::SetRequest& req, const std::string& actor,
            gateway::Callback<gateway::SetResult> done) override;

@@ -34,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "gateway/cancellation.h"
+#include "proto/concordance/v1/types.pb.h"
 #include "proto/kv.pb.h"
 #include "util/status_payloads.h"
 
@@ -93,7 +94,7 @@ struct ListRequest {
 };
 
 struct ListResult {
-  std::vector<kv::KvEntry> entries;
+  std::vector<v1::Entry> entries;
   std::optional<std::string> next;
 };
 
@@ -121,7 +122,7 @@ struct ChangesRequest {
 };
 
 struct ChangesResult {
-  std::vector<kv::ChangeEvent> changes;
+  std::vector<v1::ChangeEvent> changes;
   int64_t next_seq = 0;
   int64_t oldest_seq = 0;
 };
@@ -132,7 +133,7 @@ class ChangeSink {
  public:
   virtual ~ChangeSink() = default;
   virtual void OnChange(const std::string& subscription_id,
-                        std::shared_ptr<const kv::ChangeEvent> change) = 0;
+                        std::shared_ptr<const v1::ChangeEvent> change) = 0;
   // The subscription ended on the node's side (e.g. it fell too far
   // behind); no more changes follow.
   virtual void OnEnded(const std::string& subscription_id, absl::Status why) = 0;
@@ -183,7 +184,7 @@ class Backend {
 
   // ---- KV ----
   // `actor` is the writer identity recorded as updated_by/actor.
-  virtual void Get(const GetRequest& req, Callback<kv::KvEntry> done) = 0;
+  virtual void Get(const GetRequest& req, Callback<v1::Entry> done) = 0;
   virtual void List(const ListRequest& req, Callback<ListResult> done) = 0;
   virtual void Set(const SetRequest& req, const std::string& actor,
                    Callback<SetResult> done) = 0;

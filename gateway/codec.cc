@@ -138,7 +138,7 @@ std::string DeleteResultJson(const DeleteResult& r) {
   return absl::StrCat("{\"seq\":", r.seq, "}");
 }
 
-std::string EntryJson(const kv::KvEntry& e) {
+std::string EntryJson(const v1::Entry& e) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   WriteEntry(w, e);
@@ -151,7 +151,7 @@ std::string ListJson(const ListResult& r) {
   w.StartObject();
   Key(w, "entries");
   w.StartArray();
-  for (const kv::KvEntry& e : r.entries) WriteEntry(w, e);
+  for (const v1::Entry& e : r.entries) WriteEntry(w, e);
   w.EndArray();
   Key(w, "next");
   if (r.next) {
@@ -190,7 +190,7 @@ std::string ChangesJson(const ChangesResult& r) {
   w.StartObject();
   Key(w, "changes");
   w.StartArray();
-  for (const kv::ChangeEvent& c : r.changes) WriteChange(w, c);
+  for (const v1::ChangeEvent& c : r.changes) WriteChange(w, c);
   w.EndArray();
   Key(w, "nextSeq");
   w.Int64(r.next_seq);

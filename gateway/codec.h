@@ -30,7 +30,7 @@ absl::StatusOr<std::string> RequiredString(const rapidjson::Value& obj, const ch
 
 std::string SetResultJson(const SetResult& r);
 std::string DeleteResultJson(const DeleteResult& r);
-std::string EntryJson(const kv::KvEntry& e);
+std::string EntryJson(const v1::Entry& e);
 std::string ListJson(const ListResult& r);
 std::string BatchResultJson(const BatchResult& r);
 std::string ChangesJson(const ChangesResult& r);

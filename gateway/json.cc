@@ -121,7 +121,7 @@ std::string Serialize(const rapidjson::Value& v) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-void WriteEntry(JsonWriter& w, const kv::KvEntry& e) {
+void WriteEntry(JsonWriter& w, const v1::Entry& e) {
   w.StartObject();
   Key(w, "namespace");
   String(w, e.namespace_());
@@ -145,7 +145,7 @@ void WriteEntry(JsonWriter& w, const kv::KvEntry& e) {
   w.EndObject();
 }
 
-void WriteChange(JsonWriter& w, const kv::ChangeEvent& c, absl::string_view sub_id) {
+void WriteChange(JsonWriter& w, const v1::ChangeEvent& c, absl::string_view sub_id) {
   w.StartObject();
   if (!sub_id.empty()) {
     Key(w, "subscriptionId");

@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "proto/kv.pb.h"
+#include "proto/concordance/v1/types.pb.h"
 
 namespace concordance::gateway {
 
@@ -52,11 +52,11 @@ inline void Raw(JsonWriter& w, absl::string_view json) {
 }
 
 // {"namespace","key","value","version","updatedBy","updatedAt","expiresAt"}
-void WriteEntry(JsonWriter& w, const kv::KvEntry& e);
+void WriteEntry(JsonWriter& w, const v1::Entry& e);
 // The watch/change params of seed 004: {"seq","op","namespace","key",
 // "value","version","actor","timestamp","tenantId"}, plus "subscriptionId"
 // first when given.
-void WriteChange(JsonWriter& w, const kv::ChangeEvent& c,
+void WriteChange(JsonWriter& w, const v1::ChangeEvent& c,
                  absl::string_view subscription_id = "");
 // "error": {"code": "undecryptable", "message"} of an entry or change
 // whose value this node cannot decrypt (its value is then null).

@@ -283,7 +283,7 @@ void RestHandler::KvGet(const std::string& ns, const std::string& key,
   absl::StatusOr<ReadOptions> read = ParseReadOptions(QueryString(q, "consistency"), *min_seq);
   if (!read.ok()) return done(Error(read.status()));
   GetRequest req{ns, key, *read};
-  backend_->Get(req, Reply<kv::KvEntry>(std::move(done), EntryJson));
+  backend_->Get(req, Reply<v1::Entry>(std::move(done), EntryJson));
 }
 
 void RestHandler::KvList(const std::string& ns, const std::map<std::string, std::string>& q,

@@ -77,7 +77,7 @@ std::string RpcError(const std::string& id_json, int code, const absl::Status& s
 class RpcConnection::Sink : public ChangeSink {
  public:
   explicit Sink(std::weak_ptr<RpcConnection> conn) : conn_(std::move(conn)) {}
-  void OnChange(const std::string& id, std::shared_ptr<const kv::ChangeEvent> c) override {
+  void OnChange(const std::string& id, std::shared_ptr<const v1::ChangeEvent> c) override {
     std::shared_ptr<RpcConnection> conn = conn_.lock();
     if (!conn) return;
     rapidjson::StringBuffer buf;
@@ -317,7 +317,7 @@ void RpcConnection::Call(const std::string& method, const rapidjson::Value& p,
     GetRequest req{Str(p, "namespace"), Str(p, "key"), {}};
     if (s.ok()) s = read_options(&req.read);
     if (!s.ok()) return done(s);
-    backend_->Get(req, [done](absl::StatusOr<kv::KvEntry> e) {
+    backend_->Get(req, [done](absl::StatusOr<v1::Entry> e) {
       done(e.ok() ? absl::StatusOr<std::string>(EntryJson(*e)) : e.status());
     });
   } else if (method == "kv/list") {

@@ -17,11 +17,11 @@ namespace {
 // A backend that records what it was asked and answers from a map.
 class FakeBackend : public Backend {
  public:
-  std::map<std::string, kv::KvEntry> data;  // ns + "\n" + key
+  std::map<std::string, v1::Entry> data;  // ns + "\n" + key
   std::vector<std::string> calls;
   absl::Status next_error;
 
-  void Get(const GetRequest& r, Callback<kv::KvEntry> done) override {
+  void Get(const GetRequest& r, Callback<v1::Entry> done) override {
     calls.push_back("get " + r.ns + " " + r.key + (r.read.linearizable ? " lin" : ""));
     auto it = data.find(r.ns + "\n" + r.key);
     if (it == data.end()) return done(absl::NotFoundError("no key"));
@@ -34,7 +34,7 @@ class FakeBackend : public Backend {
   void Set(const SetRequest& r, const std::string& actor, Callback<SetResult> done) override {
     calls.push_back("set " + r.ns + " " + r.key + " " + r.value_json + " by " + actor);
     if (!next_error.ok()) return done(next_error);
-    kv::KvEntry e;
+    v1::Entry e;
     e.set_namespace_(r.ns);
     e.set_key(r.key);
     e.set_value(r.value_json);
@@ -379,7 +379,7 @@ TEST_F(RpcTest, SubscribeDeliversChangeNotificationsAndUnsubscribesOnClose) {
   Open(Access::kRead);
   conn->OnText("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"watch/subscribe\",\"params\":{\"tenant\":\"acme\"}}");
   EXPECT_NE(sent.back().find("\"subscriptionId\":\"s1\""), std::string::npos) << sent.back();
-  auto c = std::make_shared<kv::ChangeEvent>();
+  auto c = std::make_shared<v1::ChangeEvent>();
   c->set_seq(42);
   c->set_op("set");
   c->set_namespace_("tenant:acme/user:u1/preferences");

@@ -52,8 +52,8 @@ constexpr char kKvColumns[] =
 constexpr char kChangeColumns[] =
     "seq, op, namespace, key, value, version, actor, timestamp, tenant_id";
 
-kv::KvEntry ReadEntry(const Statement& st) {
-  kv::KvEntry e;
+v1::Entry ReadEntry(const Statement& st) {
+  v1::Entry e;
   e.set_namespace_(st.Text(0));
   e.set_key(st.Text(1));
   e.set_value(st.Text(2));
@@ -64,8 +64,8 @@ kv::KvEntry ReadEntry(const Statement& st) {
   return e;
 }
 
-kv::ChangeEvent ReadChange(const Statement& st) {
-  kv::ChangeEvent c;
+v1::ChangeEvent ReadChange(const Statement& st) {
+  v1::ChangeEvent c;
   c.set_seq(st.Int(0));
   c.set_op(st.Text(1));
   c.set_namespace_(st.Text(2));
@@ -295,7 +295,7 @@ absl::Status KvStore::ApplyCommand(const kv::Command& cmd, CommandResult* r) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<kv::KvEntry>> KvStore::CurrentRow(
+absl::StatusOr<std::optional<v1::Entry>> KvStore::CurrentRow(
     const std::string& ns, const std::string& key, int64_t now_ms,
     CommandResult* r) {
   ASSIGN_OR_RETURN(Statement * st,
@@ -303,8 +303,8 @@ absl::StatusOr<std::optional<kv::KvEntry>> KvStore::CurrentRow(
                                                  " FROM kv WHERE namespace = ? AND key = ?")));
   st->Bind(1, ns).Bind(2, key);
   ASSIGN_OR_RETURN(bool row, st->Step());
-  if (!row) return std::optional<kv::KvEntry>();
-  kv::KvEntry e = ReadEntry(*st);
+  if (!row) return std::optional<v1::Entry>();
+  v1::Entry e = ReadEntry(*st);
   st->Reset();
   if (e.expires_at() == 0 || e.expires_at() > now_ms) return e;
   // Due but not yet expired by the leader's expirer: expire it now, so it
@@ -317,10 +317,10 @@ absl::StatusOr<std::optional<kv::KvEntry>> KvStore::CurrentRow(
   expire_cmd.set_timestamp_ms(now_ms);
   expire_cmd.set_actor("system:ttl");
   RETURN_IF_ERROR(ApplyExpire(expire_cmd, op, r));
-  return std::optional<kv::KvEntry>();
+  return std::optional<v1::Entry>();
 }
 
-absl::StatusOr<int64_t> KvStore::AppendChange(kv::ChangeEvent* c) {
+absl::StatusOr<int64_t> KvStore::AppendChange(v1::ChangeEvent* c) {
   ASSIGN_OR_RETURN(Statement * st,
                    writer_->Prepare("INSERT INTO changelog(namespace, key, op, value, "
                                     "version, actor, timestamp, tenant_id) "
@@ -345,7 +345,7 @@ absl::Status KvStore::ApplySet(const kv::Command& cmd, const kv::SetOp& op,
     r->status = absl::InvalidArgumentError("set: invalid namespace or key");
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(std::optional<kv::KvEntry> cur,
+  ASSIGN_OR_RETURN(std::optional<v1::Entry> cur,
                    CurrentRow(op.namespace_(), op.key(), cmd.timestamp_ms(), r));
   int64_t current = cur ? cur->version() : 0;
   if (op.has_expected_version() && op.expected_version() != current) {
@@ -370,7 +370,7 @@ absl::Status KvStore::ApplySet(const kv::Command& cmd, const kv::SetOp& op,
     st->BindNull(7);
   }
   RETURN_IF_ERROR(st->Run());
-  kv::ChangeEvent& c = r->changes.emplace_back();
+  v1::ChangeEvent& c = r->changes.emplace_back();
   c.set_op("set");
   c.set_namespace_(op.namespace_());
   c.set_key(op.key());
@@ -389,7 +389,7 @@ absl::Status KvStore::ApplyDelete(const kv::Command& cmd, const kv::DeleteOp& op
     r->status = absl::InvalidArgumentError("delete: invalid namespace or key");
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(std::optional<kv::KvEntry> cur,
+  ASSIGN_OR_RETURN(std::optional<v1::Entry> cur,
                    CurrentRow(op.namespace_(), op.key(), cmd.timestamp_ms(), r));
   int64_t current = cur ? cur->version() : 0;
   if (op.has_expected_version() && op.expected_version() != current) {
@@ -405,7 +405,7 @@ absl::Status KvStore::ApplyDelete(const kv::Command& cmd, const kv::DeleteOp& op
                    writer_->Prepare("DELETE FROM kv WHERE namespace = ? AND key = ?"));
   st->Bind(1, op.namespace_()).Bind(2, op.key());
   RETURN_IF_ERROR(st->Run());
-  kv::ChangeEvent& c = r->changes.emplace_back();
+  v1::ChangeEvent& c = r->changes.emplace_back();
   c.set_op("delete");
   c.set_namespace_(op.namespace_());
   c.set_key(op.key());
@@ -428,7 +428,7 @@ absl::Status KvStore::ApplyExpire(const kv::Command& cmd, const kv::ExpireOp& op
   st->Bind(4, cmd.timestamp_ms());
   RETURN_IF_ERROR(st->Run());
   if (writer_->changes() == 0) return absl::OkStatus();  // rewritten or gone
-  kv::ChangeEvent& c = r->changes.emplace_back();
+  v1::ChangeEvent& c = r->changes.emplace_back();
   c.set_op("expire");
   c.set_namespace_(op.namespace_());
   c.set_key(op.key());
@@ -449,7 +449,7 @@ absl::Status KvStore::ApplyTrim(const kv::TrimChangelog& op) {
   return st->Run();
 }
 
-absl::StatusOr<kv::KvEntry> KvStore::Get(const std::string& ns,
+absl::StatusOr<v1::Entry> KvStore::Get(const std::string& ns,
                                          const std::string& key,
                                          int64_t now_ms) const {
   auto conn = readers_->Acquire();
@@ -462,7 +462,7 @@ absl::StatusOr<kv::KvEntry> KvStore::Get(const std::string& ns,
   if (!row) {
     return absl::NotFoundError(absl::StrCat("no key ", key, " in ", ns));
   }
-  kv::KvEntry e = ReadEntry(*st);
+  v1::Entry e = ReadEntry(*st);
   st->Reset();
   return e;
 }
@@ -494,7 +494,7 @@ absl::StatusOr<ListResult> KvStore::List(const std::string& ns,
       break;
     }
     out.entries.push_back(ReadEntry(*st));
-    const kv::KvEntry& e = out.entries.back();
+    const v1::Entry& e = out.entries.back();
     bytes += e.namespace_().size() + e.key().size() + e.value().size() + e.updated_by().size();
   }
   st->Reset();
@@ -535,7 +535,7 @@ absl::StatusOr<ChangesResult> KvStore::ChangesSince(int64_t since,
     ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
     out.changes.push_back(ReadChange(*st));
-    const kv::ChangeEvent& c = out.changes.back();
+    const v1::ChangeEvent& c = out.changes.back();
     bytes += c.namespace_().size() + c.key().size() + c.value().size() + c.actor().size();
     if (bytes >= max_bytes) break;
   }

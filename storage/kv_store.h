@@ -39,12 +39,12 @@
 namespace concordance::storage {
 
 struct ListResult {
-  std::vector<kv::KvEntry> entries;
+  std::vector<v1::Entry> entries;
   std::optional<std::string> next;  // key to pass as `after` for more
 };
 
 struct ChangesResult {
-  std::vector<kv::ChangeEvent> changes;
+  std::vector<v1::ChangeEvent> changes;
   int64_t next_seq = 0;    // pass as `since` to continue
   int64_t oldest_seq = 0;  // oldest seq still in the changelog
   int64_t last_seq = 0;    // newest seq written so far
@@ -124,7 +124,7 @@ class KvStore : public StateMachine {
 
   // ---- Reads (any thread) ----
   // The live entry, or NotFound when absent or expired at `now_ms`.
-  absl::StatusOr<kv::KvEntry> Get(const std::string& ns, const std::string& key,
+  absl::StatusOr<v1::Entry> Get(const std::string& ns, const std::string& key,
                                   int64_t now_ms) const;
   // Live entries of `ns` with keys starting with `prefix` and greater than
   // `after`, in key order, at most `limit` rows and (past the first row)
@@ -169,10 +169,10 @@ class KvStore : public StateMachine {
   absl::Status ApplyTrim(const kv::TrimChangelog& op);
   // The current row of (ns, key) as of `now_ms`; an expired row is removed
   // first, recording its expire event in *result. nullopt when absent.
-  absl::StatusOr<std::optional<kv::KvEntry>> CurrentRow(
+  absl::StatusOr<std::optional<v1::Entry>> CurrentRow(
       const std::string& ns, const std::string& key, int64_t now_ms,
       CommandResult* result);
-  absl::StatusOr<int64_t> AppendChange(kv::ChangeEvent* event);
+  absl::StatusOr<int64_t> AppendChange(v1::ChangeEvent* event);
 
   std::unique_ptr<Connection> writer_;  // applier thread only
   std::unique_ptr<WalCheckpointer> checkpointer_;

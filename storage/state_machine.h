@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "proto/concordance/v1/types.pb.h"
 #include "proto/kv.pb.h"
 #include "proto/raft.pb.h"
 #include "util/status_payloads.h"
@@ -27,7 +28,7 @@ struct CommandResult {
   absl::Status status;
   // Changelog rows written, in order (one per op; an op that replaced an
   // expired entry is preceded by that entry's expire event).
-  std::vector<kv::ChangeEvent> changes;
+  std::vector<v1::ChangeEvent> changes;
 };
 
 
