@@ -9,10 +9,8 @@
 namespace concordance {
 
 struct ChangesPoller::State {
-  gateway::ChangesRequest req;
-  storage::ChangeFilter filter;
-  size_t max_bytes = storage::kNoByteLimit;
-  gateway::Callback<gateway::ChangesResult> done;
+  Query q;
+  gateway::Callback<v1::ChangesResponse> done;
   std::atomic<bool> answered{false};
   // The first query runs on the caller's thread, wake-ups and the timer on
   // the watch thread, an abandonment on an I/O thread.
@@ -36,15 +34,13 @@ ChangesPoller::ChangesPoller(const storage::KvStore* store, Hub* hub,
       "Long-polls released early because their client closed the connection.");
 }
 
-void ChangesPoller::Poll(const gateway::ChangesRequest& req, storage::ChangeFilter filter,
-                         size_t max_page_bytes, gateway::Callback<gateway::ChangesResult> done) {
+void ChangesPoller::Poll(Query query, gateway::Callback<v1::ChangesResponse> done) {
   auto poll = std::make_shared<State>();
-  poll->req = req;
-  poll->filter = std::move(filter);
-  poll->max_bytes = max_page_bytes;
+  std::shared_ptr<gateway::Cancellation> cancel = std::move(query.cancel);
+  int64_t wait_ms = query.wait_ms;
+  poll->q = std::move(query);  // (without `cancel`: the poll is held by its waiter)
   poll->done = std::move(done);
-  poll->req.cancel.reset();  // the poll is held by its waiter, not by its request
-  if (req.wait_ms <= 0) {
+  if (wait_ms <= 0) {
     absl::MutexLock l(&poll->mu);
     poll->expired = true;
   } else {
@@ -52,23 +48,24 @@ void ChangesPoller::Poll(const gateway::ChangesRequest& req, storage::ChangeFilt
     // cancellation only refer to it, so an answered poll (and the request
     // it answers) is freed at once.
     std::weak_ptr<State> weak = poll;
-    hub_->worker()->RunAfter(static_cast<int>(req.wait_ms), [this, weak] {
+    hub_->worker()->RunAfter(static_cast<int>(wait_ms), [this, weak] {
       if (auto p = weak.lock()) Expire(p);
     });
-    if (req.cancel) {
-      req.cancel->OnCancel([this, weak] {
+    if (cancel) {
+      cancel->OnCancel([this, weak] {
         if (auto p = weak.lock()) Abandon(p);
       });
     }
   }
-  Query(poll);
+  Run(poll);
 }
 
-void ChangesPoller::Query(const std::shared_ptr<State>& poll) {
+void ChangesPoller::Run(const std::shared_ptr<State>& poll) {
+  const Query& q = poll->q;
   while (!poll->answered.load()) {
     queries_->Inc();
-    absl::StatusOr<storage::ChangesResult> r = store_->ChangesSince(
-        poll->req.since, poll->filter, poll->req.limit, poll->max_bytes);
+    absl::StatusOr<storage::ChangesResult> r =
+        store_->ChangesSince(q.since, q.filter, q.rows, q.max_page_bytes);
     if (!r.ok() || !r->changes.empty()) return Answer(poll, std::move(r));
     // Nothing new: wait for a change unless the wait is over. Registering
     // under poll->mu means the timer either sees this handle and cancels
@@ -79,8 +76,8 @@ void ChangesPoller::Query(const std::shared_ptr<State>& poll) {
       return Answer(poll, std::move(r));
     }
     std::optional<uint64_t> handle =
-        hub_->WaitForChange(poll->filter.namespace_.empty() ? poll->filter.tenant_id : "",
-                            poll->filter.namespace_, r->last_seq, [this, poll] { Query(poll); });
+        hub_->WaitForChange(q.filter.namespace_.empty() ? q.filter.tenant_id : "",
+                            q.filter.namespace_, r->last_seq, [this, poll] { Run(poll); });
     if (!handle) continue;  // a change was published meanwhile: look again
     poll->wait_handle = *handle;
     if (!poll->counted) {
@@ -101,8 +98,14 @@ void ChangesPoller::Answer(const std::shared_ptr<State>& poll,
   }
   auto done = std::exchange(poll->done, nullptr);
   if (!r.ok()) return done(r.status());
-  for (v1::ChangeEvent& c : r->changes) credentials_->Open(&c);
-  done(gateway::ChangesResult{std::move(r->changes), r->next_seq, r->oldest_seq});
+  v1::ChangesResponse out;
+  for (v1::ChangeEvent& c : r->changes) {
+    credentials_->Open(&c);
+    *out.add_changes() = std::move(c);
+  }
+  out.set_next_seq(r->next_seq);
+  out.set_oldest_seq(r->oldest_seq);
+  done(std::move(out));
 }
 
 void ChangesPoller::Expire(const std::shared_ptr<State>& poll) {
@@ -114,7 +117,7 @@ void ChangesPoller::Expire(const std::shared_ptr<State>& poll) {
     handle = std::exchange(poll->wait_handle, 0);
   }
   if (handle != 0) hub_->CancelWait(handle);
-  Query(poll);  // answers whatever is there
+  Run(poll);  // answers whatever is there
 }
 
 void ChangesPoller::Abandon(const std::shared_ptr<State>& poll) {

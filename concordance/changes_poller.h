@@ -17,7 +17,7 @@
 
 #include "concordance/credential_view.h"
 #include "concordance/hub.h"
-#include "gateway/backend.h"
+#include "gateway/api.h"
 #include "storage/kv_store.h"
 #include "util/metrics.h"
 
@@ -30,16 +30,24 @@ class ChangesPoller {
   ChangesPoller(const storage::KvStore* store, Hub* hub, const CredentialView* credentials,
                 metrics::Registry* metrics);
 
-  // `filter` is the request's validated tenant or namespace; pages hold at
-  // most req.limit rows and about `max_page_bytes`.
-  void Poll(const gateway::ChangesRequest& req, storage::ChangeFilter filter,
-            size_t max_page_bytes, gateway::Callback<gateway::ChangesResult> done);
+  // A checked request: the changes of `filter` after `since`, at most
+  // `rows` rows and about `max_page_bytes`; with wait_ms > 0, waiting that
+  // long for one. `cancel` (may be null) fires if the client goes away.
+  struct Query {
+    storage::ChangeFilter filter;
+    int64_t since = 0;
+    int rows = 100;
+    int64_t wait_ms = 0;
+    size_t max_page_bytes = storage::kNoByteLimit;
+    std::shared_ptr<gateway::Cancellation> cancel;
+  };
+  void Poll(Query query, gateway::Callback<v1::ChangesResponse> done);
 
  private:
   struct State;
   // Answers if there is something to answer (or the wait is over),
   // otherwise registers a waiter.
-  void Query(const std::shared_ptr<State>& poll);
+  void Run(const std::shared_ptr<State>& poll);
   void Answer(const std::shared_ptr<State>& poll, absl::StatusOr<storage::ChangesResult> r);
   void Expire(const std::shared_ptr<State>& poll);
   void Abandon(const std::shared_ptr<State>& poll);

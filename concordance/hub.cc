@@ -78,8 +78,8 @@ void Hub::Deliver(const std::vector<std::shared_ptr<const v1::ChangeEvent>>& cha
   for (auto& fn : woken) fn();
 }
 
-absl::StatusOr<gateway::SubscribeResult> Hub::Subscribe(
-    const gateway::SubscribeRequest& req, std::shared_ptr<gateway::ChangeSink> sink) {
+absl::StatusOr<gateway::WatchStarted> Hub::Subscribe(const Target& req,
+                                                     std::shared_ptr<gateway::ChangeSink> sink) {
   if (req.from_seq) {
     absl::StatusOr<int64_t> oldest = store_->OldestSeq();
     if (!oldest.ok()) return oldest.status();
@@ -107,7 +107,7 @@ absl::StatusOr<gateway::SubscribeResult> Hub::Subscribe(
     topics_[sub->topic].insert(sub->id);
     subscriptions_gauge_->Set(subs_.size());
   }
-  return gateway::SubscribeResult{sub->id, current};
+  return gateway::WatchStarted{sub->id, current};
 }
 
 void Hub::Start(const std::string& id) {

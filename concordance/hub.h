@@ -41,7 +41,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "concordance/worker.h"
-#include "gateway/backend.h"
+#include "gateway/api.h"
 #include "storage/kv_store.h"
 #include "util/metrics.h"
 
@@ -71,11 +71,18 @@ class Hub {
   // and every long-poll waiter looks again.
   void CatchUp();
 
+  // What a subscription watches: one tenant or (tenant empty) one
+  // namespace, from a seq or (nullopt) from now.
+  struct Target {
+    std::string tenant;
+    std::string ns;
+    std::optional<int64_t> from_seq;
+  };
   // Registers a validated subscription; nothing is delivered before
   // Start(id), so the caller can hand the result to the client first.
   // OutOfRange (payload kOldestSeqPayload) when fromSeq is compacted.
-  absl::StatusOr<gateway::SubscribeResult> Subscribe(const gateway::SubscribeRequest& req,
-                                                     std::shared_ptr<gateway::ChangeSink> sink);
+  absl::StatusOr<gateway::WatchStarted> Subscribe(const Target& target,
+                                                  std::shared_ptr<gateway::ChangeSink> sink);
   // Replays the changelog after the start seq, then goes live. A failure
   // ends the subscription through its sink.
   void Start(const std::string& id);

@@ -156,6 +156,13 @@ void NodeDriver::Stop() {
   loop_->loop_thread.join();
 }
 
+absl::Status NodeDriver::CheckServing() const {
+  if (!Removed()) return absl::OkStatus();
+  return absl::UnavailableError(
+      "this node was removed from the cluster: it serves no reads or writes; use another "
+      "member, or restart this node with --join to add it back");
+}
+
 void NodeDriver::Post(std::function<void()> fn) { net::post(loop_->loop, std::move(fn)); }
 
 void NodeDriver::RunAfter(int delay_ms, std::function<void()> fn) {

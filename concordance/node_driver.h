@@ -30,7 +30,7 @@
 #include "absl/status/statusor.h"
 #include "concordance/clock.h"
 #include "concordance/fsm.h"
-#include "gateway/backend.h"
+#include "gateway/api.h"
 #include "gateway/raft_transport.h"
 #include "raft/node.h"
 #include "storage/raft_log.h"
@@ -116,6 +116,9 @@ class NodeDriver : public gateway::RaftInbox {
   bool IsLeader() const { return is_leader_.load(); }
   // Whether this node was removed from the cluster (see NodeStatus).
   bool Removed() const { return removed_flag_.load(); }
+  // Unavailable ("removed from the cluster") when it was: such a node
+  // serves no reads or writes.
+  absl::Status CheckServing() const;
 
  private:
   struct Loop;

@@ -8,10 +8,17 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "concordance/changes_poller.h"
+#include "concordance/changes_service.h"
+#include "concordance/cluster_service.h"
+#include "concordance/credential_view.h"
 #include "concordance/fsm.h"
 #include "concordance/housekeeper.h"
 #include "concordance/hub.h"
 #include "concordance/kv_service.h"
+#include "concordance/maintenance_service.h"
+#include "concordance/state_hasher.h"
+#include "concordance/watch_service.h"
 #include "concordance/member_agent.h"
 #include "concordance/node_driver.h"
 #include "concordance/worker.h"
@@ -45,7 +52,15 @@ struct NodeServer::Parts {
   std::unique_ptr<Fsm> fsm;
   gateway::PeerTransport* peers = nullptr;  // owned by the driver
   std::unique_ptr<NodeDriver> driver;
-  std::unique_ptr<KvService> service;
+  // The API's services and their parts.
+  std::unique_ptr<CredentialView> credentials;
+  std::unique_ptr<ChangesPoller> poller;
+  std::unique_ptr<StateHasher> hasher;
+  std::unique_ptr<KvService> kv;
+  std::unique_ptr<ChangesService> changes;
+  std::unique_ptr<WatchService> watch;
+  std::unique_ptr<ClusterService> cluster;
+  std::unique_ptr<MaintenanceService> maintenance_service;
   std::unique_ptr<Housekeeper> housekeeper;
   std::unique_ptr<gateway::Authenticator> auth;
   std::unique_ptr<gateway::Server> server;
@@ -291,15 +306,36 @@ absl::Status NodeServer::StartNode() {
                                                 &p.metrics);
   p.housekeeper->Start();
 
-  KvService::Options so;
-  so.limits = options_.limits;
-  so.min_seq_timeout_ms = options_.min_seq_timeout_ms;
-  so.max_page_bytes = options_.max_page_bytes;
-  so.cipher = p.cipher.get();
-  p.service = std::make_unique<KvService>(so, p.kv_store.get(), p.driver.get(), p.hub.get(),
-                                          p.maintenance.get(), &p.clock, &p.metrics);
+  BuildServices();
   p.auth = std::make_unique<gateway::Authenticator>(options_.keys);
   return StartServing();
+}
+
+void NodeServer::BuildServices() {
+  Parts& p = *parts_;
+  p.credentials = std::make_unique<CredentialView>(p.cipher.get());
+  p.poller = std::make_unique<ChangesPoller>(p.kv_store.get(), p.hub.get(), p.credentials.get(),
+                                             &p.metrics);
+  p.hasher = std::make_unique<StateHasher>(p.kv_store.get(), p.maintenance.get(), &p.metrics);
+  KvService::Options ko;
+  ko.limits = options_.limits;
+  ko.min_seq_timeout_ms = options_.min_seq_timeout_ms;
+  ko.max_page_bytes = options_.max_page_bytes;
+  p.kv = std::make_unique<KvService>(ko, p.kv_store.get(), p.driver.get(), p.credentials.get(),
+                                     &p.clock);
+  p.changes = std::make_unique<ChangesService>(options_.limits, options_.max_page_bytes,
+                                               p.poller.get(), p.driver.get());
+  p.watch = std::make_unique<WatchService>(options_.limits, p.hub.get(), p.credentials.get(),
+                                           p.driver.get());
+  p.cluster = std::make_unique<ClusterService>(p.driver.get(), p.hasher.get());
+  p.maintenance_service =
+      std::make_unique<MaintenanceService>(p.kv_store.get(), p.maintenance.get(), &p.metrics);
+}
+
+gateway::Api NodeServer::Api() const {
+  const Parts& p = *parts_;
+  return gateway::Api{p.kv.get(), p.changes.get(), p.watch.get(), p.cluster.get(),
+                      p.maintenance_service.get()};
 }
 
 absl::Status NodeServer::StartServing() {
@@ -313,8 +349,7 @@ absl::Status NodeServer::StartServing() {
   go.ws_send_queue_bytes = options_.ws_send_queue_bytes;
   go.max_connections = options_.max_connections;
   go.max_peer_connections = options_.max_peer_connections;
-  p.server = std::make_unique<gateway::Server>(go, p.service.get(), p.auth.get(), p.peers,
-                                               &p.metrics);
+  p.server = std::make_unique<gateway::Server>(go, Api(), p.auth.get(), p.peers, &p.metrics);
   RETURN_IF_ERROR(p.server->Start());
   LOG(INFO) << "concordance " << options_.node_id << " serving on " << p.listener->address() << ":"
             << p.server->port() << " (data in " << options_.data_dir << ")";
@@ -381,7 +416,14 @@ void NodeServer::Stop() {
   p.agent.reset();
   p.housekeeper.reset();  // its timers died with the driver's loop
   p.driver.reset();
-  p.service.reset();
+  p.maintenance_service.reset();
+  p.cluster.reset();
+  p.watch.reset();
+  p.changes.reset();
+  p.kv.reset();
+  p.hasher.reset();
+  p.poller.reset();
+  p.credentials.reset();
   p.fsm.reset();
   p.hub.reset();
   p.peers = nullptr;

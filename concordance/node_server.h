@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "concordance/clock.h"
 #include "concordance/node_driver.h"
+#include "gateway/api.h"
 #include "gateway/auth.h"
 #include "gateway/server.h"
 #include "storage/validation.h"
@@ -78,6 +79,8 @@ class NodeServer {
   absl::Status RestoreBackup(const raft::Member& self);
   absl::Status StartNode();
   absl::Status StartServing();
+  void BuildServices();
+  gateway::Api Api() const;
   DriverOptions DriverOptionsFor(uint64_t seed);
 
   struct Parts;

@@ -14,7 +14,7 @@
 #include <random>
 #include <thread>
 
-#include "gateway/backend.h"
+#include "gateway/raft_codec.h"
 #include "gateway/url.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"

@@ -1,41 +1,43 @@
-// Request decoding and response encoding shared by REST and JSON-RPC: the
-// same JSON shapes travel in HTTP bodies and in JSON-RPC params/results.
+// The JSON wire of REST and /stream, translated to and from the generated
+// concordance.v1 messages (design.md §5, §6, §12). Translation only: member
+// types are checked here (a number where a string belongs is a 400), but
+// every rule about what a request may ask — namespaces, limits, TTL
+// bounds, versions, page sizes — is the service's (gateway/api.h), so a
+// request means the same on every front-end.
 #ifndef CONCORDANCE_GATEWAY_CODEC_H_
 #define CONCORDANCE_GATEWAY_CODEC_H_
 
 #include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
-#include "gateway/backend.h"
+#include "gateway/api.h"
 #include "gateway/json.h"
+#include "proto/concordance/v1/cluster.pb.h"
+#include "proto/concordance/v1/kv.pb.h"
+#include "proto/concordance/v1/watch.pb.h"
 
 namespace concordance::gateway {
 
-// A set body: `{"value", "expectedVersion"?, "ttlMs"?, "expiresAt"?}` into
-// `out` (namespace and key untouched). `value` is required.
-absl::Status ParseSetBody(const rapidjson::Value& obj, SetRequest* out);
-// `[{"op":"set"|"delete","namespace","key","value"?,...}, ...]`.
-absl::StatusOr<std::vector<BatchOp>> ParseBatchOps(const rapidjson::Value& ops);
-// consistency=local|linearizable plus minSeq.
-// The page size of a list or changes request: 100 when absent, else it must
-// be within [1, max_page] (checked before narrowing to int).
-constexpr int kMaxPageLimit = 1000;
-absl::StatusOr<int> ParsePageLimit(std::optional<int64_t> limit, int max_page = kMaxPageLimit);
+// The members of a write, `{"value", "expectedVersion"?, "ttlMs"?,
+// "expiresAt"?}`, into a PutRequest or a batch's SetOp; `value` (any JSON)
+// becomes its compact text, left empty when absent.
+absl::Status DecodeWrite(const rapidjson::Value& obj, v1::PutRequest* out);
+absl::Status DecodeWrite(const rapidjson::Value& obj, v1::SetOp* out);
+// `{"ops":[{"op":"set"|"delete","namespace","key",...}, ...]}`.
+absl::Status DecodeBatch(const rapidjson::Value& body, v1::BatchRequest* out);
+// "local" (or empty) / "linearizable".
+absl::StatusOr<v1::Consistency> DecodeConsistency(absl::string_view s);
+// A string member: absent -> *out untouched; not a string -> InvalidArgument.
+absl::Status ReadString(const rapidjson::Value& obj, const char* name, std::string* out);
 
-absl::StatusOr<ReadOptions> ParseReadOptions(absl::string_view consistency,
-                                             std::optional<int64_t> min_seq);
-// A required string member.
-absl::StatusOr<std::string> RequiredString(const rapidjson::Value& obj, const char* name);
-
-std::string SetResultJson(const SetResult& r);
-std::string DeleteResultJson(const DeleteResult& r);
 std::string EntryJson(const v1::Entry& e);
-std::string ListJson(const ListResult& r);
-std::string BatchResultJson(const BatchResult& r);
-std::string ChangesJson(const ChangesResult& r);
-std::string ClusterStatusJson(const ClusterStatus& s);
-std::string SubscribeResultJson(const SubscribeResult& r);
+std::string PutResponseJson(const v1::PutResponse& r);
+std::string DeleteResponseJson(const v1::DeleteResponse& r);
+std::string ListJson(const v1::ListResponse& r);
+std::string BatchJson(const v1::BatchResponse& r);
+std::string ChangesJson(const v1::ChangesResponse& r);
+std::string StatusJson(const v1::StatusResponse& s);
+std::string WatchStartedJson(const WatchStarted& w);
 
 }  // namespace concordance::gateway
 

@@ -2,7 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "gateway/backend.h"
+#include "gateway/raft_codec.h"
 #include "gateway/raft_codec.h"
 #include "glog/logging.h"
 #include "storage/validation.h"

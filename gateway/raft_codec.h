@@ -15,6 +15,10 @@
 
 namespace concordance::gateway {
 
+// The WebSocket close code a node sends to a peer that was removed from the
+// cluster (the reason text names the configuration index of the removal).
+inline constexpr int kPeerRemovedCloseCode = 4410;
+
 // Encodes `m`. For an InstallSnapshot with data, the chunk bytes are moved
 // to *binary (else *binary is cleared).
 std::string EncodeRaftMessage(const raft::Message& m, std::string* binary);

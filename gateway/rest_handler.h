@@ -1,18 +1,24 @@
 // RestHandler: the REST API of design.md §5 over plain request/response
-// structs (the Beast server feeds it; tests call it directly). Each handler
-// decodes, checks access, calls one Backend method and encodes.
+// structs (the Beast server feeds it; tests call it directly). A table of
+// routes {HTTP method, path, API method, handler}: each handler translates
+// the request to a concordance.v1 message (gateway/codec.h), calls one API
+// method (gateway/api.h) and encodes the answer. The order of answers is
+// §13's: authentication and role (the API method's access, before the body
+// is even parsed), then request validity, then leadership, then state.
 #ifndef CONCORDANCE_GATEWAY_REST_HANDLER_H_
 #define CONCORDANCE_GATEWAY_REST_HANDLER_H_
 
 #include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "gateway/api.h"
 #include "gateway/auth.h"
-#include "gateway/backend.h"
-#include "gateway/codec.h"
 #include "storage/validation.h"
 #include "util/metrics.h"
 
@@ -38,39 +44,51 @@ struct HttpResponse {
 class RestHandler {
  public:
   struct Options {
-    storage::Limits limits;
-    int64_t max_wait_ms = 60000;  // cap on changes?wait=
-    int max_page = 1000;          // cap on list/changes limit=
+    storage::Limits limits;  // the body limit is checked here
   };
-  RestHandler(Backend* backend, const Authenticator* auth, Options options,
-              metrics::Registry* metrics);
+  RestHandler(Api api, const Authenticator* auth, Options options, metrics::Registry* metrics);
 
   // Serves one request; `done` is called exactly once, maybe on another
   // thread.
   void Handle(HttpRequest req, std::function<void(HttpResponse)> done);
 
-  // A JSON error response for `s`.
+  // A JSON error response for `s`; `target` is the request's, for the
+  // Location of a redirect to the leader.
   static HttpResponse Error(const absl::Status& s, absl::string_view target = "");
 
  private:
   using Done = std::function<void(HttpResponse)>;
-  void Route(HttpRequest& req, const std::string& path,
-             const std::map<std::string, std::string>& query, Done done,
-             std::string* route);
-  void KvGet(const std::string& ns, const std::string& key,
-             const std::map<std::string, std::string>& q, Done done);
-  void KvList(const std::string& ns, const std::map<std::string, std::string>& q, Done done);
-  void KvPut(const std::string& ns, const std::string& key, const HttpRequest& req,
-             const std::string& actor, Done done);
-  void KvDelete(const std::string& ns, const std::string& key,
-                const std::map<std::string, std::string>& q, const std::string& target,
-                const std::string& actor, Done done);
-  void Batch(const HttpRequest& req, const std::string& actor, Done done);
-  void Changes(const std::map<std::string, std::string>& q, std::shared_ptr<Cancellation> cancel,
-               Done done);
-  void Cluster(const std::string& what, const HttpRequest& req, Done done);
+  // What a handler gets: the request, its decoded path and query, and who
+  // is asking.
+  struct Call {
+    HttpRequest& http;
+    std::map<std::string, std::string> query;
+    std::string ns, key;  // of a /kv/ path
+    Caller caller;
+  };
+  using Handler = void (RestHandler::*)(Call& call, Done done);
+  struct Route;
+  static const std::vector<Route>& Routes();
 
-  Backend* backend_;
+  void Dispatch(HttpRequest& req, const std::string& path,
+                std::map<std::string, std::string> query, Done done, std::string* label);
+
+  void Health(Call& c, Done done);
+  void Ready(Call& c, Done done);
+  void Metrics(Call& c, Done done);
+  void KvGet(Call& c, Done done);
+  void KvPut(Call& c, Done done);
+  void KvDelete(Call& c, Done done);
+  void KvList(Call& c, Done done);
+  void Batch(Call& c, Done done);
+  void Changes(Call& c, Done done);
+  void ClusterStatus(Call& c, Done done);
+  void ClusterJoin(Call& c, Done done);
+  void ClusterRemove(Call& c, Done done);
+  void ClusterTransfer(Call& c, Done done);
+  void Snapshot(Call& c, Done done);
+
+  Api api_;
   const Authenticator* auth_;
   Options options_;
   metrics::Registry* metrics_;

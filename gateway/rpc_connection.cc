@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "gateway/codec.h"
 #include "gateway/status_map.h"
+#include "gateway/url.h"
 
 namespace concordance::gateway {
 namespace {
@@ -12,25 +13,8 @@ std::string Finish(rapidjson::StringBuffer& buf) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-std::string Result(const std::string& id_json, const std::string& result_json) {
+std::string ResultMessage(const std::string& id_json, const std::string& result_json) {
   return absl::StrCat("{\"jsonrpc\":\"2.0\",\"id\":", id_json, ",\"result\":", result_json, "}");
-}
-
-std::string Str(const rapidjson::Value& p, const char* name) {
-  auto it = p.FindMember(name);
-  if (it == p.MemberEnd() || !it->value.IsString()) return "";
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
-
-absl::Status RequireStrings(const rapidjson::Value& p, std::initializer_list<const char*> names) {
-  for (const char* n : names) {
-    auto it = p.FindMember(n);
-    if (it == p.MemberEnd()) return absl::InvalidArgumentError(absl::StrCat("\"", n, "\" is required"));
-    if (!it->value.IsString()) {
-      return absl::InvalidArgumentError(absl::StrCat("\"", n, "\" must be a string"));
-    }
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -133,11 +117,10 @@ class RpcConnection::Sink : public ChangeSink {
   std::weak_ptr<RpcConnection> conn_;
 };
 
-RpcConnection::RpcConnection(Backend* backend, Access access, std::string actor,
-                             Options options, Hooks hooks, metrics::Registry* metrics)
-    : backend_(backend),
-      access_(access),
-      actor_(std::move(actor)),
+RpcConnection::RpcConnection(Api api, Caller caller, Options options, Hooks hooks,
+                             metrics::Registry* metrics)
+    : api_(api),
+      caller_(std::move(caller)),
       options_(options),
       hooks_(std::move(hooks)),
       metrics_(metrics) {}
@@ -269,171 +252,192 @@ void RpcConnection::Dispatch(const rapidjson::Value& req, bool check_utf8, Respo
     }
   }
   std::string name(method->value.GetString(), method->value.GetStringLength());
+  const MethodRow* row = nullptr;
+  for (const MethodRow& r : Methods()) {
+    if (name == r.name) row = &r;
+  }
   // Clients choose method names: only known ones become metric labels, so a
   // client cannot grow the registry (and every /metrics page) without bound.
-  static const auto* const kKnownMethods = new absl::flat_hash_set<std::string>{
-      "kv/get", "kv/list", "kv/set", "kv/delete", "kv/batch", "watch/subscribe",
-      "watch/unsubscribe"};
-  std::string label = kKnownMethods->contains(name) ? name : "unknown";
-  Call(name, *params,
-       [this, id_json, notification, label, respond = std::move(respond)](
-           absl::StatusOr<std::string> result) {
-         if (metrics_ != nullptr) {
-           metrics_
-               ->GetCounter("concordance_rpc_requests_total",
-                            "JSON-RPC requests on /stream by method and outcome.",
-                            {{"method", label}, {"code", result.ok() ? "ok" : ToWire(result.status()).code}})
-               ->Inc();
-         }
-         if (notification) return respond("");
-         if (result.ok()) return respond(Result(id_json, *result));
-         const absl::Status& s = result.status();
-         int code = s.code() == absl::StatusCode::kUnimplemented ? kRpcMethodNotFound
-                                                                 : ToWire(s).rpc_code;
-         respond(RpcError(id_json, code, s));
-       });
+  std::string label = row != nullptr ? name : "unknown";
+  Result done = [this, id_json, notification, label, respond = std::move(respond)](
+                    absl::StatusOr<std::string> result) {
+    if (metrics_ != nullptr) {
+      metrics_
+          ->GetCounter("concordance_rpc_requests_total",
+                       "JSON-RPC requests on /stream by method and outcome.",
+                       {{"method", label}, {"code", result.ok() ? "ok" : ToWire(result.status()).code}})
+          ->Inc();
+    }
+    if (notification) return respond("");
+    if (result.ok()) return respond(ResultMessage(id_json, *result));
+    const absl::Status& s = result.status();
+    int code = s.code() == absl::StatusCode::kUnimplemented ? kRpcMethodNotFound
+                                                            : ToWire(s).rpc_code;
+    respond(RpcError(id_json, code, s));
+  };
+  if (row == nullptr) {
+    return done(absl::UnimplementedError(absl::StrCat("unknown method \"", SafeText(name), "\"")));
+  }
+  absl::Status allowed = Authorize(caller_, row->method);
+  if (!allowed.ok()) return done(allowed);
+  (this->*row->handler)(*params, std::move(done));
 }
 
-void RpcConnection::Call(const std::string& method, const rapidjson::Value& p,
-                         std::function<void(absl::StatusOr<std::string>)> done) {
-  auto need = [&](Access a) -> bool {
-    if (access_ == Access::kWrite || a == Access::kRead) return true;
-    done(absl::PermissionDeniedError("this key is read-only"));
-    return false;
+const std::vector<RpcConnection::MethodRow>& RpcConnection::Methods() {
+  static const auto* const kMethods = new std::vector<MethodRow>{
+      {"kv/get", Method::kGet, &RpcConnection::KvGet},
+      {"kv/list", Method::kList, &RpcConnection::KvList},
+      {"kv/set", Method::kPut, &RpcConnection::KvSet},
+      {"kv/delete", Method::kDelete, &RpcConnection::KvDelete},
+      {"kv/batch", Method::kBatch, &RpcConnection::KvBatch},
+      {"watch/subscribe", Method::kWatch, &RpcConnection::Subscribe},
+      {"watch/unsubscribe", Method::kWatch, &RpcConnection::Unsubscribe},
   };
-  auto read_options = [&](ReadOptions* out) -> absl::Status {
-    absl::StatusOr<std::optional<int64_t>> min_seq = OptionalInt(p, "minSeq");
-    if (!min_seq.ok()) return min_seq.status();
-    absl::StatusOr<std::optional<std::string>> c = OptionalString(p, "consistency");
-    if (!c.ok()) return c.status();
-    absl::StatusOr<ReadOptions> r = ParseReadOptions(c->value_or(""), *min_seq);
-    if (!r.ok()) return r.status();
-    *out = *r;
-    return absl::OkStatus();
+  return *kMethods;
+}
+
+namespace {
+
+// An API callback that encodes its answer as the JSON-RPC result.
+template <typename T>
+Callback<T> Encode(std::function<void(absl::StatusOr<std::string>)> done,
+                   std::string (*encode)(const T&)) {
+  return [done = std::move(done), encode](absl::StatusOr<T> r) {
+    if (!r.ok()) return done(r.status());
+    done(encode(*r));
   };
-  if (method == "kv/get") {
-    if (!need(Access::kRead)) return;
-    absl::Status s = RequireStrings(p, {"namespace", "key"});
-    GetRequest req{Str(p, "namespace"), Str(p, "key"), {}};
-    if (s.ok()) s = read_options(&req.read);
+}
+
+// consistency and minSeq of a read.
+template <typename Read>
+absl::Status ReadOptions(const rapidjson::Value& p, Read* req) {
+  absl::StatusOr<std::optional<int64_t>> min_seq = OptionalInt(p, "minSeq");
+  if (!min_seq.ok()) return min_seq.status();
+  if (*min_seq) req->set_min_seq(**min_seq);
+  std::string consistency;
+  absl::Status s = ReadString(p, "consistency", &consistency);
+  if (!s.ok()) return s;
+  absl::StatusOr<v1::Consistency> c = DecodeConsistency(consistency);
+  if (!c.ok()) return c.status();
+  req->set_consistency(*c);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RpcConnection::KvGet(const rapidjson::Value& p, Result done) {
+  v1::GetRequest req;
+  absl::Status s = ReadString(p, "namespace", req.mutable_namespace_());
+  if (s.ok()) s = ReadString(p, "key", req.mutable_key());
+  if (s.ok()) s = ReadOptions(p, &req);
+  if (!s.ok()) return done(s);
+  api_.kv->Get(caller_, req, Encode<v1::Entry>(std::move(done), EntryJson));
+}
+
+void RpcConnection::KvList(const rapidjson::Value& p, Result done) {
+  v1::ListRequest req;
+  absl::Status s = ReadString(p, "namespace", req.mutable_namespace_());
+  if (s.ok()) s = ReadString(p, "prefix", req.mutable_prefix());
+  if (s.ok()) s = ReadString(p, "after", req.mutable_after());
+  if (s.ok()) s = ReadOptions(p, &req);
+  absl::StatusOr<std::optional<int64_t>> limit = OptionalInt(p, "limit");
+  if (s.ok()) s = limit.status();
+  if (!s.ok()) return done(s);
+  if (*limit) req.set_limit(**limit);
+  api_.kv->List(caller_, req, Encode<v1::ListResponse>(std::move(done), ListJson));
+}
+
+void RpcConnection::KvSet(const rapidjson::Value& p, Result done) {
+  v1::PutRequest req;
+  absl::Status s = ReadString(p, "namespace", req.mutable_namespace_());
+  if (s.ok()) s = ReadString(p, "key", req.mutable_key());
+  if (s.ok()) s = DecodeWrite(p, &req);
+  if (!s.ok()) return done(s);
+  api_.kv->Put(caller_, req, Encode<v1::PutResponse>(std::move(done), PutResponseJson));
+}
+
+void RpcConnection::KvDelete(const rapidjson::Value& p, Result done) {
+  v1::DeleteRequest req;
+  absl::Status s = ReadString(p, "namespace", req.mutable_namespace_());
+  if (s.ok()) s = ReadString(p, "key", req.mutable_key());
+  absl::StatusOr<std::optional<int64_t>> ev = OptionalInt(p, "expectedVersion");
+  if (s.ok()) s = ev.status();
+  if (!s.ok()) return done(s);
+  if (*ev) req.set_expected_version(**ev);
+  api_.kv->Delete(caller_, req, Encode<v1::DeleteResponse>(std::move(done), DeleteResponseJson));
+}
+
+void RpcConnection::KvBatch(const rapidjson::Value& p, Result done) {
+  v1::BatchRequest req;
+  absl::Status s = DecodeBatch(p, &req);
+  if (!s.ok()) return done(s);
+  api_.kv->Batch(caller_, req, Encode<v1::BatchResponse>(std::move(done), BatchJson));
+}
+
+void RpcConnection::Subscribe(const rapidjson::Value& p, Result done) {
+  v1::WatchRequest req;
+  absl::StatusOr<std::optional<std::string>> tenant = OptionalString(p, "tenant");
+  absl::StatusOr<std::optional<std::string>> ns = OptionalString(p, "namespace");
+  absl::StatusOr<std::optional<int64_t>> from = OptionalInt(p, "fromSeq");
+  for (const absl::Status& s : {tenant.status(), ns.status(), from.status()}) {
     if (!s.ok()) return done(s);
-    backend_->Get(req, [done](absl::StatusOr<v1::Entry> e) {
-      done(e.ok() ? absl::StatusOr<std::string>(EntryJson(*e)) : e.status());
-    });
-  } else if (method == "kv/list") {
-    if (!need(Access::kRead)) return;
-    absl::Status s = RequireStrings(p, {"namespace"});
-    ListRequest req;
-    req.ns = Str(p, "namespace");
-    req.prefix = Str(p, "prefix");
-    req.after = Str(p, "after");
-    if (s.ok()) s = read_options(&req.read);
-    absl::StatusOr<std::optional<int64_t>> limit = OptionalInt(p, "limit");
-    if (s.ok() && !limit.ok()) s = limit.status();
-    if (s.ok()) {
-      absl::StatusOr<int> page = ParsePageLimit(*limit);
-      if (page.ok()) req.limit = *page;
-      s = page.status();
-    }
-    if (!s.ok()) return done(s);
-    backend_->List(req, [done](absl::StatusOr<ListResult> r) {
-      done(r.ok() ? absl::StatusOr<std::string>(ListJson(*r)) : r.status());
-    });
-  } else if (method == "kv/set") {
-    if (!need(Access::kWrite)) return;
-    absl::Status s = RequireStrings(p, {"namespace", "key"});
-    SetRequest req;
-    if (s.ok()) s = ParseSetBody(p, &req);
-    if (!s.ok()) return done(s);
-    req.ns = Str(p, "namespace");
-    req.key = Str(p, "key");
-    backend_->Set(req, actor_, [done](absl::StatusOr<SetResult> r) {
-      done(r.ok() ? absl::StatusOr<std::string>(SetResultJson(*r)) : r.status());
-    });
-  } else if (method == "kv/delete") {
-    if (!need(Access::kWrite)) return;
-    absl::Status s = RequireStrings(p, {"namespace", "key"});
-    absl::StatusOr<std::optional<int64_t>> ev = OptionalInt(p, "expectedVersion");
-    if (s.ok() && !ev.ok()) s = ev.status();
-    if (!s.ok()) return done(s);
-    DeleteRequest req{Str(p, "namespace"), Str(p, "key"), *ev};
-    backend_->Delete(req, actor_, [done](absl::StatusOr<DeleteResult> r) {
-      done(r.ok() ? absl::StatusOr<std::string>(DeleteResultJson(*r)) : r.status());
-    });
-  } else if (method == "kv/batch") {
-    if (!need(Access::kWrite)) return;
-    auto ops = p.FindMember("ops");
-    if (ops == p.MemberEnd()) return done(absl::InvalidArgumentError("\"ops\" is required"));
-    absl::StatusOr<std::vector<BatchOp>> parsed = ParseBatchOps(ops->value);
-    if (!parsed.ok()) return done(parsed.status());
-    backend_->Batch(*parsed, actor_, [done](absl::StatusOr<BatchResult> r) {
-      done(r.ok() ? absl::StatusOr<std::string>(BatchResultJson(*r)) : r.status());
-    });
-  } else if (method == "watch/subscribe") {
-    if (!need(Access::kRead)) return;
-    SubscribeRequest req;
-    absl::StatusOr<std::optional<std::string>> tenant = OptionalString(p, "tenant");
-    absl::StatusOr<std::optional<std::string>> ns = OptionalString(p, "namespace");
-    absl::StatusOr<std::optional<int64_t>> from = OptionalInt(p, "fromSeq");
-    for (const absl::Status& s : {tenant.status(), ns.status(), from.status()}) {
-      if (!s.ok()) return done(s);
-    }
-    if (tenant->has_value() == ns->has_value()) {
-      return done(absl::InvalidArgumentError("give exactly one of \"tenant\" or \"namespace\""));
-    }
-    if (*from && **from < 0) return done(absl::InvalidArgumentError("\"fromSeq\" must be >= 0"));
-    req.tenant = tenant->value_or("");
-    req.ns = ns->value_or("");
-    req.from_seq = *from;
-    {
-      absl::MutexLock l(&mu_);
-      if (closed_) return done(absl::UnavailableError("connection closed"));
-      if (static_cast<int>(subscriptions_.size()) >= options_.max_subscriptions) {
-        return done(absl::ResourceExhaustedError(absl::StrCat(
-            "this connection already has ", subscriptions_.size(),
-            " subscriptions; the limit is ", options_.max_subscriptions)));
-      }
-    }
-    auto self = shared_from_this();
-    backend_->Subscribe(req, std::make_shared<Sink>(self),
-                        [self, done](absl::StatusOr<SubscribeResult> r) {
-                          if (!r.ok()) return done(r.status());
-                          bool closed;
-                          {
-                            absl::MutexLock l(&self->mu_);
-                            closed = self->closed_;
-                            if (!closed) self->subscriptions_.insert(r->subscription_id);
-                          }
-                          if (closed) {
-                            self->backend_->Unsubscribe(r->subscription_id);
-                            return done(absl::UnavailableError("connection closed"));
-                          }
-                          done(SubscribeResultJson(*r));
-                        });
-  } else if (method == "watch/unsubscribe") {
-    if (!need(Access::kRead)) return;
-    absl::Status s = RequireStrings(p, {"subscriptionId"});
-    if (!s.ok()) return done(s);
-    std::string id = Str(p, "subscriptionId");
-    bool known;
-    {
-      absl::MutexLock l(&mu_);
-      known = subscriptions_.erase(id) > 0;
-    }
-    if (!known) return done(absl::NotFoundError(absl::StrCat("no subscription ", id, " on this connection")));
-    backend_->Unsubscribe(id);
-    rapidjson::StringBuffer buf;
-    JsonWriter w(buf);
-    w.StartObject();
-    Key(w, "subscriptionId");
-    String(w, id);
-    Key(w, "unsubscribed");
-    w.Bool(true);
-    w.EndObject();
-    done(Finish(buf));
-  } else {
-    done(absl::UnimplementedError(absl::StrCat("unknown method \"", method, "\"")));
   }
+  // Exactly one, or neither (which the service refuses).
+  if (tenant->has_value() != ns->has_value()) {
+    if (*tenant) req.set_tenant(**tenant);
+    if (*ns) req.set_namespace_(**ns);
+  }
+  if (*from) req.set_from_seq(**from);
+  {
+    absl::MutexLock l(&mu_);
+    if (closed_) return done(absl::UnavailableError("connection closed"));
+    if (static_cast<int>(subscriptions_.size()) >= options_.max_subscriptions) {
+      return done(absl::ResourceExhaustedError(absl::StrCat(
+          "this connection already has ", subscriptions_.size(),
+          " subscriptions; the limit is ", options_.max_subscriptions)));
+    }
+  }
+  auto self = shared_from_this();
+  api_.watch->Watch(caller_, req, std::make_shared<Sink>(self),
+                    [self, done](absl::StatusOr<WatchStarted> r) {
+                      if (!r.ok()) return done(r.status());
+                      bool closed;
+                      {
+                        absl::MutexLock l(&self->mu_);
+                        closed = self->closed_;
+                        if (!closed) self->subscriptions_.insert(r->watch_id);
+                      }
+                      if (closed) {
+                        self->api_.watch->Unwatch(r->watch_id);
+                        return done(absl::UnavailableError("connection closed"));
+                      }
+                      done(WatchStartedJson(*r));
+                    });
+}
+
+void RpcConnection::Unsubscribe(const rapidjson::Value& p, Result done) {
+  std::string id;
+  absl::Status s = ReadString(p, "subscriptionId", &id);
+  if (!s.ok()) return done(s);
+  if (id.empty()) return done(absl::InvalidArgumentError("\"subscriptionId\" is required"));
+  bool known;
+  {
+    absl::MutexLock l(&mu_);
+    known = subscriptions_.erase(id) > 0;
+  }
+  if (!known) {
+    return done(absl::NotFoundError(absl::StrCat("no subscription ", SafeText(id), " on this connection")));
+  }
+  api_.watch->Unwatch(id);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  Key(w, "subscriptionId");
+  String(w, id);
+  Key(w, "unsubscribed");
+  w.Bool(true);
+  w.EndObject();
+  done(std::string(buf.GetString(), buf.GetSize()));
 }
 
 void RpcConnection::Closed() {
@@ -443,7 +447,7 @@ void RpcConnection::Closed() {
     closed_ = true;
     subs.swap(subscriptions_);
   }
-  for (const std::string& id : subs) backend_->Unsubscribe(id);
+  for (const std::string& id : subs) api_.watch->Unwatch(id);
 }
 
 }  // namespace concordance::gateway

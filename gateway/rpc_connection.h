@@ -1,7 +1,10 @@
 // RpcConnection: the JSON-RPC 2.0 state of one /stream WebSocket (design.md
-// §6): request dispatch, batches, notifications, and the connection's watch
-// subscriptions. It knows nothing of sockets: the WebSocket session feeds it
-// messages and gives it functions to send text and to close.
+// §6): request dispatch from a table of {name, API method, handler},
+// batches, notifications, and the connection's watches. Each handler
+// translates params to a concordance.v1 message (gateway/codec.h), calls one
+// API method (gateway/api.h) — which makes every check — and encodes the
+// result. It knows nothing of sockets: the WebSocket session feeds it
+// messages and gives it functions to send text and to pace replays.
 //
 // Threading: OnText/OnBinary/Closed are called on the session's strand, one
 // at a time. Responses and watch notifications are produced on any thread
@@ -14,11 +17,11 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "gateway/auth.h"
-#include "gateway/backend.h"
+#include "gateway/api.h"
 #include "gateway/json.h"
 #include "util/metrics.h"
 
@@ -43,12 +46,12 @@ class RpcConnection : public std::enable_shared_from_this<RpcConnection> {
     size_t max_batch_requests = 128;  // elements of a JSON-RPC batch
   };
 
-  RpcConnection(Backend* backend, Access access, std::string actor, Options options,
-                Hooks hooks, metrics::Registry* metrics);
+  RpcConnection(Api api, Caller caller, Options options, Hooks hooks,
+                metrics::Registry* metrics);
 
   void OnText(const std::string& message);
   void OnBinary();
-  // The socket is gone: end every subscription.
+  // The socket is gone: end every watch.
   void Closed();
 
   // True while fewer than max_in_flight requests are outstanding.
@@ -57,17 +60,30 @@ class RpcConnection : public std::enable_shared_from_this<RpcConnection> {
  private:
   class Sink;
   using Respond = std::function<void(std::string)>;  // "" = no response
+  using Result = std::function<void(absl::StatusOr<std::string>)>;
+  using Handler = void (RpcConnection::*)(const rapidjson::Value& params, Result done);
+  struct MethodRow {
+    const char* name;
+    Method method;  // the API method: its access is checked before params are read
+    Handler handler;
+  };
+  static const std::vector<MethodRow>& Methods();
+
   // Dispatches one request object; calls `respond` exactly once.
-  // `check_utf8`: the message had strings that are not valid UTF-8; a
-  // request carrying one is refused (-32602, or -32600 in its envelope).
+  // `check_utf8`: the message had strings that are not valid UTF-8.
   void Dispatch(const rapidjson::Value& req, bool check_utf8, Respond respond);
-  void Call(const std::string& method, const rapidjson::Value& params,
-            std::function<void(absl::StatusOr<std::string>)> done);
   void Finished();
 
-  Backend* backend_;
-  Access access_;
-  std::string actor_;
+  void KvGet(const rapidjson::Value& p, Result done);
+  void KvList(const rapidjson::Value& p, Result done);
+  void KvSet(const rapidjson::Value& p, Result done);
+  void KvDelete(const rapidjson::Value& p, Result done);
+  void KvBatch(const rapidjson::Value& p, Result done);
+  void Subscribe(const rapidjson::Value& p, Result done);
+  void Unsubscribe(const rapidjson::Value& p, Result done);
+
+  Api api_;
+  Caller caller_;
   Options options_;
   Hooks hooks_;
   metrics::Registry* metrics_;

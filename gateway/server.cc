@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "gateway/raft_codec.h"
 #include "gateway/url.h"
 #include "glog/logging.h"
 #include "util/status_payloads.h"
@@ -46,14 +47,14 @@ class Session {
 
 class Server::Impl {
  public:
-  Impl(Options options, Backend* backend, const Authenticator* auth, PeerTransport* peers,
+  Impl(Options options, Api api, const Authenticator* auth, PeerTransport* peers,
        metrics::Registry* metrics)
       : options_(std::move(options)),
-        backend_(backend),
+        api_(api),
         auth_(auth),
         peers_(peers),
         metrics_(metrics),
-        rest_(backend, auth, RestOptions(options_), metrics),
+        rest_(api, auth, RestOptions(options_), metrics),
         acceptor_(ioc_),
         accept_retry_(ioc_),
         work_(net::make_work_guard(ioc_)) {
@@ -72,7 +73,7 @@ class Server::Impl {
   }
 
   static RestHandler::Options RestOptions(const Options& o) {
-    RestHandler::Options r = o.rest;
+    RestHandler::Options r;
     r.limits = o.limits;
     return r;
   }
@@ -120,7 +121,7 @@ class Server::Impl {
   }
 
   Options options_;
-  Backend* backend_;
+  Api api_;
   const Authenticator* auth_;
   PeerTransport* peers_;
   metrics::Registry* metrics_;
@@ -164,8 +165,8 @@ namespace {
 
 class StreamSession : public Session, public std::enable_shared_from_this<StreamSession> {
  public:
-  StreamSession(tcp::socket socket, Server::Impl* server, Access access, std::string actor)
-      : ws_(std::move(socket)), server_(server), access_(access), actor_(std::move(actor)),
+  StreamSession(tcp::socket socket, Server::Impl* server, Caller caller)
+      : ws_(std::move(socket)), server_(server), caller_(std::move(caller)),
         id_(server->NextId()) {}
 
   void Start(http::request<http::string_body> req) {
@@ -212,9 +213,8 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
         net::post(self->ws_.get_executor(), [self] { self->MaybeRead(); });
       }
     };
-    conn_ = std::make_shared<RpcConnection>(server_->backend_, access_, actor_,
-                                            server_->options_.rpc, std::move(hooks),
-                                            server_->metrics_);
+    conn_ = std::make_shared<RpcConnection>(server_->api_, caller_, server_->options_.rpc,
+                                            std::move(hooks), server_->metrics_);
     MaybeRead();
   }
 
@@ -358,8 +358,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
   Server::Impl* server_;
-  Access access_;
-  std::string actor_;
+  Caller caller_;
   uint64_t id_;
   std::shared_ptr<RpcConnection> conn_;
   std::deque<std::string> queue_;
@@ -606,7 +605,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
         header == req.end() ? std::nullopt : std::optional<std::string>(header->value()), access);
     if (!actor.ok()) return Reject(http::status::bad_request, actor.status());
     Handoff();  // the client slot goes with the socket
-    std::make_shared<StreamSession>(stream_.release_socket(), server_, access, std::move(*actor))
+    Caller caller{access, true, std::move(*actor)};
+    std::make_shared<StreamSession>(stream_.release_socket(), server_, std::move(caller))
         ->Start(std::move(req));
   }
 
@@ -872,9 +872,9 @@ void Server::Impl::Stop(int grace_ms) {
   threads_.clear();
 }
 
-Server::Server(Options options, Backend* backend, const Authenticator* auth,
-               PeerTransport* peers, metrics::Registry* metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), backend, auth, peers, metrics)) {}
+Server::Server(Options options, Api api, const Authenticator* auth, PeerTransport* peers,
+               metrics::Registry* metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), api, auth, peers, metrics)) {}
 
 Server::~Server() { Stop(0); }
 

@@ -16,7 +16,7 @@
 
 #include "absl/status/status.h"
 #include "gateway/auth.h"
-#include "gateway/backend.h"
+#include "gateway/api.h"
 #include "gateway/peer_transport.h"
 #include "gateway/rest_handler.h"
 #include "gateway/rpc_connection.h"
@@ -45,11 +45,11 @@ class Server {
     // become a /raft session, and must say so within this time.
     int probation_timeout_ms = 5000;
     RpcConnection::Options rpc;
-    RestHandler::Options rest;
   };
 
-  // `peers` serves /raft (null: /raft is refused).
-  Server(Options options, Backend* backend, const Authenticator* auth, PeerTransport* peers,
+  // `api` serves REST and /stream; `peers` serves /raft (null: /raft is
+  // refused). Not owned.
+  Server(Options options, Api api, const Authenticator* auth, PeerTransport* peers,
          metrics::Registry* metrics);
   ~Server();
   Server(const Server&) = delete;

@@ -10,82 +10,112 @@
 #include "gateway/status_map.h"
 #include "gateway/url.h"
 #include "gtest/gtest.h"
+#include "util/status_payloads.h"
 
 namespace concordance::gateway {
 namespace {
 
-// A backend that records what it was asked and answers from a map.
-class FakeBackend : public Backend {
+// An API that records the concordance.v1 requests it was given and answers
+// from a map: what the front-ends translate, without the node's rules.
+class FakeApi : public KvApi,
+                public ChangesApi,
+                public WatchApi,
+                public ClusterApi,
+                public MaintenanceApi {
  public:
   std::map<std::string, v1::Entry> data;  // ns + "\n" + key
   std::vector<std::string> calls;
   absl::Status next_error;
+  v1::PutRequest last_put;
+  v1::ChangesRequest last_changes;
+  bool ready = true;
+  std::shared_ptr<ChangeSink> sink_;
 
-  void Get(const GetRequest& r, Callback<v1::Entry> done) override {
-    calls.push_back("get " + r.ns + " " + r.key + (r.read.linearizable ? " lin" : ""));
-    auto it = data.find(r.ns + "\n" + r.key);
+  Api api() { return Api{this, this, this, this, this}; }
+
+  void Get(const Caller&, const v1::GetRequest& r, Callback<v1::Entry> done) override {
+    calls.push_back("get " + r.namespace_() + " " + r.key() +
+                    (r.consistency() == v1::LINEARIZABLE ? " lin" : ""));
+    auto it = data.find(r.namespace_() + "\n" + r.key());
     if (it == data.end()) return done(absl::NotFoundError("no key"));
     done(it->second);
   }
-  void List(const ListRequest& r, Callback<ListResult> done) override {
-    calls.push_back("list " + r.ns + " prefix=" + r.prefix);
-    done(ListResult{});
+  void List(const Caller&, const v1::ListRequest& r, Callback<v1::ListResponse> done) override {
+    calls.push_back("list " + r.namespace_() + " prefix=" + r.prefix());
+    done(v1::ListResponse());
   }
-  void Set(const SetRequest& r, const std::string& actor, Callback<SetResult> done) override {
-    calls.push_back("set " + r.ns + " " + r.key + " " + r.value_json + " by " + actor);
+  void Put(const Caller& c, const v1::PutRequest& r, Callback<v1::PutResponse> done) override {
+    calls.push_back("set " + r.namespace_() + " " + r.key() + " " + r.value() + " by " + c.actor);
+    last_put = r;
     if (!next_error.ok()) return done(next_error);
     v1::Entry e;
-    e.set_namespace_(r.ns);
-    e.set_key(r.key);
-    e.set_value(r.value_json);
+    e.set_namespace_(r.namespace_());
+    e.set_key(r.key());
+    e.set_value(r.value());
     e.set_version(1);
-    data[r.ns + "\n" + r.key] = e;
-    done(SetResult{1, 42, 1000, 0});
+    data[r.namespace_() + "\n" + r.key()] = e;
+    v1::PutResponse out;
+    out.set_version(1);
+    out.set_seq(42);
+    out.set_updated_at(1000);
+    done(out);
   }
-  void Delete(const DeleteRequest& r, const std::string&, Callback<DeleteResult> done) override {
-    calls.push_back("delete " + r.ns + " " + r.key);
-    done(DeleteResult{43});
+  void Delete(const Caller&, const v1::DeleteRequest& r, Callback<v1::DeleteResponse> done) override {
+    calls.push_back("delete " + r.namespace_() + " " + r.key());
+    v1::DeleteResponse out;
+    out.set_seq(43);
+    done(out);
   }
-  void Batch(const std::vector<BatchOp>& ops, const std::string&, Callback<BatchResult> done) override {
-    calls.push_back("batch " + std::to_string(ops.size()));
-    BatchResult r;
-    for (const BatchOp& op : ops) r.ops.push_back({op.is_set, SetResult{1, 1, 1, 0}});
-    done(r);
+  void Batch(const Caller&, const v1::BatchRequest& r, Callback<v1::BatchResponse> done) override {
+    calls.push_back("batch " + std::to_string(r.ops_size()));
+    v1::BatchResponse out;
+    for (const v1::BatchOp& op : r.ops()) {
+      if (op.has_set()) {
+        out.add_results()->mutable_set()->set_version(1);
+      } else {
+        out.add_results()->mutable_delete_()->set_seq(1);
+      }
+    }
+    done(out);
   }
-  void Changes(const ChangesRequest& r, Callback<ChangesResult> done) override {
-    calls.push_back("changes " + r.tenant + " since " + std::to_string(r.since));
-    done(ChangesResult{});
+  void List(const Caller&, const v1::ChangesRequest& r, std::shared_ptr<Cancellation>,
+            Callback<v1::ChangesResponse> done) override {
+    calls.push_back("changes " + r.tenant() + " since " + std::to_string(r.since()));
+    last_changes = r;
+    done(v1::ChangesResponse());
   }
-  void Subscribe(const SubscribeRequest& r, std::shared_ptr<ChangeSink> sink,
-                 Callback<SubscribeResult> done) override {
-    calls.push_back("subscribe " + r.tenant + r.ns);
+  void Watch(const Caller&, const v1::WatchRequest& r, std::shared_ptr<ChangeSink> sink,
+             Callback<WatchStarted> done) override {
+    calls.push_back("subscribe " + r.tenant() + r.namespace_());
     sink_ = sink;
-    done(SubscribeResult{"s1", 7});
+    done(WatchStarted{"s1", 7});
   }
-  void Unsubscribe(const std::string& id) override { calls.push_back("unsubscribe " + id); }
-  void StatusWithHash(Callback<ClusterStatus> done) override { done(Status()); }
-  ClusterStatus Status() override {
-    ClusterStatus s;
-    s.node_id = "n1";
-    s.role = "leader";
+  void Unwatch(const std::string& id) override { calls.push_back("unsubscribe " + id); }
+  v1::StatusResponse LocalStatus() override {
+    v1::StatusResponse s;
+    s.set_node_id("n1");
+    s.set_role("leader");
     return s;
   }
+  void Status(const Caller&, Callback<v1::StatusResponse> done) override { done(LocalStatus()); }
   bool Ready(std::string* why) override {
     *why = "no leader";
     return ready;
   }
-  void Join(const std::string&, const std::string&, Callback<ClusterStatus> done) override {
-    done(Status());
+  void Join(const Caller&, const v1::JoinRequest&, Callback<v1::StatusResponse> done) override {
+    done(LocalStatus());
   }
-  void Remove(const std::string&, Callback<ClusterStatus> done) override { done(Status()); }
-  void TransferLeadership(const std::string&, Callback<ClusterStatus> done) override {
-    done(Status());
+  void Remove(const Caller&, const v1::RemoveRequest&, Callback<v1::StatusResponse> done) override {
+    done(LocalStatus());
   }
-  void Snapshot(Callback<std::string> done) override { done(std::string("SQLite format 3")); }
-  std::string MetricsText() override { return "# metrics\n"; }
-
-  bool ready = true;
-  std::shared_ptr<ChangeSink> sink_;
+  void TransferLeadership(const Caller&, const v1::TransferLeadershipRequest&,
+                          Callback<v1::StatusResponse> done) override {
+    done(LocalStatus());
+  }
+  void Snapshot(const Caller&, Callback<std::string> done) override {
+    done(std::string("SQLite format 3"));
+  }
+  absl::StatusOr<std::string> Metrics(const Caller&) override { return std::string("# metrics\n"); }
 };
 
 TEST(JsonTest, RejectsMalformedAndDeepAndBadUtf8) {
@@ -190,7 +220,7 @@ TEST(StatusMapTest, Table) {
 
 class RestTest : public ::testing::Test {
  protected:
-  RestTest() : auth_(Keys{"api", "agent", ""}), rest_(&backend_, &auth_, {}, &metrics_) {}
+  RestTest() : auth_(Keys{"api", "agent", ""}), rest_(backend_.api(), &auth_, {}, &metrics_) {}
   HttpResponse Call(const std::string& method, const std::string& target, const std::string& body = "",
                     const std::string& key = "api") {
     HttpRequest r;
@@ -207,7 +237,7 @@ class RestTest : public ::testing::Test {
     EXPECT_TRUE(called);
     return out;
   }
-  FakeBackend backend_;
+  FakeApi backend_;
   Authenticator auth_;
   metrics::Registry metrics_;
   RestHandler rest_;
@@ -257,16 +287,15 @@ TEST_F(RestTest, BadInputGetsClearErrors) {
   };
   expect(Call("PUT", "/api/v1/kv/tenant:a/s/k", "{\"value\":"), 400, "invalid_argument");
   expect(Call("PUT", "/api/v1/kv/tenant:a/s/k", "[1,2]"), 400, "invalid_argument");
-  expect(Call("PUT", "/api/v1/kv/tenant:a/s/k", "{\"val\":1}"), 400, "invalid_argument");
   expect(Call("PUT", "/api/v1/kv/tenant:a/s/k", "{\"value\":1,\"expectedVersion\":\"1\"}"), 400,
          "invalid_argument");
-  expect(Call("PUT", "/api/v1/kv/tenant:a/s/k", "{\"value\":1,\"ttlMs\":-5}"), 400,
+  expect(Call("PUT", "/api/v1/kv/tenant:a/s/k", "{\"value\":1,\"ttlMs\":1.5}"), 400,
          "invalid_argument");
   expect(Call("PUT", "/api/v1/kv/tenant:a/s/k", ""), 400, "invalid_argument");
   expect(Call("GET", "/api/v1/nothing"), 404, "not_found");
   expect(Call("GET", "/api/v1/kv/justone"), 400, "invalid_argument");
   expect(Call("GET", "/api/v1/changes?tenant=a&since=x"), 400, "invalid_argument");
-  expect(Call("GET", "/api/v1/changes"), 400, "invalid_argument");
+  expect(Call("GET", "/api/v1/changes?tenant=a&limit=x"), 400, "invalid_argument");
   expect(Call("POST", "/api/v1/batch", "{\"ops\":[{\"op\":\"frob\",\"namespace\":\"n\",\"key\":\"k\"}]}"),
          400, "invalid_argument");
   HttpResponse r = Call("POST", "/api/v1/kv/tenant:a/s/k", "{}");
@@ -276,6 +305,27 @@ TEST_F(RestTest, BadInputGetsClearErrors) {
   std::string big = "{\"value\":\"" + std::string(storage::Limits().max_body_bytes, 'x') + "\"}";
   expect(Call("PUT", "/api/v1/kv/tenant:a/s/k", big), 413, "too_large");
   EXPECT_EQ(backend_.calls.size(), calls);
+}
+
+TEST_F(RestTest, TranslatesIntoTheV1Messages) {
+  ASSERT_EQ(Call("PUT", "/api/v1/kv/tenant:a/s/k",
+                 "{\"value\": [1, 2],\"expectedVersion\":0,\"ttlMs\":500}")
+                .status,
+            200);
+  EXPECT_EQ(backend_.last_put.value(), "[1,2]");
+  EXPECT_TRUE(backend_.last_put.has_expected_version());
+  EXPECT_EQ(backend_.last_put.expected_version(), 0);
+  EXPECT_EQ(backend_.last_put.ttl_ms(), 500);
+  EXPECT_FALSE(backend_.last_put.has_expires_at());
+  ASSERT_EQ(Call("PUT", "/api/v1/kv/tenant:a/s/k", "{\"val\":1}").status, 200);  // the API says
+  EXPECT_EQ(backend_.last_put.value(), "");  // "value is required"
+  ASSERT_EQ(Call("GET", "/api/v1/changes?tenant=a&since=5&limit=7&wait=100").status, 200);
+  EXPECT_EQ(backend_.last_changes.tenant(), "a");
+  EXPECT_EQ(backend_.last_changes.since(), 5);
+  EXPECT_EQ(backend_.last_changes.limit(), 7);
+  EXPECT_EQ(backend_.last_changes.wait_ms(), 100);
+  ASSERT_EQ(Call("GET", "/api/v1/changes?tenant=a&namespace=tenant:a/s").status, 200);
+  EXPECT_EQ(backend_.last_changes.target_case(), v1::ChangesRequest::TARGET_NOT_SET);
 }
 
 TEST_F(RestTest, ConflictAndNotLeaderCarryDetails) {
@@ -318,10 +368,10 @@ class RpcTest : public ::testing::Test {
   void Open(Access access) {
     RpcConnection::Hooks hooks;
     hooks.send = [this](std::string s) { sent.push_back(std::move(s)); };
-    conn = std::make_shared<RpcConnection>(&backend, access, "api", RpcConnection::Options(),
-                                           hooks, nullptr);
+    conn = std::make_shared<RpcConnection>(backend.api(), Caller{access, true, "api"},
+                                           RpcConnection::Options(), hooks, nullptr);
   }
-  FakeBackend backend;
+  FakeApi backend;
   std::shared_ptr<RpcConnection> conn;
   std::vector<std::string> sent;
 };
@@ -337,7 +387,7 @@ TEST_F(RpcTest, StandardErrors) {
   EXPECT_NE(sent.back().find("\"id\":2"), std::string::npos);
   conn->OnText("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"KV/GET\"}");  // case-sensitive
   EXPECT_NE(sent.back().find("-32601"), std::string::npos);
-  conn->OnText("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"kv/get\",\"params\":{\"namespace\":\"x\"}}");
+  conn->OnText("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"kv/get\",\"params\":{\"namespace\":7}}");
   EXPECT_NE(sent.back().find("-32602"), std::string::npos);
   conn->OnText("[]");
   EXPECT_NE(sent.back().find("-32600"), std::string::npos);
