@@ -22,6 +22,7 @@
 #include "concordance/member_agent.h"
 #include "concordance/node_driver.h"
 #include "concordance/worker.h"
+#include "gateway/grpc_server.h"
 #include "gateway/listener.h"
 #include "gateway/peer_transport.h"
 #include "gateway/url.h"
@@ -63,6 +64,7 @@ struct NodeServer::Parts {
   std::unique_ptr<MaintenanceService> maintenance_service;
   std::unique_ptr<Housekeeper> housekeeper;
   std::unique_ptr<gateway::Authenticator> auth;
+  std::unique_ptr<gateway::GrpcServer> grpc;
   std::unique_ptr<gateway::Server> server;
   std::unique_ptr<MemberAgent> agent;
 };
@@ -349,7 +351,14 @@ absl::Status NodeServer::StartServing() {
   go.ws_send_queue_bytes = options_.ws_send_queue_bytes;
   go.max_connections = options_.max_connections;
   go.max_peer_connections = options_.max_peer_connections;
-  p.server = std::make_unique<gateway::Server>(go, Api(), p.auth.get(), p.peers, &p.metrics);
+  gateway::GrpcServer::Options gro;
+  gro.limits = options_.limits;
+  gro.watch_queue_messages = options_.ws_send_queue_messages;
+  gro.watch_queue_bytes = options_.ws_send_queue_bytes;
+  p.grpc = std::make_unique<gateway::GrpcServer>(gro, Api(), p.auth.get());
+  RETURN_IF_ERROR(p.grpc->Start());
+  p.server = std::make_unique<gateway::Server>(go, Api(), p.auth.get(), p.peers, p.grpc.get(),
+                                               &p.metrics);
   RETURN_IF_ERROR(p.server->Start());
   LOG(INFO) << "concordance " << options_.node_id << " serving on " << p.listener->address() << ":"
             << p.server->port() << " (data in " << options_.data_dir << ")";
@@ -405,6 +414,7 @@ void NodeServer::Stop() {
     LOG(INFO) << "shutting down: closing connections";
     p.server->Stop(5000);  // no I/O thread runs after this
   }
+  if (p.grpc) p.grpc->Stop(2000);  // ends open calls (watches) after the grace
   // Requests still pending past the grace period are failed by the driver
   // (and long polls dropped with the hub): their callbacks reach the
   // server's handlers and post to its stopped io_context, so the server
@@ -428,6 +438,7 @@ void NodeServer::Stop() {
   p.hub.reset();
   p.peers = nullptr;
   p.server.reset();
+  p.grpc.reset();
   p.maintenance.reset();
   if (p.kv_store || p.raft_log) LOG(INFO) << "closing databases";
   p.kv_store.reset();

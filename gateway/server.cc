@@ -9,8 +9,13 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -48,11 +53,12 @@ class Session {
 class Server::Impl {
  public:
   Impl(Options options, Api api, const Authenticator* auth, PeerTransport* peers,
-       metrics::Registry* metrics)
+       GrpcServer* grpc, metrics::Registry* metrics)
       : options_(std::move(options)),
         api_(api),
         auth_(auth),
         peers_(peers),
+        grpc_(grpc),
         metrics_(metrics),
         rest_(api, auth, RestOptions(options_), metrics),
         acceptor_(ioc_),
@@ -64,6 +70,9 @@ class Server::Impl {
                                             "Open WebSocket connections.", {{"path", "/stream"}});
     raft_connections_ = metrics->GetGauge("concordance_websocket_connections",
                                           "Open WebSocket connections.", {{"path", "/raft"}});
+    grpc_connections_ = metrics->GetCounter(
+        "concordance_grpc_connections_total",
+        "Connections that opened with the HTTP/2 preface and were handed to the gRPC server.");
     refused_connections_ = metrics->GetCounter(
         "concordance_connections_refused_total",
         "Connections closed at once because every slot was taken (--max-connections).");
@@ -124,6 +133,8 @@ class Server::Impl {
   Api api_;
   const Authenticator* auth_;
   PeerTransport* peers_;
+  GrpcServer* grpc_;
+  metrics::Counter* grpc_connections_;
   metrics::Registry* metrics_;
   RestHandler rest_;
   metrics::Gauge* http_connections_;
@@ -492,7 +503,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   void Start() {
     server_->Register(id_, weak_from_this());
     server_->http_connections_->Add(1);
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Sniff(); });
   }
 
   void Shutdown() override {
@@ -506,6 +517,61 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   }
 
  private:
+  // One port (design.md §13): a connection whose first bytes are the
+  // HTTP/2 client preface goes to the gRPC server; anything else is
+  // HTTP/1.1. The bytes are peeked, not read, and the decision is made as
+  // soon as they stop matching, so a short HTTP request is never held up.
+  void Sniff() {
+    if (server_->grpc_ == nullptr) return Read();
+    sniff_deadline_ = std::chrono::steady_clock::now() +
+                      std::chrono::milliseconds(server_->options_.header_timeout_ms);
+    WaitReadable();
+  }
+
+  void WaitReadable() {
+    stream_.socket().async_wait(tcp::socket::wait_read,
+                                [self = shared_from_this()](beast::error_code ec) {
+                                  if (ec) return self->CloseSocket();
+                                  self->Peek();
+                                });
+  }
+
+  void Peek() {
+    static constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    constexpr size_t kLength = sizeof(kPreface) - 1;  // 24
+    char buf[kLength];
+    ssize_t n = recv(stream_.socket().native_handle(), buf, kLength, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return CloseSocket();  // closed before a byte
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? WaitReadable() : CloseSocket();
+    if (std::memcmp(buf, kPreface, n) != 0) return Read();  // HTTP/1.1
+    if (static_cast<size_t>(n) == kLength) return HandToGrpc();
+    // A prefix of the preface so far: look again shortly (the socket stays
+    // readable, so waiting for readability would spin), within the
+    // deadline for a request head.
+    if (std::chrono::steady_clock::now() >= sniff_deadline_) return CloseSocket();
+    sniff_timer_ = std::make_unique<net::steady_timer>(stream_.get_executor(), std::chrono::milliseconds(2));
+    sniff_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->CloseSocket();
+      self->Peek();
+    });
+  }
+
+  // The socket now belongs to gRPC: a duplicate of it is handed over, and
+  // ours is closed without a shutdown (which would end both).
+  void HandToGrpc() {
+    int fd = dup(stream_.socket().native_handle());
+    handed_off_ = true;
+    stream_.expires_never();
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
+    server_->http_connections_->Add(-1);
+    server_->ReleaseSlot(slot_);
+    server_->connections_.fetch_sub(1);
+    server_->Unregister(id_);
+    server_->grpc_connections_->Inc();
+    if (fd >= 0) server_->grpc_->AddConnection(fd);
+  }
+
   void Read() {
     if (server_->stopping()) return CloseSocket();
     parser_.emplace();
@@ -764,6 +830,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   bool busy_ = false, close_after_ = false, closed_ = false, handed_off_ = false;
   bool first_request_ = true;
   bool watching_ = false, read_after_watch_ = false;
+  std::chrono::steady_clock::time_point sniff_deadline_;
+  std::unique_ptr<net::steady_timer> sniff_timer_;
   size_t linger_budget_ = 0;
   std::array<char, 16384> discard_;
 };
@@ -873,8 +941,8 @@ void Server::Impl::Stop(int grace_ms) {
 }
 
 Server::Server(Options options, Api api, const Authenticator* auth, PeerTransport* peers,
-               metrics::Registry* metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), api, auth, peers, metrics)) {}
+               GrpcServer* grpc, metrics::Registry* metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), api, auth, peers, grpc, metrics)) {}
 
 Server::~Server() { Stop(0); }
 

@@ -1,7 +1,8 @@
 // Server: the single listening port (design.md §1) on Boost.Beast/Asio —
 // HTTP/1.1 with keep-alive for /api/v1/* and /metrics, WebSocket upgrades
-// for /stream (JSON-RPC) and /raft (peer transport). Beast stays inside
-// server.cc; nothing that includes this header pays for it.
+// for /stream (JSON-RPC) and /raft (peer transport), and connections that
+// open with the HTTP/2 preface handed to the gRPC server. Beast stays
+// inside server.cc; nothing that includes this header pays for it.
 //
 // Threads: `io_threads` threads run the I/O context. Each connection is
 // served on its own strand. Stop() is graceful: no new connections, idle
@@ -17,6 +18,7 @@
 #include "absl/status/status.h"
 #include "gateway/auth.h"
 #include "gateway/api.h"
+#include "gateway/grpc_server.h"
 #include "gateway/peer_transport.h"
 #include "gateway/rest_handler.h"
 #include "gateway/rpc_connection.h"
@@ -48,9 +50,10 @@ class Server {
   };
 
   // `api` serves REST and /stream; `peers` serves /raft (null: /raft is
-  // refused). Not owned.
+  // refused); `grpc` takes connections that open with the HTTP/2 preface
+  // (null: they are served as HTTP/1.1, and fail). Not owned.
   Server(Options options, Api api, const Authenticator* auth, PeerTransport* peers,
-         metrics::Registry* metrics);
+         GrpcServer* grpc, metrics::Registry* metrics);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -1,5 +1,6 @@
 // The one table that maps an absl::Status to the wire: HTTP status, the
-// REST error code string, and the JSON-RPC error code.
+// REST error code string, the JSON-RPC error code and the gRPC status code
+// (design.md §13).
 #ifndef CONCORDANCE_GATEWAY_STATUS_MAP_H_
 #define CONCORDANCE_GATEWAY_STATUS_MAP_H_
 
@@ -13,6 +14,7 @@ struct WireError {
   int http_status;
   const char* code;  // "invalid_argument", "not_found", ...
   int rpc_code;      // JSON-RPC error code
+  int grpc_code;     // grpc::StatusCode (its numbers are absl's)
 };
 
 // JSON-RPC codes (design.md §6).

@@ -18,8 +18,12 @@ def _flags(ctx, what, modules):
 
 def _system_libraries_impl(ctx):
     lines = ['package(default_visibility = ["//visibility:public"])', ""]
-    for name, modules in ctx.attr.libraries.items():
-        libs = _flags(ctx, "--libs", modules) if modules else []
+    for name, entries in ctx.attr.libraries.items():
+        # "-l..." entries are link flags of libraries without a .pc file
+        # (Debian ships libgrpc++_reflection without one).
+        modules = [m for m in entries if not m.startswith("-")]
+        extra = [m for m in entries if m.startswith("-")]
+        libs = (_flags(ctx, "--libs", modules) if modules else []) + extra
         cflags = _flags(ctx, "--cflags", modules) if modules else []
         defines = [f[2:] for f in cflags if f.startswith("-D")]
         includes = [f[2:] for f in cflags if f.startswith("-I")]
@@ -41,7 +45,7 @@ system_libraries = repository_rule(
     implementation = _system_libraries_impl,
     attrs = {
         "libraries": attr.string_list_dict(
-            doc = "target name -> pkg-config modules (empty list: header-only)",
+            doc = "target name -> pkg-config modules and raw -l flags (empty list: header-only)",
         ),
     },
     local = True,
