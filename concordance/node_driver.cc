@@ -129,6 +129,8 @@ void NodeDriver::Stop() {
     proposals_.clear();
     for (auto& [i, p] : conf_changes_) p.done(Indeterminate("node shutting down"));
     conf_changes_.clear();
+    for (auto& reply : conf_replies_) reply();  // committed and applied already
+    conf_replies_.clear();
     for (auto& [i, round] : reads_) {
       for (Waiter& w : round.waiters) w.done(absl::UnavailableError("node shutting down"));
     }
@@ -484,6 +486,10 @@ void NodeDriver::OnPersisted(std::shared_ptr<raft::Ready> rd) {
   MaybeSnapshot();
   Process();
   PublishStatus();
+  // Membership replies show the membership their change made.
+  std::vector<std::function<void()>> replies = std::move(conf_replies_);
+  conf_replies_.clear();
+  for (auto& reply : replies) reply();
 }
 
 void NodeDriver::ApplyCommitted(const std::vector<raft::LogEntry>& entries) {
@@ -513,9 +519,11 @@ void NodeDriver::ApplyCommitted(const std::vector<raft::LogEntry>& entries) {
     if (c != conf_changes_.end()) {
       PendingConf pending = std::move(c->second);
       conf_changes_.erase(c);
-      pending.done(pending.term == e.term()
-                       ? absl::OkStatus()
-                       : absl::UnavailableError("leadership changed; the change was not applied"));
+      // Answered once the core has the change in effect (after Advance).
+      absl::Status outcome = pending.term == e.term()
+                                 ? absl::OkStatus()
+                                 : absl::UnavailableError("leadership changed; the change was not applied");
+      conf_replies_.push_back([done = std::move(pending.done), outcome] { done(outcome); });
     }
   }
   ReleaseWaiters();

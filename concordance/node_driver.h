@@ -182,6 +182,7 @@ class NodeDriver : public gateway::RaftInbox {
   uint64_t next_read_id_ = 0;
   std::map<uint64_t, Pending> proposals_;     // by log index
   std::map<uint64_t, PendingConf> conf_changes_;
+  std::vector<std::function<void()>> conf_replies_;  // applied; answered after Advance
   // Linearizable reads are batched: one ReadIndex round at a time confirms
   // every read that arrived before it started. A round whose answer has
   // not come within an election timeout (lost on the way) is started again
