@@ -50,6 +50,10 @@ grpc::Status ToGrpc(Ctx* ctx, const absl::Status& s) {
   if (auto v = IntPayload(s, kOldestSeqPayload)) {
     ctx->AddTrailingMetadata("concordance-oldest-seq", absl::StrCat(*v));
   }
+  if (s.GetPayload(kIndeterminatePayload).has_value()) {
+    // The write may or may not have been applied: not safe to retry blindly.
+    ctx->AddTrailingMetadata("concordance-indeterminate", "true");
+  }
   return grpc::Status(static_cast<grpc::StatusCode>(w.grpc_code), SafeText(s.message()));
 }
 
@@ -562,6 +566,12 @@ class GrpcServer::Impl {
     // Connections handed over but idle this long are closed.
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 5 * 60 * 1000);
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 256);
+    // Keepalive: a watcher whose peer vanished is found within ~40 s, and
+    // clients may ping every 10 s (tools/client does, to find a dead
+    // server under a long watch).
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30 * 1000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10 * 1000);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
     for (grpc::Service* s : std::initializer_list<grpc::Service*>{&kv_, &cluster_, &changes_, &watch_,
                                                                   &maintenance_}) {
       builder.RegisterService(s);
