@@ -56,6 +56,8 @@ DEFINE_uint64(max_namespace_bytes, 256, "longest namespace");
 DEFINE_uint64(max_key_bytes, 512, "longest key");
 DEFINE_uint64(max_batch_ops, 128, "most ops in one batch");
 DEFINE_uint64(max_ws_message_bytes, (3 << 20) / 2, "largest WebSocket message on /stream");
+DEFINE_int32(grpc_idle_timeout_ms, 5 * 60 * 1000,
+             "a gRPC connection with no call in flight this long is closed (its client slot freed)");
 DEFINE_uint64(ws_send_queue_messages, 4096,
               "messages queued for one /stream client before it is disconnected as too slow");
 DEFINE_uint64(ws_send_queue_bytes, 64 << 20,
@@ -184,6 +186,7 @@ bool OptionsFromFlags(concordance::NodeOptions* out) {
   o.limits.max_batch_ops = FLAGS_max_batch_ops;
   o.limits.max_ws_message_bytes = FLAGS_max_ws_message_bytes;
   o.ws_send_queue_messages = FLAGS_ws_send_queue_messages;
+  o.grpc_idle_timeout_ms = FLAGS_grpc_idle_timeout_ms;
   o.ws_send_queue_bytes = FLAGS_ws_send_queue_bytes;
   o.max_page_bytes = FLAGS_max_page_bytes;
   o.raft_inbox_messages = std::max<uint64_t>(1, FLAGS_raft_inbox_messages);

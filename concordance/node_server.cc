@@ -105,6 +105,9 @@ absl::Status NodeServer::CheckOptions() {
     absl::Status s = storage::ValidateAddress(*value);
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message()));
   }
+  if (options_.grpc_idle_timeout_ms < 100) {
+    return absl::InvalidArgumentError("--grpc-idle-timeout-ms must be at least 100");
+  }
   return absl::OkStatus();
 }
 
@@ -188,6 +191,12 @@ absl::Status NodeServer::OpenDataDir() {
 }
 
 absl::Status NodeServer::OpenStores() {
+  RETURN_IF_ERROR(OpenCipher());
+  RETURN_IF_ERROR(OpenStateDb());
+  return InitializeCluster();
+}
+
+absl::Status NodeServer::OpenCipher() {
   Parts& p = *parts_;
   if (!options_.encryption_key_file.empty()) {
     absl::StatusOr<std::unique_ptr<storage::CredentialCipher>> c =
@@ -197,7 +206,13 @@ absl::Status NodeServer::OpenStores() {
     LOG(INFO) << "credentials are encrypted at rest with key \"" << p.cipher->active_key_id()
               << "\"";
   }
-  // state.db, rebuilt from the snapshot if it is behind it (or lost).
+  return absl::OkStatus();
+}
+
+// state.db, rebuilt from the snapshot if it is behind it (or lost), and
+// checked to belong with raft.db.
+absl::Status NodeServer::OpenStateDb() {
+  Parts& p = *parts_;
   std::string state_path = options_.data_dir + "/state.db";
   std::error_code ec;
   if (p.raft_log->IsEmpty() && std::filesystem::exists(state_path)) {
@@ -234,6 +249,12 @@ absl::Status NodeServer::OpenStores() {
         "state.db has applied index ", p.kv_store->AppliedIndex(), " but raft.db ends at ",
         p.raft_log->LastIndex(), ": the two files do not belong together"));
   }
+  return absl::OkStatus();
+}
+
+// A new cluster from --bootstrap or --restore; nothing for a member.
+absl::Status NodeServer::InitializeCluster() {
+  Parts& p = *parts_;
   raft::Member self;
   self.set_node_id(options_.node_id);
   self.set_address(options_.advertise);
@@ -355,6 +376,7 @@ absl::Status NodeServer::StartServing() {
   gro.limits = options_.limits;
   gro.watch_queue_messages = options_.ws_send_queue_messages;
   gro.watch_queue_bytes = options_.ws_send_queue_bytes;
+  gro.idle_timeout_ms = options_.grpc_idle_timeout_ms;
   p.grpc = std::make_unique<gateway::GrpcServer>(gro, Api(), p.auth.get());
   RETURN_IF_ERROR(p.grpc->Start());
   p.server = std::make_unique<gateway::Server>(go, Api(), p.auth.get(), p.peers, p.grpc.get(),

@@ -50,6 +50,7 @@ struct NodeOptions {
   storage::Limits limits;
   size_t max_page_bytes = 4 << 20;
   size_t ws_send_queue_messages = 4096;
+  int grpc_idle_timeout_ms = 5 * 60 * 1000;
   size_t ws_send_queue_bytes = 64 << 20;
   size_t max_connections = 10000;
   size_t max_peer_connections = 64;
@@ -75,7 +76,10 @@ class NodeServer {
   absl::Status CheckOptions();
   absl::Status Listen();
   absl::Status OpenDataDir();
-  absl::Status OpenStores();
+  absl::Status OpenStores();  // the three steps below
+  absl::Status OpenCipher();
+  absl::Status OpenStateDb();
+  absl::Status InitializeCluster();
   absl::Status RestoreBackup(const raft::Member& self);
   absl::Status StartNode();
   absl::Status StartServing();

@@ -564,7 +564,7 @@ class GrpcServer::Impl {
     grpc::ServerBuilder builder;
     builder.SetMaxReceiveMessageSize(static_cast<int>(options_.limits.max_body_bytes));
     // Connections handed over but idle this long are closed.
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 5 * 60 * 1000);
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, options_.idle_timeout_ms);
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 256);
     // Keepalive: a watcher whose peer vanished is found within ~40 s, and
     // clients may ping every 10 s (tools/client does, to find a dead

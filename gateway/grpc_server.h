@@ -32,6 +32,8 @@ class GrpcServer {
     // RESOURCE_EXHAUSTED (as a /stream client is disconnected).
     size_t watch_queue_messages = 4096;
     size_t watch_queue_bytes = 64 << 20;
+    // A connection with no call in flight this long is closed (GOAWAY).
+    int idle_timeout_ms = 5 * 60 * 1000;
   };
   // Not owned.
   GrpcServer(Options options, Api api, const Authenticator* auth);

@@ -6,6 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "util/status_macros.h"
 
 namespace concordance::gateway {
 namespace {
@@ -105,6 +106,73 @@ bool ReadIds(const rapidjson::Value& v, const char* k,
   return true;
 }
 
+void WriteEntries(Writer& w, const google::protobuf::RepeatedPtrField<raft::LogEntry>& entries) {
+  w.Key("entries");
+  w.StartArray();
+  std::string b64;
+  for (const raft::LogEntry& e : entries) {
+    w.StartArray();
+    w.Uint64(e.index());
+    w.Uint64(e.term());
+    w.Int(e.type());
+    absl::Base64Escape(e.data(), &b64);
+    Str(w, b64);
+    w.EndArray();
+  }
+  w.EndArray();
+}
+
+void WriteSnapshotMeta(Writer& w, const raft::SnapshotMeta& meta) {
+  w.Key("meta");
+  w.StartObject();
+  U64(w, "index", meta.index());
+  U64(w, "term", meta.term());
+  U64(w, "size", meta.size());
+  U64(w, "checksum", meta.checksum());
+  WriteMembers(w, "voters", meta.conf_state().voters());
+  WriteMembers(w, "learners", meta.conf_state().learners());
+  if (meta.conf_state().removed_size() > 0) {
+    w.Key("removed");
+    w.StartArray();
+    for (const std::string& id : meta.conf_state().removed()) Str(w, id);
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+// Entries as [index, term, type, base64 data] arrays.
+absl::Status ReadEntries(const rapidjson::Value& v,
+                         google::protobuf::RepeatedPtrField<raft::LogEntry>* out) {
+  if (!v.IsArray()) return absl::InvalidArgumentError("entries must be an array");
+  for (const auto& e : v.GetArray()) {
+    if (!e.IsArray() || e.Size() != 4 || !e[0].IsUint64() || !e[1].IsUint64() ||
+        e[0].GetUint64() >= kMaxTermOrIndex || e[1].GetUint64() >= kMaxTermOrIndex ||
+        !e[2].IsInt() || !e[3].IsString() || !raft::EntryType_IsValid(e[2].GetInt())) {
+      return absl::InvalidArgumentError("malformed log entry");
+    }
+    raft::LogEntry* le = out->Add();
+    le->set_index(e[0].GetUint64());
+    le->set_term(e[1].GetUint64());
+    le->set_type(static_cast<raft::EntryType>(e[2].GetInt()));
+    if (!absl::Base64Unescape(absl::string_view(e[3].GetString(), e[3].GetStringLength()),
+                              le->mutable_data())) {
+      return absl::InvalidArgumentError("entry data is not base64");
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool ReadSnapshotMeta(const rapidjson::Value& v, raft::SnapshotMeta* meta) {
+  Reader mr{v};
+  meta->set_index(mr.Idx("index"));
+  meta->set_term(mr.Idx("term"));
+  meta->set_size(mr.Idx("size"));
+  meta->set_checksum(mr.U64("checksum"));
+  return mr.ok && ReadMembers(v, "voters", meta->mutable_conf_state()->mutable_voters()) &&
+         ReadMembers(v, "learners", meta->mutable_conf_state()->mutable_learners()) &&
+         ReadIds(v, "removed", meta->mutable_conf_state()->mutable_removed());
+}
+
 }  // namespace
 
 std::string EncodeRaftMessage(const raft::Message& m, std::string* binary) {
@@ -143,19 +211,7 @@ std::string EncodeRaftMessage(const raft::Message& m, std::string* binary) {
       U64(w, "leaderCommit", b.leader_commit());
       if (b.heartbeat()) Bool(w, "heartbeat", true);
       if (b.read_round()) U64(w, "readRound", b.read_round());
-      w.Key("entries");
-      w.StartArray();
-      std::string b64;
-      for (const raft::LogEntry& e : b.entries()) {
-        w.StartArray();
-        w.Uint64(e.index());
-        w.Uint64(e.term());
-        w.Int(e.type());
-        absl::Base64Escape(e.data(), &b64);
-        Str(w, b64);
-        w.EndArray();
-      }
-      w.EndArray();
+      WriteEntries(w, b.entries());
       break;
     }
     case raft::Message::kAppendEntriesResponse: {
@@ -176,21 +232,7 @@ std::string EncodeRaftMessage(const raft::Message& m, std::string* binary) {
     case raft::Message::kInstallSnapshot: {
       const auto& b = m.install_snapshot();
       Str(w, "snap");
-      w.Key("meta");
-      w.StartObject();
-      U64(w, "index", b.meta().index());
-      U64(w, "term", b.meta().term());
-      U64(w, "size", b.meta().size());
-      U64(w, "checksum", b.meta().checksum());
-      WriteMembers(w, "voters", b.meta().conf_state().voters());
-      WriteMembers(w, "learners", b.meta().conf_state().learners());
-      if (b.meta().conf_state().removed_size() > 0) {
-        w.Key("removed");
-        w.StartArray();
-        for (const std::string& id : b.meta().conf_state().removed()) Str(w, id);
-        w.EndArray();
-      }
-      w.EndObject();
+      WriteSnapshotMeta(w, b.meta());
       U64(w, "offset", b.offset());
       Bool(w, "done", b.done());
       U64(w, "dataLength", b.data().size());
@@ -261,24 +303,7 @@ absl::StatusOr<raft::Message> DecodeRaftMessage(absl::string_view json, size_t* 
     b->set_heartbeat(r.Bool("heartbeat"));
     b->set_read_round(r.U64("readRound"));
     auto it = d.FindMember("entries");
-    if (it != d.MemberEnd()) {
-      if (!it->value.IsArray()) return absl::InvalidArgumentError("entries must be an array");
-      for (const auto& e : it->value.GetArray()) {
-        if (!e.IsArray() || e.Size() != 4 || !e[0].IsUint64() || !e[1].IsUint64() ||
-            e[0].GetUint64() >= kMaxTermOrIndex || e[1].GetUint64() >= kMaxTermOrIndex ||
-            !e[2].IsInt() || !e[3].IsString() || !raft::EntryType_IsValid(e[2].GetInt())) {
-          return absl::InvalidArgumentError("malformed log entry");
-        }
-        raft::LogEntry* le = b->add_entries();
-        le->set_index(e[0].GetUint64());
-        le->set_term(e[1].GetUint64());
-        le->set_type(static_cast<raft::EntryType>(e[2].GetInt()));
-        if (!absl::Base64Unescape(absl::string_view(e[3].GetString(), e[3].GetStringLength()),
-                                  le->mutable_data())) {
-          return absl::InvalidArgumentError("entry data is not base64");
-        }
-      }
-    }
+    if (it != d.MemberEnd()) RETURN_IF_ERROR(ReadEntries(it->value, b->mutable_entries()));
   } else if (type == "appResp") {
     auto* b = m.mutable_append_entries_response();
     b->set_success(r.Bool("success"));
@@ -295,15 +320,7 @@ absl::StatusOr<raft::Message> DecodeRaftMessage(absl::string_view json, size_t* 
     if (it == d.MemberEnd() || !it->value.IsObject()) {
       return absl::InvalidArgumentError("snapshot notice without meta");
     }
-    Reader mr{it->value};
-    raft::SnapshotMeta* meta = b->mutable_meta();
-    meta->set_index(mr.Idx("index"));
-    meta->set_term(mr.Idx("term"));
-    meta->set_size(mr.Idx("size"));
-    meta->set_checksum(mr.U64("checksum"));
-    if (!mr.ok || !ReadMembers(it->value, "voters", meta->mutable_conf_state()->mutable_voters()) ||
-        !ReadMembers(it->value, "learners", meta->mutable_conf_state()->mutable_learners()) ||
-        !ReadIds(it->value, "removed", meta->mutable_conf_state()->mutable_removed())) {
+    if (!ReadSnapshotMeta(it->value, b->mutable_meta())) {
       return absl::InvalidArgumentError("malformed snapshot meta");
     }
     b->set_offset(r.Idx("offset"));

@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gateway/codec.h"
 #include "gateway/status_map.h"
 #include "gateway/url.h"
@@ -143,27 +144,25 @@ void RpcConnection::OnText(const std::string& message) {
     hooks_.send(RpcError("null", kRpcParseError, doc.status()));
     return;
   }
-  if (!doc->IsArray()) {
-    in_flight_.fetch_add(1);
-    auto self = shared_from_this();
-    Dispatch(*doc, invalid_utf8, [self](std::string response) {
-      if (!response.empty()) self->hooks_.send(std::move(response));
-      self->Finished();
-    });
-    return;
-  }
-  // A batch: answer with one array once every member is done.
-  size_t n = doc->Size();
+  if (doc->IsArray()) return DispatchBatch(*doc, invalid_utf8);
+  in_flight_.fetch_add(1);
+  auto self = shared_from_this();
+  Dispatch(*doc, invalid_utf8, [self](std::string response) {
+    if (!response.empty()) self->hooks_.send(std::move(response));
+    self->Finished();
+  });
+}
+
+void RpcConnection::DispatchBatch(const rapidjson::Value& batch, bool check_utf8) {
+  size_t n = batch.Size();
   if (n == 0) {
-    hooks_.send(RpcError("null", kRpcInvalidRequest,
-                         absl::InvalidArgumentError("empty batch")));
+    hooks_.send(RpcError("null", kRpcInvalidRequest, absl::InvalidArgumentError("empty batch")));
     return;
   }
   if (n > options_.max_batch_requests) {
     hooks_.send(RpcError("null", kRpcInvalidRequest,
                          absl::ResourceExhaustedError(absl::StrCat(
-                             "batch of ", n, " requests; the limit is ",
-                             options_.max_batch_requests))));
+                             "batch of ", n, " requests; the limit is ", options_.max_batch_requests))));
     return;
   }
   struct Gather {
@@ -177,90 +176,66 @@ void RpcConnection::OnText(const std::string& message) {
   in_flight_.fetch_add(1);
   auto self = shared_from_this();
   for (rapidjson::SizeType i = 0; i < n; ++i) {
-    Dispatch((*doc)[i], invalid_utf8, [self, gather, i](std::string response) {
-      bool last;
+    Dispatch(batch[i], check_utf8, [self, gather, i](std::string response) {
       {
         absl::MutexLock l(&gather->mu);
         gather->responses[i] = std::move(response);
-        last = --gather->pending == 0;
+        if (--gather->pending > 0) return;
       }
-      if (!last) return;
-      std::string out = "[";
-      bool any = false;
-      for (const std::string& r : gather->responses) {
-        if (r.empty()) continue;
-        if (any) out += ",";
-        out += r;
-        any = true;
+      std::vector<std::string> answered;  // notifications have no answer
+      for (std::string& r : gather->responses) {
+        if (!r.empty()) answered.push_back(std::move(r));
       }
-      out += "]";
-      if (any) self->hooks_.send(std::move(out));
+      if (!answered.empty()) self->hooks_.send(absl::StrCat("[", absl::StrJoin(answered, ","), "]"));
       self->Finished();
     });
   }
 }
 
-void RpcConnection::Dispatch(const rapidjson::Value& req, bool check_utf8, Respond respond) {
-  if (!req.IsObject()) {
-    respond(RpcError("null", kRpcInvalidRequest,
-                     absl::InvalidArgumentError("a request must be a JSON object")));
-    return;
-  }
-  // The id, if any: a string, a number or null.
-  std::string id_json = "null";
+std::optional<std::string> RpcConnection::ReadEnvelope(const rapidjson::Value& req, bool check_utf8,
+                                                       Envelope* out) {
+  auto invalid = [](const std::string& id, int code, const char* why) {
+    return RpcError(id, code, absl::InvalidArgumentError(why));
+  };
+  if (!req.IsObject()) return invalid("null", kRpcInvalidRequest, "a request must be a JSON object");
   auto id = req.FindMember("id");
-  bool notification = id == req.MemberEnd();
-  if (!notification) {
+  out->notification = id == req.MemberEnd();
+  if (!out->notification) {
     if (!(id->value.IsString() || id->value.IsNumber() || id->value.IsNull()) ||
         (check_utf8 && HasInvalidUtf8(id->value))) {
-      respond(RpcError("null", kRpcInvalidRequest,
-                       absl::InvalidArgumentError("\"id\" must be a string, a number or null")));
-      return;
+      return invalid("null", kRpcInvalidRequest, "\"id\" must be a string, a number or null");
     }
-    id_json = Serialize(id->value);
+    out->id_json = Serialize(id->value);
   }
   auto version = req.FindMember("jsonrpc");
   if (version == req.MemberEnd() || !version->value.IsString() ||
       absl::string_view(version->value.GetString(), version->value.GetStringLength()) != "2.0") {
-    respond(RpcError(id_json, kRpcInvalidRequest,
-                     absl::InvalidArgumentError("\"jsonrpc\" must be \"2.0\"")));
-    return;
+    return invalid(out->id_json, kRpcInvalidRequest, "\"jsonrpc\" must be \"2.0\"");
   }
   auto method = req.FindMember("method");
   if (method == req.MemberEnd() || !method->value.IsString() ||
       (check_utf8 && HasInvalidUtf8(method->value))) {
-    respond(RpcError(id_json, kRpcInvalidRequest,
-                     absl::InvalidArgumentError("\"method\" must be a string")));
-    return;
+    return invalid(out->id_json, kRpcInvalidRequest, "\"method\" must be a string");
   }
+  out->method.assign(method->value.GetString(), method->value.GetStringLength());
   static const rapidjson::Value kNoParams(rapidjson::kObjectType);
-  const rapidjson::Value* params = &kNoParams;
+  out->params = &kNoParams;
   auto p = req.FindMember("params");
-  if (p != req.MemberEnd()) {
-    if (!p->value.IsObject()) {
-      respond(RpcError(id_json, kRpcInvalidParams,
-                       absl::InvalidArgumentError("\"params\" must be an object")));
-      return;
-    }
-    params = &p->value;
-    if (check_utf8 && HasInvalidUtf8(*params)) {
-      respond(RpcError(id_json, kRpcInvalidParams,
-                       absl::InvalidArgumentError(
-                           "a string in \"params\" decodes to invalid UTF-8 (a lone surrogate "
-                           "escape such as \\udc00?)")));
-      return;
-    }
+  if (p == req.MemberEnd()) return std::nullopt;
+  if (!p->value.IsObject()) return invalid(out->id_json, kRpcInvalidParams, "\"params\" must be an object");
+  out->params = &p->value;
+  if (check_utf8 && HasInvalidUtf8(*out->params)) {
+    return invalid(out->id_json, kRpcInvalidParams,
+                   "a string in \"params\" decodes to invalid UTF-8 (a lone surrogate escape such as "
+                   "\\udc00?)");
   }
-  std::string name(method->value.GetString(), method->value.GetStringLength());
-  const MethodRow* row = nullptr;
-  for (const MethodRow& r : Methods()) {
-    if (name == r.name) row = &r;
-  }
-  // Clients choose method names: only known ones become metric labels, so a
-  // client cannot grow the registry (and every /metrics page) without bound.
-  std::string label = row != nullptr ? name : "unknown";
-  Result done = [this, id_json, notification, label, respond = std::move(respond)](
-                    absl::StatusOr<std::string> result) {
+  return std::nullopt;
+}
+
+RpcConnection::Result RpcConnection::Reply(const Envelope& env, const std::string& label,
+                                           Respond respond) {
+  return [this, id_json = env.id_json, notification = env.notification, label,
+          respond = std::move(respond)](absl::StatusOr<std::string> result) {
     if (metrics_ != nullptr) {
       metrics_
           ->GetCounter("concordance_rpc_requests_total",
@@ -271,16 +246,29 @@ void RpcConnection::Dispatch(const rapidjson::Value& req, bool check_utf8, Respo
     if (notification) return respond("");
     if (result.ok()) return respond(ResultMessage(id_json, *result));
     const absl::Status& s = result.status();
-    int code = s.code() == absl::StatusCode::kUnimplemented ? kRpcMethodNotFound
-                                                            : ToWire(s).rpc_code;
+    int code = s.code() == absl::StatusCode::kUnimplemented ? kRpcMethodNotFound : ToWire(s).rpc_code;
     respond(RpcError(id_json, code, s));
   };
+}
+
+void RpcConnection::Dispatch(const rapidjson::Value& req, bool check_utf8, Respond respond) {
+  Envelope env;
+  if (std::optional<std::string> error = ReadEnvelope(req, check_utf8, &env)) {
+    return respond(std::move(*error));
+  }
+  const MethodRow* row = nullptr;
+  for (const MethodRow& r : Methods()) {
+    if (env.method == r.name) row = &r;
+  }
+  // Clients choose method names: only known ones become metric labels, so a
+  // client cannot grow the registry (and every /metrics page) without bound.
+  Result done = Reply(env, row != nullptr ? env.method : "unknown", std::move(respond));
   if (row == nullptr) {
-    return done(absl::UnimplementedError(absl::StrCat("unknown method \"", SafeText(name), "\"")));
+    return done(absl::UnimplementedError(absl::StrCat("unknown method \"", SafeText(env.method), "\"")));
   }
   absl::Status allowed = Authorize(caller_, row->method);
   if (!allowed.ok()) return done(allowed);
-  (this->*row->handler)(*params, std::move(done));
+  (this->*row->handler)(*env.params, std::move(done));
 }
 
 const std::vector<RpcConnection::MethodRow>& RpcConnection::Methods() {

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,9 +70,23 @@ class RpcConnection : public std::enable_shared_from_this<RpcConnection> {
   };
   static const std::vector<MethodRow>& Methods();
 
+  // The envelope of one request: id, method name and params.
+  struct Envelope {
+    std::string id_json = "null";
+    bool notification = false;
+    std::string method;
+    const rapidjson::Value* params = nullptr;
+  };
+  // Reads the envelope of `req`, or returns the error response to send.
+  static std::optional<std::string> ReadEnvelope(const rapidjson::Value& req, bool check_utf8,
+                                                 Envelope* out);
   // Dispatches one request object; calls `respond` exactly once.
   // `check_utf8`: the message had strings that are not valid UTF-8.
   void Dispatch(const rapidjson::Value& req, bool check_utf8, Respond respond);
+  // Dispatches a batch; one array answers once every member is done.
+  void DispatchBatch(const rapidjson::Value& batch, bool check_utf8);
+  // The completion of a request: counts it and sends its answer.
+  Result Reply(const Envelope& env, const std::string& label, Respond respond);
   void Finished();
 
   void KvGet(const rapidjson::Value& p, Result done);

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -73,6 +74,8 @@ class Server::Impl {
     grpc_connections_ = metrics->GetCounter(
         "concordance_grpc_connections_total",
         "Connections that opened with the HTTP/2 preface and were handed to the gRPC server.");
+    grpc_open_ = metrics->GetGauge("concordance_grpc_connections",
+                                   "Open connections served by the gRPC server (they hold client slots).");
     refused_connections_ = metrics->GetCounter(
         "concordance_connections_refused_total",
         "Connections closed at once because every slot was taken (--max-connections).");
@@ -135,6 +138,7 @@ class Server::Impl {
   PeerTransport* peers_;
   GrpcServer* grpc_;
   metrics::Counter* grpc_connections_;
+  metrics::Gauge* grpc_open_;
   metrics::Registry* metrics_;
   RestHandler rest_;
   metrics::Gauge* http_connections_;
@@ -492,6 +496,65 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
 };
 
 // ---------------------------------------------------------------------------
+// A connection served by gRPC keeps its client slot while it lives. gRPC
+// shuts its socket down (both directions) before closing it, so the
+// duplicate descriptor kept here sees the hang-up (EPOLLHUP) without
+// reading a byte of the stream; then the slot is released and the
+// duplicate closed — without a shutdown of its own, which would end the
+// connection under gRPC.
+
+class GrpcLink : public Session, public std::enable_shared_from_this<GrpcLink> {
+ public:
+  using Slot = Server::Impl::Slot;
+  GrpcLink(tcp::socket socket, Server::Impl* server, Slot slot)
+      : socket_(std::move(socket)), server_(server), id_(server->NextId()), slot_(slot) {}
+
+  void Start() {
+    server_->Register(id_, weak_from_this());
+    server_->grpc_open_->Add(1);
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->Wait(); });
+  }
+
+  // The server is stopping: let go of the slot (the gRPC server, stopped
+  // after this one, ends the connection itself).
+  void Shutdown() override {
+    net::post(socket_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  }
+
+ private:
+  void Wait() {
+    if (closed_) return;
+    socket_.async_wait(tcp::socket::wait_error, [self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->HungUp()) return self->Close();
+      self->Wait();  // urgent data woke us, not an end
+    });
+  }
+
+  bool HungUp() {
+    pollfd p{socket_.native_handle(), POLLRDHUP, 0};
+    if (poll(&p, 1, 0) < 0) return true;
+    return (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ignored;
+    socket_.close(ignored);  // close(2) only: no shutdown
+    server_->grpc_open_->Add(-1);
+    server_->ReleaseSlot(slot_);
+    server_->connections_.fetch_sub(1);
+    server_->Unregister(id_);
+  }
+
+  tcp::socket socket_;
+  Server::Impl* server_;
+  uint64_t id_;
+  Slot slot_;
+  bool closed_ = false;
+};
+
+// ---------------------------------------------------------------------------
 // HTTP/1.1 with keep-alive; hands WebSocket upgrades to the sessions above.
 
 class HttpSession : public Session, public std::enable_shared_from_this<HttpSession> {
@@ -556,20 +619,18 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     });
   }
 
-  // The socket now belongs to gRPC: a duplicate of it is handed over, and
-  // ours is closed without a shutdown (which would end both).
+  // The connection now belongs to gRPC: a duplicate of the socket is handed
+  // over, and ours goes to a GrpcLink that holds the client slot until the
+  // connection ends. A connection on probation (every client slot taken)
+  // is closed instead: only /raft may use those.
   void HandToGrpc() {
+    if (slot_ == Slot::kProbation) return CloseSocket();
     int fd = dup(stream_.socket().native_handle());
-    handed_off_ = true;
-    stream_.expires_never();
-    beast::error_code ignored;
-    stream_.socket().close(ignored);
-    server_->http_connections_->Add(-1);
-    server_->ReleaseSlot(slot_);
-    server_->connections_.fetch_sub(1);
-    server_->Unregister(id_);
+    if (fd < 0) return CloseSocket();
+    Handoff();
     server_->grpc_connections_->Inc();
-    if (fd >= 0) server_->grpc_->AddConnection(fd);
+    std::make_shared<GrpcLink>(stream_.release_socket(), server_, slot_)->Start();
+    server_->grpc_->AddConnection(fd);
   }
 
   void Read() {
@@ -676,7 +737,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
         ->Start(std::move(req));
   }
 
-  // The socket now belongs to a WebSocket session, and so does its slot.
+  // The socket now belongs to another session (WebSocket, gRPC link), and
+  // so does its slot.
   void Handoff() {
     handed_off_ = true;
     stream_.expires_never();

@@ -488,5 +488,69 @@ TEST_F(GrpcTest, GrpcWebSocketAndHttpShareThePort) {
   reader->Finish();
 }
 
+// A channel on a TCP connection of its own (gRPC shares connections
+// between channels with equal arguments otherwise).
+std::shared_ptr<grpc::Channel> OwnChannel(int port) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+grpc::StatusCode HealthOver(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::health::v1::HealthCheckResponse resp;
+  auto ctx = GrpcContext("", "", std::chrono::seconds(3));
+  return grpc::health::v1::Health::NewStub(channel)
+      ->Check(ctx.get(), grpc::health::v1::HealthCheckRequest(), &resp)
+      .error_code();
+}
+
+// The status of GET /api/v1/health on a new HTTP connection.
+int HttpHealth(int port) {
+  HttpClient http("127.0.0.1", port);
+  return http.Request("GET", "/api/v1/health").status;
+}
+
+// gRPC connections count against --max-connections for as long as they
+// live, like HTTP and /stream ones: while they hold every slot, new clients
+// are refused; when one ends (its client goes away), its slot is free again.
+TEST(GrpcConnectionsTest, GrpcConnectionsHoldClientSlotsUntilTheyEnd) {
+  TestNode node("grpc-slots");
+  // Three slots: node.http()'s kept-alive connection and two gRPC ones.
+  ASSERT_TRUE(node.Start({"--bootstrap", "--max-connections=3"}));
+  ASSERT_TRUE(node.WaitReady());
+  ASSERT_TRUE(WaitFor([&] { return HttpHealth(node.port()) == 200; }, std::chrono::seconds(5)));
+  auto a = OwnChannel(node.port());
+  auto b = OwnChannel(node.port());
+  ASSERT_EQ(HealthOver(a), grpc::StatusCode::OK);
+  ASSERT_EQ(HealthOver(b), grpc::StatusCode::OK);
+  EXPECT_EQ(HttpHealth(node.port()), 503) << "two gRPC connections hold both slots";
+  auto c = OwnChannel(node.port());
+  EXPECT_EQ(HealthOver(c), grpc::StatusCode::UNAVAILABLE) << "a third gRPC connection is refused";
+  c.reset();
+  a.reset();  // its connection closes; the server sees it end
+  EXPECT_TRUE(WaitFor([&] { return HttpHealth(node.port()) == 200; }, std::chrono::seconds(10)))
+      << "the slot of a gRPC connection that ended was not released";
+  EXPECT_EQ(HealthOver(b), grpc::StatusCode::OK) << "the other connection is untouched";
+  auto metrics = node.http().Request("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("concordance_grpc_connections 1"), std::string::npos) << metrics.body;
+}
+
+// A connection the gRPC server closes for idleness (GOAWAY, then close)
+// frees its slot too, and its client sees the close at once.
+TEST(GrpcConnectionsTest, AnIdleGrpcConnectionIsClosedAndItsSlotFreed) {
+  TestNode node("grpc-idle");
+  // Two slots: node.http()'s kept-alive connection and one gRPC one.
+  ASSERT_TRUE(node.Start({"--bootstrap", "--max-connections=2", "--grpc-idle-timeout-ms=300"}));
+  ASSERT_TRUE(node.WaitReady());
+  ASSERT_TRUE(WaitFor([&] { return HttpHealth(node.port()) == 200; }, std::chrono::seconds(5)));
+  auto a = OwnChannel(node.port());
+  ASSERT_EQ(HealthOver(a), grpc::StatusCode::OK);
+  EXPECT_TRUE(WaitFor([&] { return a->GetState(false) != GRPC_CHANNEL_READY; }, std::chrono::seconds(10)))
+      << "the client never saw the idle connection close";
+  EXPECT_TRUE(WaitFor([&] { return HttpHealth(node.port()) == 200; }, std::chrono::seconds(10)))
+      << "the slot of the idle connection was not released";
+}
+
 }  // namespace
 }  // namespace concordance::testing

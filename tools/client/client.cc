@@ -189,60 +189,50 @@ absl::Status Client::Call(Kind kind, const Attempt& attempt) {
   }
 }
 
-absl::StatusOr<v1::Entry> Client::Get(const v1::GetRequest& req) {
-  v1::Entry out;
-  absl::Status s = Call(Kind::kRead, [&](Node& n, grpc::ClientContext* c) { return n.kv->Get(c, req, &out); });
+template <typename Response, typename Rpc>
+absl::StatusOr<Response> Client::Unary(Kind kind, Rpc rpc) {
+  Response out;
+  absl::Status s = Call(kind, [&](Node& n, grpc::ClientContext* c) { return rpc(n, c, &out); });
   if (!s.ok()) return s;
   return out;
+}
+
+absl::StatusOr<v1::Entry> Client::Get(const v1::GetRequest& req) {
+  return Unary<v1::Entry>(Kind::kRead, [&](Node& n, auto* c, auto* out) { return n.kv->Get(c, req, out); });
 }
 
 absl::StatusOr<v1::ListResponse> Client::List(const v1::ListRequest& req) {
-  v1::ListResponse out;
-  absl::Status s = Call(Kind::kRead, [&](Node& n, grpc::ClientContext* c) { return n.kv->List(c, req, &out); });
-  if (!s.ok()) return s;
-  return out;
+  return Unary<v1::ListResponse>(Kind::kRead,
+                                 [&](Node& n, auto* c, auto* out) { return n.kv->List(c, req, out); });
 }
 
 absl::StatusOr<v1::PutResponse> Client::Put(const v1::PutRequest& req) {
-  v1::PutResponse out;
-  absl::Status s = Call(Kind::kWrite, [&](Node& n, grpc::ClientContext* c) { return n.kv->Put(c, req, &out); });
-  if (!s.ok()) return s;
-  return out;
+  return Unary<v1::PutResponse>(Kind::kWrite,
+                                [&](Node& n, auto* c, auto* out) { return n.kv->Put(c, req, out); });
 }
 
 absl::StatusOr<v1::DeleteResponse> Client::Delete(const v1::DeleteRequest& req) {
-  v1::DeleteResponse out;
-  absl::Status s =
-      Call(Kind::kWrite, [&](Node& n, grpc::ClientContext* c) { return n.kv->Delete(c, req, &out); });
-  if (!s.ok()) return s;
-  return out;
+  return Unary<v1::DeleteResponse>(Kind::kWrite,
+                                   [&](Node& n, auto* c, auto* out) { return n.kv->Delete(c, req, out); });
 }
 
 absl::StatusOr<v1::BatchResponse> Client::Batch(const v1::BatchRequest& req) {
-  v1::BatchResponse out;
-  absl::Status s =
-      Call(Kind::kWrite, [&](Node& n, grpc::ClientContext* c) { return n.kv->Batch(c, req, &out); });
-  if (!s.ok()) return s;
-  return out;
+  return Unary<v1::BatchResponse>(Kind::kWrite,
+                                  [&](Node& n, auto* c, auto* out) { return n.kv->Batch(c, req, out); });
 }
 
 absl::StatusOr<v1::ChangesResponse> Client::Changes(const v1::ChangesRequest& req) {
-  v1::ChangesResponse out;
-  absl::Status s =
-      Call(Kind::kRead, [&](Node& n, grpc::ClientContext* c) { return n.changes->List(c, req, &out); });
-  if (!s.ok()) return s;
-  return out;
+  return Unary<v1::ChangesResponse>(
+      Kind::kRead, [&](Node& n, auto* c, auto* out) { return n.changes->List(c, req, out); });
 }
 
 absl::StatusOr<v1::StatusResponse> Client::Status(const std::string& endpoint) {
-  v1::StatusResponse out;
   if (endpoint.empty()) {
-    absl::Status s = Call(Kind::kRead, [&](Node& n, grpc::ClientContext* c) {
-      return n.cluster->Status(c, v1::StatusRequest(), &out);
+    return Unary<v1::StatusResponse>(Kind::kRead, [&](Node& n, auto* c, auto* out) {
+      return n.cluster->Status(c, v1::StatusRequest(), out);
     });
-    if (!s.ok()) return s;
-    return out;
   }
+  v1::StatusResponse out;
   auto ctx = NewContext(options_.attempt_timeout);
   absl::Status s = FromGrpc(NodeFor(endpoint)->cluster->Status(ctx.get(), v1::StatusRequest(), &out), *ctx);
   if (!s.ok()) return s;
@@ -250,28 +240,19 @@ absl::StatusOr<v1::StatusResponse> Client::Status(const std::string& endpoint) {
 }
 
 absl::StatusOr<v1::StatusResponse> Client::Join(const v1::JoinRequest& req) {
-  v1::StatusResponse out;
-  absl::Status s =
-      Call(Kind::kWrite, [&](Node& n, grpc::ClientContext* c) { return n.cluster->Join(c, req, &out); });
-  if (!s.ok()) return s;
-  return out;
+  return Unary<v1::StatusResponse>(Kind::kWrite,
+                                   [&](Node& n, auto* c, auto* out) { return n.cluster->Join(c, req, out); });
 }
 
 absl::StatusOr<v1::StatusResponse> Client::Remove(const v1::RemoveRequest& req) {
-  v1::StatusResponse out;
-  absl::Status s =
-      Call(Kind::kWrite, [&](Node& n, grpc::ClientContext* c) { return n.cluster->Remove(c, req, &out); });
-  if (!s.ok()) return s;
-  return out;
+  return Unary<v1::StatusResponse>(Kind::kWrite,
+                                   [&](Node& n, auto* c, auto* out) { return n.cluster->Remove(c, req, out); });
 }
 
 absl::StatusOr<v1::StatusResponse> Client::TransferLeadership(const v1::TransferLeadershipRequest& req) {
-  v1::StatusResponse out;
-  absl::Status s = Call(Kind::kWrite, [&](Node& n, grpc::ClientContext* c) {
-    return n.cluster->TransferLeadership(c, req, &out);
+  return Unary<v1::StatusResponse>(Kind::kWrite, [&](Node& n, auto* c, auto* out) {
+    return n.cluster->TransferLeadership(c, req, out);
   });
-  if (!s.ok()) return s;
-  return out;
 }
 
 absl::StatusOr<SnapshotInfo> Client::Snapshot(std::ostream* out,

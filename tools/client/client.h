@@ -111,6 +111,9 @@ class Client {
 
   // Runs `attempt` under the retry policy of `kind` (see the file comment).
   absl::Status Call(Kind kind, const Attempt& attempt);
+  // Call() for a unary method: `rpc(node, context, &response)`.
+  template <typename Response, typename Rpc>
+  absl::StatusOr<Response> Unary(Kind kind, Rpc rpc);
   std::unique_ptr<grpc::ClientContext> NewContext(std::chrono::milliseconds timeout) const;
   std::shared_ptr<Node> NodeFor(const std::string& endpoint);
   std::shared_ptr<Node> Preferred();
