@@ -25,6 +25,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "gateway/hangup_watcher.h"
 #include "gateway/raft_codec.h"
 #include "gateway/url.h"
 #include "glog/logging.h"
@@ -139,6 +140,7 @@ class Server::Impl {
   GrpcServer* grpc_;
   metrics::Counter* grpc_connections_;
   metrics::Gauge* grpc_open_;
+  HangupWatcher hangups_;  // of the connections handed to gRPC
   metrics::Registry* metrics_;
   RestHandler rest_;
   metrics::Gauge* http_connections_;
@@ -496,62 +498,58 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
 };
 
 // ---------------------------------------------------------------------------
-// A connection served by gRPC keeps its client slot while it lives. gRPC
-// shuts its socket down (both directions) before closing it, so the
-// duplicate descriptor kept here sees the hang-up (EPOLLHUP) without
-// reading a byte of the stream; then the slot is released and the
-// duplicate closed — without a shutdown of its own, which would end the
-// connection under gRPC.
+// A connection served by gRPC keeps its client slot while it lives: a
+// duplicate of its socket goes to the HangupWatcher, which calls back when
+// gRPC has shut the connection down (or the peer reset it).
 
 class GrpcLink : public Session, public std::enable_shared_from_this<GrpcLink> {
  public:
   using Slot = Server::Impl::Slot;
-  GrpcLink(tcp::socket socket, Server::Impl* server, Slot slot)
-      : socket_(std::move(socket)), server_(server), id_(server->NextId()), slot_(slot) {}
+  GrpcLink(Server::Impl* server, Slot slot) : server_(server), id_(server->NextId()), slot_(slot) {}
 
-  void Start() {
+  // Takes `fd`, a duplicate of the connection's socket.
+  void Start(int fd) {
     server_->Register(id_, weak_from_this());
     server_->grpc_open_->Add(1);
-    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->Wait(); });
+    // The callback holds the link; the watcher drops it on hang-up, Forget
+    // or Stop.
+    absl::StatusOr<uint64_t> watch =
+        server_->hangups_.Watch(fd, [self = shared_from_this()] { self->Release(); });
+    if (!watch.ok()) {
+      LOG(WARNING) << watch.status() << "; the connection's slot is released now";
+      return Release();
+    }
+    absl::MutexLock l(&mu_);
+    watch_id_ = *watch;
   }
 
   // The server is stopping: let go of the slot (the gRPC server, stopped
   // after this one, ends the connection itself).
   void Shutdown() override {
-    net::post(socket_.get_executor(), [self = shared_from_this()] { self->Close(); });
+    uint64_t id;
+    {
+      absl::MutexLock l(&mu_);
+      id = watch_id_;
+    }
+    if (id != 0) server_->hangups_.Forget(id);
+    Release();
   }
 
  private:
-  void Wait() {
-    if (closed_) return;
-    socket_.async_wait(tcp::socket::wait_error, [self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->HungUp()) return self->Close();
-      self->Wait();  // urgent data woke us, not an end
-    });
-  }
-
-  bool HungUp() {
-    pollfd p{socket_.native_handle(), POLLRDHUP, 0};
-    if (poll(&p, 1, 0) < 0) return true;
-    return (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
-  }
-
-  void Close() {
-    if (closed_) return;
-    closed_ = true;
-    beast::error_code ignored;
-    socket_.close(ignored);  // close(2) only: no shutdown
+  void Release() {
+    if (released_.exchange(true)) return;
     server_->grpc_open_->Add(-1);
     server_->ReleaseSlot(slot_);
     server_->connections_.fetch_sub(1);
     server_->Unregister(id_);
   }
 
-  tcp::socket socket_;
   Server::Impl* server_;
   uint64_t id_;
   Slot slot_;
-  bool closed_ = false;
+  absl::Mutex mu_;
+  uint64_t watch_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<bool> released_{false};
 };
 
 // ---------------------------------------------------------------------------
@@ -624,12 +622,18 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   // connection ends. A connection on probation (every client slot taken)
   // is closed instead: only /raft may use those.
   void HandToGrpc() {
-    if (slot_ == Slot::kProbation) return CloseSocket();
+    if (slot_ == Slot::kProbation || server_->stopping()) return CloseSocket();
     int fd = dup(stream_.socket().native_handle());
-    if (fd < 0) return CloseSocket();
+    int watched = fd < 0 ? -1 : dup(stream_.socket().native_handle());
+    if (watched < 0) {
+      if (fd >= 0) close(fd);
+      return CloseSocket();
+    }
     Handoff();
+    beast::error_code ignored;
+    stream_.socket().close(ignored);  // close(2) only: no shutdown
     server_->grpc_connections_->Inc();
-    std::make_shared<GrpcLink>(stream_.release_socket(), server_, slot_)->Start();
+    std::make_shared<GrpcLink>(server_, slot_)->Start(watched);
     server_->grpc_->AddConnection(fd);
   }
 
@@ -911,6 +915,8 @@ absl::Status Server::Impl::Start() {
   }
   options_.listen_fd = -1;  // the acceptor owns it now
   bound_port_ = acceptor_.local_endpoint(ec).port();
+  absl::Status watching = hangups_.Start();
+  if (!watching.ok()) return watching;
   Accept();
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
     threads_.emplace_back([this] {
@@ -1000,6 +1006,7 @@ void Server::Impl::Stop(int grace_ms) {
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+  hangups_.Stop();
 }
 
 Server::Server(Options options, Api api, const Authenticator* auth, PeerTransport* peers,

@@ -1,11 +1,13 @@
 // The concordance.v1 gRPC services through the generated C++ stubs against
 // the real binary, on the same port as REST and /stream (design.md §13).
+#include <google/protobuf/descriptor.pb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "proto/concordance/v1/maintenance.grpc.pb.h"
 #include "proto/concordance/v1/watch.grpc.pb.h"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
+#include "proto/grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/lib/grpc_client.h"
 #include "tests/lib/node.h"
 #include "tests/server/rpc_util.h"
@@ -389,6 +392,45 @@ TEST_F(GrpcTest, HealthIsServingWithoutAKey) {
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
+// Generic tools find the services through reflection, without a key.
+TEST_F(GrpcTest, ReflectionListsAndDescribesTheServices) {
+  namespace refl = grpc::reflection::v1alpha;
+  auto stub = refl::ServerReflection::NewStub(*channel_);
+  auto ctx = GrpcContext("");
+  auto stream = stub->ServerReflectionInfo(ctx.get());
+  refl::ServerReflectionRequest list;
+  list.set_list_services("");
+  ASSERT_TRUE(stream->Write(list));
+  refl::ServerReflectionResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  std::set<std::string> names;
+  for (const auto& s : resp.list_services_response().service()) names.insert(s.name());
+  for (const char* want : {"concordance.v1.KV", "concordance.v1.Watch", "concordance.v1.Changes",
+                           "concordance.v1.Cluster", "concordance.v1.Maintenance", "grpc.health.v1.Health"}) {
+    EXPECT_TRUE(names.count(want)) << want;
+  }
+  refl::ServerReflectionRequest describe;
+  describe.set_file_containing_symbol("concordance.v1.KV");
+  ASSERT_TRUE(stream->Write(describe));
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_TRUE(resp.has_file_descriptor_response()) << resp.DebugString();
+  bool found = false;
+  for (const std::string& bytes : resp.file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    ASSERT_TRUE(file.ParseFromString(bytes));
+    for (const auto& service : file.service()) {
+      if (service.name() != "KV") continue;
+      found = true;
+      std::set<std::string> methods;
+      for (const auto& m : service.method()) methods.insert(m.name());
+      EXPECT_EQ(methods, (std::set<std::string>{"Get", "Put", "Delete", "List", "Batch"}));
+    }
+  }
+  EXPECT_TRUE(found);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
 TEST_F(GrpcTest, BadInputGetsTheSameAnswersAsRest) {
   uint64_t commit = ParseJson(node_->http().Request("GET", "/api/v1/cluster/status", "", kRestAuth).body)["commitIndex"].GetUint64();
   struct Case {
@@ -430,6 +472,13 @@ TEST_F(GrpcTest, BadInputGetsTheSameAnswersAsRest) {
   v1::PutResponse pr;
   auto ctx = GrpcContext(kApi);
   EXPECT_FALSE(Kv()->Put(ctx.get(), raw, &pr).ok());
+  // A message over the body limit: gRPC refuses it before the service.
+  v1::PutRequest huge;
+  huge.set_namespace_("tenant:g/s");
+  huge.set_key("k");
+  huge.set_value("\"" + std::string(2 << 20, 'x') + "\"");
+  ctx = GrpcContext(kApi);
+  EXPECT_EQ(Kv()->Put(ctx.get(), huge, &pr).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   uint64_t after = ParseJson(node_->http().Request("GET", "/api/v1/cluster/status", "", kRestAuth).body)["commitIndex"].GetUint64();
   EXPECT_EQ(after, commit) << "a refused write reached the log";
 }
