@@ -475,6 +475,10 @@ void NodeDriver::OnPersisted(std::shared_ptr<raft::Ready> rd) {
   if (!rd->messages.empty()) transport_->Send(std::move(rd->messages));
   for (const raft::ReadState& rs : rd->read_states) FinishReadRound(rs);
   node_->Advance();
+  // The changes just applied are in effect now: their replies go out below,
+  // after the status shows them (not those of a Ready handled meanwhile).
+  std::vector<std::function<void()>> replies = std::move(conf_replies_);
+  conf_replies_.clear();
   if (rd->conf_state || rd->snapshot || node_->conf_index() != last_conf_index_ ||
       !(node_->conf_state().SerializeAsString() == last_conf_.SerializeAsString())) {
     last_conf_ = node_->conf_state();
@@ -486,9 +490,6 @@ void NodeDriver::OnPersisted(std::shared_ptr<raft::Ready> rd) {
   MaybeSnapshot();
   Process();
   PublishStatus();
-  // Membership replies show the membership their change made.
-  std::vector<std::function<void()>> replies = std::move(conf_replies_);
-  conf_replies_.clear();
   for (auto& reply : replies) reply();
 }
 
@@ -715,7 +716,8 @@ void NodeDriver::SweepTimeouts() {
   expire(seq_waiters_, "this node has not applied minSeq yet; retry, or read from the leader");
   for (auto it = leader_change_waiters_.begin(); it != leader_change_waiters_.end();) {
     if (it->deadline <= now) {
-      it->done(absl::UnavailableError("leadership did not move within an election timeout"));
+      // The transfer may still complete: not safe to retry blindly.
+      it->done(Indeterminate("leadership did not move within an election timeout"));
       it = leader_change_waiters_.erase(it);
     } else {
       ++it;

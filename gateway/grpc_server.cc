@@ -5,6 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_posix.h>
 #include <openssl/sha.h>
+#include <sys/socket.h>
 
 #include <deque>
 
@@ -583,6 +584,7 @@ class GrpcServer::Impl {
 
   void AddConnection(int fd) {
     if (server_ == nullptr) {
+      shutdown(fd, SHUT_RDWR);  // ends the connection for every duplicate
       close(fd);
       return;
     }

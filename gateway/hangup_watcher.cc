@@ -7,8 +7,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "glog/logging.h"
 
 namespace concordance::gateway {
 
@@ -43,10 +45,9 @@ void HangupWatcher::Stop() {
     (void)!write(wake_fd_, &one, sizeof(one));
     thread_.join();
   }
-  {
-    absl::MutexLock l(&mu_);
-    while (!entries_.empty()) Remove(entries_.begin()->first);
-  }
+  std::vector<std::function<void()>> dropped;  // destroyed outside the lock
+  absl::MutexLock l(&mu_);
+  while (!entries_.empty()) dropped.push_back(Remove(entries_.begin()->first));
   for (int* fd : {&wake_fd_, &epoll_fd_}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
@@ -90,6 +91,9 @@ void HangupWatcher::Run() {
     int n = epoll_wait(epoll_fd_, events, 64, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
+      // Not expected (the descriptors are ours): say so, since the slots of
+      // gRPC connections are no longer released from here on.
+      LOG(ERROR) << "the hang-up watcher stops: epoll_wait: " << strerror(errno);
       return;
     }
     for (int i = 0; i < n; ++i) {

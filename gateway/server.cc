@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -519,8 +520,12 @@ class GrpcLink : public Session, public std::enable_shared_from_this<GrpcLink> {
       LOG(WARNING) << watch.status() << "; the connection's slot is released now";
       return Release();
     }
-    absl::MutexLock l(&mu_);
-    watch_id_ = *watch;
+    {
+      absl::MutexLock l(&mu_);
+      watch_id_ = *watch;
+    }
+    // A Stop that began after HandToGrpc looked did not see this link.
+    if (server_->stopping()) Shutdown();
   }
 
   // The server is stopping: let go of the slot (the gRPC server, stopped
@@ -623,15 +628,18 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   // is closed instead: only /raft may use those.
   void HandToGrpc() {
     if (slot_ == Slot::kProbation || server_->stopping()) return CloseSocket();
-    int fd = dup(stream_.socket().native_handle());
-    int watched = fd < 0 ? -1 : dup(stream_.socket().native_handle());
-    if (watched < 0) {
-      if (fd >= 0) close(fd);
+    // release() takes the socket out of Asio's epoll (a close would leave
+    // the registration behind while a duplicate lives, waking an io thread
+    // for every packet gRPC receives).
+    int watched = fcntl(stream_.socket().native_handle(), F_DUPFD_CLOEXEC, 0);
+    if (watched < 0) return CloseSocket();
+    beast::error_code ec;
+    int fd = stream_.socket().release(ec);
+    if (ec) {
+      close(watched);
       return CloseSocket();
     }
     Handoff();
-    beast::error_code ignored;
-    stream_.socket().close(ignored);  // close(2) only: no shutdown
     server_->grpc_connections_->Inc();
     std::make_shared<GrpcLink>(server_, slot_)->Start(watched);
     server_->grpc_->AddConnection(fd);
@@ -880,8 +888,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
+    server_->ReleaseSlot(slot_);  // before the gauge: a reader of 1 may use the slot
     server_->http_connections_->Add(-1);
-    server_->ReleaseSlot(slot_);
     server_->connections_.fetch_sub(1);
     server_->Unregister(id_);
   }

@@ -8,7 +8,10 @@
 //
 // Workload `put`: values of --value-size bytes of JSON at random keys of a
 // --key-space keys. Prints one table row (or --json) with throughput,
-// p50/p90/p99/p99.9/max, errors and the generator's own CPU per request.
+// p50/p90/p99/p99.9/max of the acknowledged requests, errors (not retried)
+// and the generator's own CPU per request. The load is closed-loop (each
+// client waits for its answer), so the percentiles are those of the
+// requests sent, not of a fixed arrival rate.
 #include <sys/resource.h>
 
 #include <atomic>
@@ -99,6 +102,10 @@ int Main() {
   }
   if (FLAGS_workload != "put") {
     fprintf(stderr, "--workload must be put\n");
+    return 2;
+  }
+  if (FLAGS_key_space < 1 || FLAGS_value_size < 2 || FLAGS_duration <= 0) {
+    fprintf(stderr, "--key_space must be >= 1, --value_size >= 2, --duration > 0\n");
     return 2;
   }
   int connections = std::max(FLAGS_connections, 1);

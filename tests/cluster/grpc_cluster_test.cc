@@ -178,7 +178,7 @@ TEST(GrpcClusterTest, AWatchResumesOnAnotherNodeWhenItsNodeDies) {
   EXPECT_TRUE(missing.empty()) << missing.size() << " acknowledged writes never arrived, first seq "
                                << missing.front();
   EXPECT_LE(seen.size(), acked.size() + unacked) << "events no write made";
-  EXPECT_EQ(watcher_client.preferred_endpoint(), c.node(other).address()) << "the watch moved";
+  EXPECT_EQ(watcher->endpoint(), c.node(other).address()) << "the watch moved";
   watcher->Cancel();
   EXPECT_EQ(watcher->Next(&r).code(), absl::StatusCode::kCancelled);
 }
@@ -204,6 +204,29 @@ TEST(GrpcClusterTest, TheClientFailsOverPastADeadEndpoint) {
   EXPECT_EQ(got->value(), "\"v\"");
   auto status = cl.Status(c.node(dead).address());
   EXPECT_EQ(status.status().code(), absl::StatusCode::kUnavailable) << "no failover for one node's status";
+}
+
+// A long-poll may be held by the server for longer than one attempt may
+// take: the client gives it wait_ms on top of the attempt timeout rather
+// than failing it as a dead node.
+TEST(GrpcClusterTest, ALongPollLongerThanAnAttemptIsAnsweredNotRetried) {
+  TestCluster c;
+  ASSERT_TRUE(c.Start(1));
+  ASSERT_GE(c.WaitLeader(), 0);
+  client::Options o = ClientOptions({c.node(0).address()});
+  o.attempt_timeout = std::chrono::milliseconds(300);
+  o.retry_for = std::chrono::seconds(2);
+  client::Client cl(o);
+  auto put = cl.Put(PutOf("tenant:gl/s", "k", "1"));
+  ASSERT_TRUE(put.ok()) << put.status();
+  v1::ChangesRequest req;
+  req.set_namespace_("tenant:gl/s");
+  req.set_since(put->seq());
+  req.set_wait_ms(1500);  // nothing new will come: the server holds it to the end
+  auto changes = cl.Changes(req);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  EXPECT_EQ(changes->changes_size(), 0);
+  EXPECT_EQ(changes->next_seq(), put->seq());
 }
 
 // A write that reached a node which then stopped answering may or may not

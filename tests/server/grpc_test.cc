@@ -320,6 +320,36 @@ TEST_F(GrpcTest, ClusterStatusJoinRemoveAndTransfer) {
   EXPECT_FALSE(t.ok()) << "a single node has no one to hand over to";
 }
 
+// Under write load the Raft loop handles the next Ready before the reply
+// of a membership change goes out; the reply must still show the change.
+TEST_F(GrpcTest, MembershipRepliesShowTheirChangeUnderWriteLoad) {
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) Put("tenant:gm/s", "k" + std::to_string(i % 10), "1");
+  });
+  auto cluster = v1::Cluster::NewStub(*channel_);
+  for (int round = 0; round < 20; ++round) {
+    v1::JoinRequest join;
+    join.set_node_id("gm-learner");
+    join.set_address("127.0.0.1:9");
+    v1::StatusResponse st;
+    auto ctx = GrpcContext(kApi);
+    ASSERT_TRUE(cluster->Join(ctx.get(), join, &st).ok());
+    EXPECT_EQ(st.peers_size(), 2) << "join reply of round " << round;
+    v1::RemoveRequest remove;
+    remove.set_node_id("gm-learner");
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto c = GrpcContext(kApi);
+          return cluster->Remove(c.get(), remove, &st).ok();
+        },
+        std::chrono::seconds(5)));
+    EXPECT_EQ(st.peers_size(), 1) << "remove reply of round " << round;
+  }
+  stop = true;
+  writer.join();
+}
+
 TEST_F(GrpcTest, SnapshotStreamsABackupThatRestores) {
   ASSERT_TRUE(Put("tenant:gs/s", "kept", "\"backup\"").ok());
   auto maintenance = v1::Maintenance::NewStub(*channel_);
@@ -560,6 +590,17 @@ int HttpHealth(int port) {
   return http.Request("GET", "/api/v1/health").status;
 }
 
+// Waits until the only HTTP connection open is node.http()'s kept-alive one
+// (the server has seen the close of every other, so their slots are free).
+bool WaitForOnlyTheKeptConnection(TestNode& node) {
+  return WaitFor(
+      [&] {
+        auto metrics = node.http().Request("GET", "/metrics");
+        return metrics.body.find("\nconcordance_http_connections 1\n") != std::string::npos;
+      },
+      std::chrono::seconds(5));
+}
+
 // gRPC connections count against --max-connections for as long as they
 // live, like HTTP and /stream ones: while they hold every slot, new clients
 // are refused; when one ends (its client goes away), its slot is free again.
@@ -569,6 +610,7 @@ TEST(GrpcConnectionsTest, GrpcConnectionsHoldClientSlotsUntilTheyEnd) {
   ASSERT_TRUE(node.Start({"--bootstrap", "--max-connections=3"}));
   ASSERT_TRUE(node.WaitReady());
   ASSERT_TRUE(WaitFor([&] { return HttpHealth(node.port()) == 200; }, std::chrono::seconds(5)));
+  ASSERT_TRUE(WaitForOnlyTheKeptConnection(node));
   auto a = OwnChannel(node.port());
   auto b = OwnChannel(node.port());
   ASSERT_EQ(HealthOver(a), grpc::StatusCode::OK);
@@ -593,6 +635,7 @@ TEST(GrpcConnectionsTest, AnIdleGrpcConnectionIsClosedAndItsSlotFreed) {
   ASSERT_TRUE(node.Start({"--bootstrap", "--max-connections=2", "--grpc-idle-timeout-ms=300"}));
   ASSERT_TRUE(node.WaitReady());
   ASSERT_TRUE(WaitFor([&] { return HttpHealth(node.port()) == 200; }, std::chrono::seconds(5)));
+  ASSERT_TRUE(WaitForOnlyTheKeptConnection(node));
   auto a = OwnChannel(node.port());
   ASSERT_EQ(HealthOver(a), grpc::StatusCode::OK);
   EXPECT_TRUE(WaitFor([&] { return a->GetState(false) != GRPC_CHANNEL_READY; }, std::chrono::seconds(10)))

@@ -1,3 +1,6 @@
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -35,6 +38,12 @@ class Http final : public Target {
       return absl::UnavailableError(absl::StrCat(options_.endpoint, ": ", ec.message()));
     }
     stream_->socket().set_option(tcp::no_delay(true));
+    // Beast's expiry covers asynchronous calls only: bound the blocking
+    // reads and writes in the kernel.
+    timeval tv{static_cast<time_t>(options_.timeout.count() / 1000),
+               static_cast<suseconds_t>(options_.timeout.count() % 1000 * 1000)};
+    setsockopt(stream_->socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(stream_->socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     return absl::OkStatus();
   }
 

@@ -20,6 +20,8 @@ constexpr char kErrorCodePayload[] = "concordance/errorCode";
 
 constexpr std::chrono::milliseconds kFirstBackoff{25};
 constexpr std::chrono::milliseconds kMaxBackoff{1000};
+constexpr std::chrono::milliseconds kMinAttempt{50};
+constexpr int kMaxRedirects = 3;  // in a row without a pause (views may be stale)
 
 std::string TrailerValue(const grpc::ClientContext& ctx, const char* name) {
   const auto& md = ctx.GetServerTrailingMetadata();
@@ -119,6 +121,8 @@ std::shared_ptr<Client::Node> Client::NodeFor(const std::string& endpoint) {
   // Find a dead server under a long watch (the server allows pings every 10 s).
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20 * 1000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10 * 1000);
+  // Keep pinging a quiet watch (gRPC stops after two pings without data).
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   if (options_.private_connections) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   auto creds = options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials();
   node = std::make_shared<Node>();
@@ -141,10 +145,14 @@ void Client::MoveOn(const std::string& endpoint, const std::string& next) {
     preferred_ = next;
     return;
   }
+  preferred_ = EndpointAfter(endpoint);
+}
+
+std::string Client::EndpointAfter(const std::string& endpoint) const {
   const std::vector<std::string>& list = options_.endpoints;
+  if (list.empty()) return endpoint;
   auto it = std::find(list.begin(), list.end(), endpoint);
-  if (list.empty()) return;
-  preferred_ = it == list.end() ? list.front() : list[(it - list.begin() + 1) % list.size()];
+  return it == list.end() ? list.front() : list[(it - list.begin() + 1) % list.size()];
 }
 
 std::unique_ptr<grpc::ClientContext> Client::NewContext(std::chrono::milliseconds timeout) const {
@@ -155,14 +163,46 @@ std::unique_ptr<grpc::ClientContext> Client::NewContext(std::chrono::millisecond
   return ctx;
 }
 
-absl::Status Client::Call(Kind kind, const Attempt& attempt) {
-  const Clock::time_point deadline = Clock::now() + options_.retry_for;
+// What to do after a failed attempt (see the file comment of client.h).
+Client::Next Client::AfterFailure(Kind kind, const std::string& endpoint, absl::Status* s) {
+  std::string code = ErrorCode(*s);
+  if (code == "not_leader" && LeaderAddress(*s) != endpoint) {
+    MoveOn(endpoint, LeaderAddress(*s));
+    return LeaderAddress(*s).empty() ? Next::kRetry : Next::kRedirect;
+  }
+  if (code == "unavailable" && !Indeterminate(*s)) {
+    MoveOn(endpoint, "");  // not applied (no leader yet, shutting down…)
+    return Next::kRetry;
+  }
+  if (!code.empty()) return Next::kAnswer;  // not found, conflict, bad request, …
+  // gRPC's own status: the server's service never answered.
+  if (kind == Kind::kWrite) {
+    // Refused by gRPC before the service (too large, unknown method): not
+    // applied. Anything else may have arrived.
+    if (s->code() == absl::StatusCode::kResourceExhausted ||
+        s->code() == absl::StatusCode::kUnimplemented) {
+      return Next::kAnswer;
+    }
+    *s = MarkIndeterminate(*s);
+    return Next::kAnswer;
+  }
+  if (!TransportFailure(*s)) return Next::kAnswer;
+  MoveOn(endpoint, "");
+  return Next::kRetry;
+}
+
+absl::Status Client::Call(Kind kind, const Attempt& attempt, std::chrono::milliseconds wait) {
+  const Clock::time_point deadline = Clock::now() + options_.retry_for + wait;
   std::chrono::milliseconds backoff = kFirstBackoff;
-  for (;;) {
-    std::shared_ptr<Node> node = Preferred();
+  int redirects = 0;
+  absl::Status s;
+  for (bool first = true;; first = false) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    auto timeout = std::max(std::min(options_.attempt_timeout, left), std::chrono::milliseconds(1));
-    absl::Status s;
+    // A retry needs time to be worth sending: a write sent with a sliver of
+    // a deadline would only come back with an unknown outcome.
+    if (!first && left < kMinAttempt) return s;
+    auto timeout = first ? options_.attempt_timeout + wait : std::min(options_.attempt_timeout + wait, left);
+    std::shared_ptr<Node> node = Preferred();
     if (kind == Kind::kWrite &&
         !node->channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) {
       // Nothing was sent: trying the next node is safe.
@@ -172,27 +212,18 @@ absl::Status Client::Call(Kind kind, const Attempt& attempt) {
       auto ctx = NewContext(timeout);
       s = FromGrpc(attempt(*node, ctx.get()), *ctx);
       if (s.ok()) return s;
-      std::string code = ErrorCode(s);
-      if (code == "not_leader" && LeaderAddress(s) != node->endpoint) {
-        MoveOn(node->endpoint, LeaderAddress(s));
-        if (!LeaderAddress(s).empty()) continue;  // straight to the leader
-      } else if (code == "unavailable" && !Indeterminate(s)) {
-        MoveOn(node->endpoint, "");  // not applied (no leader yet, shutting down…)
-      } else if (TransportFailure(s)) {
-        if (kind == Kind::kWrite) return MarkIndeterminate(s);  // it may have arrived
-        MoveOn(node->endpoint, "");
-      } else {
-        return s;  // the answer (not found, conflict, bad request, …)
-      }
+      Next next = AfterFailure(kind, node->endpoint, &s);
+      if (next == Next::kAnswer) return s;
+      if (next == Next::kRedirect && ++redirects <= kMaxRedirects) continue;  // straight to the leader
     }
     if (!Backoff(&backoff, deadline)) return s;
   }
 }
 
 template <typename Response, typename Rpc>
-absl::StatusOr<Response> Client::Unary(Kind kind, Rpc rpc) {
+absl::StatusOr<Response> Client::Unary(Kind kind, Rpc rpc, std::chrono::milliseconds wait) {
   Response out;
-  absl::Status s = Call(kind, [&](Node& n, grpc::ClientContext* c) { return rpc(n, c, &out); });
+  absl::Status s = Call(kind, [&](Node& n, grpc::ClientContext* c) { return rpc(n, c, &out); }, wait);
   if (!s.ok()) return s;
   return out;
 }
@@ -222,8 +253,10 @@ absl::StatusOr<v1::BatchResponse> Client::Batch(const v1::BatchRequest& req) {
 }
 
 absl::StatusOr<v1::ChangesResponse> Client::Changes(const v1::ChangesRequest& req) {
+  // A long-poll may hold the call for wait_ms (the server caps it at 60 s).
+  auto wait = std::chrono::milliseconds(std::clamp<int64_t>(req.wait_ms(), 0, 60000));
   return Unary<v1::ChangesResponse>(
-      Kind::kRead, [&](Node& n, auto* c, auto* out) { return n.changes->List(c, req, out); });
+      Kind::kRead, [&](Node& n, auto* c, auto* out) { return n.changes->List(c, req, out); }, wait);
 }
 
 absl::StatusOr<v1::StatusResponse> Client::Status(const std::string& endpoint) {
@@ -302,7 +335,8 @@ std::unique_ptr<Watcher> Client::Watch(const v1::WatchRequest& req) {
 // ---------------------------------------------------------------------------
 // Watcher
 
-Watcher::Watcher(Client* client, v1::WatchRequest req) : client_(client), req_(std::move(req)) {}
+Watcher::Watcher(Client* client, v1::WatchRequest req)
+    : client_(client), req_(std::move(req)), endpoint_(client->preferred_endpoint()) {}
 
 Watcher::~Watcher() {
   Cancel();
@@ -323,14 +357,13 @@ void Watcher::Cancel() {
 absl::Status Watcher::Open(bool resume) {
   v1::WatchRequest req = req_;
   if (resume) req.set_from_seq(last_seq_);  // what follows the last delivered
-  std::shared_ptr<Client::Node> node = client_->Preferred();
+  std::shared_ptr<Client::Node> node = client_->NodeFor(endpoint_);
   reader_.reset();  // before the context it runs under
   {
     absl::MutexLock l(&mu_);
     if (cancelled_) return absl::CancelledError("the watch was cancelled");
     ctx_ = client_->NewContext(std::chrono::milliseconds(0));  // no deadline
   }
-  endpoint_ = node->endpoint;
   reader_ = node->watch->Watch(ctx_.get(), req);
   if (!resume) return absl::OkStatus();
   v1::WatchResponse start;  // a resumed watch's start is not news
@@ -346,7 +379,9 @@ absl::Status Watcher::Next(v1::WatchResponse* out) {
     if (s.ok() && reader_->Read(out)) {
       if (!started_) {
         started_ = true;
-        last_seq_ = out->seq();
+        // A replay delivers the changes after from_seq next: resume from
+        // there until one arrives, not from the head the server announced.
+        last_seq_ = req_.has_from_seq() ? req_.from_seq() : out->seq();
       } else if (out->events_size() > 0) {
         last_seq_ = out->events(out->events_size() - 1).seq();
       }
@@ -368,7 +403,7 @@ absl::Status Watcher::Next(v1::WatchResponse* out) {
     bool retryable = TransportFailure(s) || (ErrorCode(s) == "unavailable");
     if (!retryable) return s;
     if (!give_up) give_up = Clock::now() + client_->options_.retry_for;
-    client_->MoveOn(endpoint_, "");
+    endpoint_ = client_->EndpointAfter(endpoint_);  // this watch's own choice
     if (!Backoff(&backoff, *give_up)) return s;
   }
 }

@@ -9,8 +9,13 @@
 //     the request provably did not take effect — the node could not be
 //     reached before sending, or it answered not_leader, or unavailable
 //     without concordance-indeterminate. A write whose outcome is unknown
-//     (an indeterminate answer, a connection lost after sending, a deadline)
-//     is returned as an error for which Indeterminate() is true.
+//     (an indeterminate answer, or any failure that gRPC itself reports
+//     after sending — a lost connection, a deadline, a reset stream) is
+//     returned as an error for which Indeterminate() is true.
+//
+// Redirects to a named leader go at once (three in a row at most); other
+// retries back off (25 ms doubling to 1 s, jittered) within retry_for. The
+// first attempt always has attempt_timeout; a retry needs 50 ms left.
 //
 // Errors are absl::Status values with the gRPC code and message; the §13
 // details ride along as payloads, read with the accessors below. Thread-safe.
@@ -44,7 +49,7 @@ struct Options {
   std::string key;    // sent as `authorization: Bearer <key>`; "" = none
   std::string actor;  // sent as `x-concordance-actor`; "" = none
   std::chrono::milliseconds attempt_timeout{5000};  // the deadline of one RPC
-  std::chrono::milliseconds retry_for{10000};       // all attempts of one call
+  std::chrono::milliseconds retry_for{10000};       // retries of one call (0 = none)
   // Default: insecure (plaintext) channels.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   // Give this client TCP connections of its own instead of sharing them
@@ -97,7 +102,9 @@ class Client {
                                         std::function<void(uint64_t, uint64_t)> progress = nullptr);
 
   // A watch that resumes on another node after a failure (from the last seq
-  // it delivered, so nothing is lost or repeated).
+  // it delivered, so nothing is lost or repeated). It starts on the
+  // preferred endpoint and then moves on by itself, leaving the client's
+  // choice for other calls alone.
   std::unique_ptr<Watcher> Watch(const v1::WatchRequest& req);
 
   // The endpoint calls go to first (the leader, once one has answered).
@@ -109,11 +116,23 @@ class Client {
   enum class Kind { kRead, kWrite };
   using Attempt = std::function<grpc::Status(Node&, grpc::ClientContext*)>;
 
-  // Runs `attempt` under the retry policy of `kind` (see the file comment).
-  absl::Status Call(Kind kind, const Attempt& attempt);
+  enum class Next { kAnswer, kRedirect, kRetry };
+
+  // Runs `attempt` under the retry policy of `kind` (see the file comment);
+  // `wait` is how long the server may hold the call on purpose (a
+  // long-poll), added to every deadline.
+  absl::Status Call(Kind kind, const Attempt& attempt,
+                    std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+  // After a failed attempt at `endpoint`: return *s (possibly marked
+  // indeterminate), go to the leader it named, or retry after a pause.
+  Next AfterFailure(Kind kind, const std::string& endpoint, absl::Status* s);
   // Call() for a unary method: `rpc(node, context, &response)`.
   template <typename Response, typename Rpc>
-  absl::StatusOr<Response> Unary(Kind kind, Rpc rpc);
+  absl::StatusOr<Response> Unary(Kind kind, Rpc rpc,
+                                 std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+  // The endpoint after `endpoint` in the list (the first when it is not
+  // in the list).
+  std::string EndpointAfter(const std::string& endpoint) const;
   std::unique_ptr<grpc::ClientContext> NewContext(std::chrono::milliseconds timeout) const;
   std::shared_ptr<Node> NodeFor(const std::string& endpoint);
   std::shared_ptr<Node> Preferred();
@@ -128,14 +147,20 @@ class Client {
 };
 
 // A running watch. Next() blocks for the next response: the first carries
-// the seq the watch starts after (and no events), every later one at least
-// one event, in seq order. Cancel() from any thread ends it (Next answers
-// CANCELLED).
+// the last applied seq (and no events), every later one at least one event,
+// in seq order. Cancel() from any thread ends it (Next answers CANCELLED).
+// The Client must outlive its Watchers.
+//
+// A watch of a quiet tenant resumes from the last seq it delivered; if the
+// changelog has been trimmed past it meanwhile, Next answers OUT_OF_RANGE
+// (compacted) although nothing was missed — start a new watch then.
 class Watcher {
  public:
   ~Watcher();
   absl::Status Next(v1::WatchResponse* out);
   void Cancel();
+  // The node the watch is on (or will try next). Call from Next's thread.
+  const std::string& endpoint() const { return endpoint_; }
 
  private:
   friend class Client;
