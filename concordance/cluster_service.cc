@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "storage/validation.h"
+#include "util/version.h"
 
 namespace concordance {
 
@@ -38,6 +39,7 @@ v1::StatusResponse ClusterService::LocalStatus() {
   s.set_term(n.term);
   s.set_commit_index(n.commit_index);
   s.set_applied_index(n.applied_index);
+  s.set_version(Version());
   for (const raft::MemberStatus& m : n.members) {
     v1::Peer* p = s.add_peers();
     p->set_node_id(m.member.node_id());
@@ -46,6 +48,7 @@ v1::StatusResponse ClusterService::LocalStatus() {
     bool self = m.member.node_id() == n.node_id;
     p->set_match_index(self ? n.last_index : m.match);
     p->set_reachable(self || m.recent_active || driver_->transport()->Reachable(p->node_id()));
+    p->set_version(self ? Version() : driver_->transport()->PeerVersion(p->node_id()));
   }
   return s;
 }

@@ -12,10 +12,19 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "concordance/node_server.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
+#include "util/version.h"
+
+DECLARE_bool(help);
+DECLARE_bool(helpshort);
+DECLARE_bool(version);
 
 DEFINE_string(node_id, "", "this node's id (default: the one recorded in --data-dir, else node1)");
 DEFINE_string(listen, "127.0.0.1:4100", "host:port to serve HTTP, WebSocket and peers on");
@@ -58,6 +67,9 @@ DEFINE_uint64(max_batch_ops, 128, "most ops in one batch");
 DEFINE_uint64(max_ws_message_bytes, (3 << 20) / 2, "largest WebSocket message on /stream");
 DEFINE_int32(grpc_idle_timeout_ms, 5 * 60 * 1000,
              "a gRPC connection with no call in flight this long is closed (its client slot freed)");
+DEFINE_int32(peer_warning_interval_ms, 10000,
+             "while a member is unreachable or the quorum is lost, a WARNING naming it repeats "
+             "this often");
 DEFINE_uint64(ws_send_queue_messages, 4096,
               "messages queued for one /stream client before it is disconnected as too slow");
 DEFINE_uint64(ws_send_queue_bytes, 64 << 20,
@@ -187,6 +199,7 @@ bool OptionsFromFlags(concordance::NodeOptions* out) {
   o.limits.max_ws_message_bytes = FLAGS_max_ws_message_bytes;
   o.ws_send_queue_messages = FLAGS_ws_send_queue_messages;
   o.grpc_idle_timeout_ms = FLAGS_grpc_idle_timeout_ms;
+  o.peer_warning_interval_ms = FLAGS_peer_warning_interval_ms;
   o.ws_send_queue_bytes = FLAGS_ws_send_queue_bytes;
   o.max_page_bytes = FLAGS_max_page_bytes;
   o.raft_inbox_messages = std::max<uint64_t>(1, FLAGS_raft_inbox_messages);
@@ -194,12 +207,36 @@ bool OptionsFromFlags(concordance::NodeOptions* out) {
   o.max_peer_connections = kMaxPeerConnections;
   if (!FitConnectionsToFdLimit(&o.max_connections)) return false;
   if (o.election_timeout_min_ms <= 0 || o.election_timeout_max_ms < o.election_timeout_min_ms ||
-      o.heartbeat_ms <= 0 || o.heartbeat_ms >= o.election_timeout_min_ms || o.tick_ms <= 0) {
+      o.heartbeat_ms <= 0 || o.heartbeat_ms >= o.election_timeout_min_ms || o.tick_ms <= 0 ||
+      o.peer_warning_interval_ms < 100) {
     LOG(ERROR) << "need 0 < --heartbeat-ms < --election-timeout-min-ms <= "
-                  "--election-timeout-max-ms and --tick-ms > 0";
+                  "--election-timeout-max-ms, --tick-ms > 0 and --peer-warning-interval-ms >= 100";
     return false;
   }
   return true;
+}
+
+// --help: Concordance's own flags (those defined in this file), then a
+// pointer to the logging library's. gflags' own --help would list every
+// linked-in library's flags first and exit 1.
+void PrintHelp() {
+  std::vector<gflags::CommandLineFlagInfo> flags;
+  gflags::GetAllFlags(&flags);
+  printf("concordance %s: one node of a replicated, multi-tenant configuration store.\n\n"
+         "Usage:\n"
+         "  concordance --bootstrap --listen=127.0.0.1:4100 --data-dir=./data\n"
+         "  concordance --join=HOST:PORT --node-id=ID --listen=HOST:PORT --data-dir=DIR\n\n"
+         "Flags (spelled with dashes or underscores):\n",
+         concordance::Version());
+  for (const gflags::CommandLineFlagInfo& f : flags) {
+    if (!absl::EndsWith(f.filename, "concordance/main.cc")) continue;
+    std::string name = absl::StrReplaceAll(f.name, {{"_", "-"}});
+    std::string value = f.type == "string" ? "\"" + f.default_value + "\"" : f.default_value;
+    printf("  --%s (default %s)\n      %s\n", name.c_str(), value.c_str(), f.description.c_str());
+  }
+  printf("\nAlso: --version; logging: --log_dir=DIR (default: stderr), --v=N, --minloglevel=N;\n"
+         "--helpfull lists every flag of every library.\n"
+         "Docs: README.md, docs/operations.md.\n");
 }
 
 }  // namespace
@@ -214,7 +251,16 @@ int main(int argc, char** argv) {
   mallopt(M_TOP_PAD, 4 << 20);
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   gflags::SetUsageMessage("concordance --bootstrap --listen=127.0.0.1:4100 --data-dir=./data");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  gflags::ParseCommandLineNonHelpFlags(&argc, &argv, true);
+  if (FLAGS_help || FLAGS_helpshort) {
+    PrintHelp();
+    return 0;
+  }
+  if (FLAGS_version) {
+    printf("concordance %s (commit %s)\n", concordance::Version(), concordance::Commit());
+    return 0;
+  }
+  gflags::HandleCommandLineHelpFlags();  // --helpfull, --helpmatch=...
   // Logs go to stderr unless --log_dir is given (glog would otherwise pick
   // up GOOGLE_LOG_DIR or TEST_TMPDIR from the environment).
   FLAGS_logtostderr = gflags::GetCommandLineFlagInfoOrDie("log_dir").is_default;

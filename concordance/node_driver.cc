@@ -50,7 +50,10 @@ NodeDriver::NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm,
     : options_(std::move(options)),
       log_(log),
       fsm_(fsm),
-      loop_(std::make_unique<Loop>()) {
+      loop_(std::make_unique<Loop>()),
+      peer_warnings_(PeerWarnings::Options{
+          std::chrono::milliseconds(std::min(2000, options_.peer_warning_interval_ms)),
+          std::chrono::milliseconds(options_.peer_warning_interval_ms)}) {
   transport_ = make_transport(this, [this](uint64_t conf_index) { ReportRemoved(conf_index); });
   fsync_seconds_ = metrics->GetHistogram(
       "concordance_raft_fsync_duration_seconds",
@@ -129,8 +132,8 @@ void NodeDriver::Stop() {
     proposals_.clear();
     for (auto& [i, p] : conf_changes_) p.done(Indeterminate("node shutting down"));
     conf_changes_.clear();
-    for (auto& reply : conf_replies_) reply();  // committed and applied already
-    conf_replies_.clear();
+    for (auto& reply : status_replies_) reply();  // committed and applied already
+    status_replies_.clear();
     for (auto& [i, round] : reads_) {
       for (Waiter& w : round.waiters) w.done(absl::UnavailableError("node shutting down"));
     }
@@ -305,6 +308,7 @@ void NodeDriver::TransferLeadership(std::string target, DoneCallback done) {
     if (node_->role() != raft::Role::kLeader) return done(NotLeader());
     absl::Status s = node_->TransferLeadership(target);
     if (!s.ok()) return done(s);
+    if (target == options_.raft.id) return done(absl::OkStatus());  // it leads already
     int timeout_ms = options_.raft.election_ticks_max * options_.tick_ms * 2;
     leader_change_waiters_.push_back(
         Waiter{std::move(done), Steady::now() + std::chrono::milliseconds(timeout_ms)});
@@ -404,10 +408,26 @@ void NodeDriver::Tick() {
   // the core and of state.db agree.
   if (!ready_in_flight_) MaybeSnapshot();
   PublishStatus();
+  WarnAboutPeers();
   loop_->tick.expires_after(std::chrono::milliseconds(options_.tick_ms));
   loop_->tick.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();
   });
+}
+
+void NodeDriver::WarnAboutPeers() {
+  auto now = Steady::now();
+  if (now < next_peer_check_) return;
+  next_peer_check_ = now + std::chrono::milliseconds(100);
+  PeerWarnings::View view;
+  view.self_id = node_->id();
+  view.leader_id = node_->leader();
+  for (const raft::MemberStatus& m : node_->Members()) {
+    view.members.push_back({m.member.node_id(), m.member.address(), m.voter,
+                            transport_->Reachable(m.member.node_id())});
+  }
+  if (removed_flag_) view.members.clear();  // it serves as no member
+  peer_warnings_.Observe(view, now);
 }
 
 void NodeDriver::ScheduleProcess() {
@@ -435,7 +455,10 @@ void NodeDriver::HandleReady() {
               << " at term " << node_->term()
               << (rd->soft_state->leader.empty() ? "" : ", leader " + rd->soft_state->leader);
     if (!rd->soft_state->leader.empty() && rd->soft_state->leader != options_.raft.id) {
-      for (Waiter& w : leader_change_waiters_) w.done(absl::OkStatus());
+      // Answered with the replies below, once the status names the new leader.
+      for (Waiter& w : leader_change_waiters_) {
+        status_replies_.push_back([done = std::move(w.done)] { done(absl::OkStatus()); });
+      }
       leader_change_waiters_.clear();
     }
   }
@@ -477,8 +500,8 @@ void NodeDriver::OnPersisted(std::shared_ptr<raft::Ready> rd) {
   node_->Advance();
   // The changes just applied are in effect now: their replies go out below,
   // after the status shows them (not those of a Ready handled meanwhile).
-  std::vector<std::function<void()>> replies = std::move(conf_replies_);
-  conf_replies_.clear();
+  std::vector<std::function<void()>> replies = std::move(status_replies_);
+  status_replies_.clear();
   if (rd->conf_state || rd->snapshot || node_->conf_index() != last_conf_index_ ||
       !(node_->conf_state().SerializeAsString() == last_conf_.SerializeAsString())) {
     last_conf_ = node_->conf_state();
@@ -524,7 +547,7 @@ void NodeDriver::ApplyCommitted(const std::vector<raft::LogEntry>& entries) {
       absl::Status outcome = pending.term == e.term()
                                  ? absl::OkStatus()
                                  : absl::UnavailableError("leadership changed; the change was not applied");
-      conf_replies_.push_back([done = std::move(pending.done), outcome] { done(outcome); });
+      status_replies_.push_back([done = std::move(pending.done), outcome] { done(outcome); });
     }
   }
   ReleaseWaiters();

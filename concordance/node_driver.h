@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "concordance/clock.h"
 #include "concordance/fsm.h"
+#include "concordance/peer_warnings.h"
 #include "gateway/api.h"
 #include "gateway/raft_transport.h"
 #include "raft/node.h"
@@ -49,6 +50,9 @@ struct DriverOptions {
   // caller to stop reading (the /raft session pauses until there is room).
   size_t max_inbox_messages = 4096;
   size_t max_inbox_bytes = 64 << 20;
+  // While a member is unreachable or the quorum lost, a WARNING repeats
+  // this often (PeerWarnings).
+  int peer_warning_interval_ms = 10000;
 };
 
 // What a node looks like from outside, for status pages and redirects.
@@ -149,6 +153,9 @@ class NodeDriver : public gateway::RaftInbox {
   void FinishReadRound(const raft::ReadState& rs);
   void NoteConfChange();
   void Tick();
+  // Logs (rate-limited) which members are unreachable and whether the
+  // quorum is lost; looked at every 100 ms.
+  void WarnAboutPeers();
   // Runs Process() once after every task already queued on the loop: a
   // burst of proposals or peer messages costs one pass (one append round,
   // one Ready).
@@ -182,7 +189,9 @@ class NodeDriver : public gateway::RaftInbox {
   uint64_t next_read_id_ = 0;
   std::map<uint64_t, Pending> proposals_;     // by log index
   std::map<uint64_t, PendingConf> conf_changes_;
-  std::vector<std::function<void()>> conf_replies_;  // applied; answered after Advance
+  // Replies (membership changes applied, leadership moved) answered once
+  // the published status shows what they did.
+  std::vector<std::function<void()>> status_replies_;
   // Linearizable reads are batched: one ReadIndex round at a time confirms
   // every read that arrived before it started. A round whose answer has
   // not come within an election timeout (lost on the way) is started again
@@ -203,6 +212,8 @@ class NodeDriver : public gateway::RaftInbox {
   uint64_t removed_at_ = 0;
   uint64_t member_at_ = 0;
   bool removal_logged_ = false;
+  PeerWarnings peer_warnings_;
+  std::chrono::steady_clock::time_point next_peer_check_;
 
   // Proposals handed over by other threads, taken by the loop in one batch
   // per pass, so a burst of client writes is one task on the loop's queue

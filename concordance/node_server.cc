@@ -30,6 +30,7 @@
 #include "storage/kv_store.h"
 #include "storage/raft_log.h"
 #include "util/metrics.h"
+#include "util/version.h"
 #include "util/status_macros.h"
 
 namespace concordance {
@@ -282,6 +283,7 @@ DriverOptions NodeServer::DriverOptionsFor(uint64_t seed) {
   d.tick_ms = options_.tick_ms;
   d.proposal_timeout_ms = options_.proposal_timeout_ms;
   d.max_inbox_messages = options_.raft_inbox_messages;
+  d.peer_warning_interval_ms = options_.peer_warning_interval_ms;
   d.raft.id = options_.node_id;
   d.raft.election_ticks_min = Ticks(options_.election_timeout_min_ms, options_.tick_ms);
   d.raft.election_ticks_max =
@@ -305,6 +307,10 @@ DriverOptions NodeServer::DriverOptionsFor(uint64_t seed) {
 
 absl::Status NodeServer::StartNode() {
   Parts& p = *parts_;
+  p.metrics
+      .GetGauge("concordance_build_info", "The version and commit this node runs (always 1).",
+                {{"version", Version()}, {"commit", Commit()}})
+      ->Set(1);
   p.maintenance = std::make_unique<Worker>("maintenance");
   p.hub = std::make_unique<Hub>(p.kv_store.get(), Hub::Options(), &p.metrics);
   p.fsm = std::make_unique<Fsm>(p.kv_store.get(), p.hub.get(), &p.metrics);
@@ -312,6 +318,7 @@ absl::Status NodeServer::StartNode() {
   gateway::PeerTransport::Options po;
   po.self_id = options_.node_id;
   po.self_address = options_.advertise;
+  po.self_version = Version();
   po.peer_key = options_.keys.peer.empty() ? options_.keys.api : options_.keys.peer;
   po.seed = seed;
   auto make_transport = [&](gateway::RaftInbox* inbox, std::function<void(uint64_t)> removed) {

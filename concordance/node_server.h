@@ -51,6 +51,7 @@ struct NodeOptions {
   size_t max_page_bytes = 4 << 20;
   size_t ws_send_queue_messages = 4096;
   int grpc_idle_timeout_ms = 5 * 60 * 1000;
+  int peer_warning_interval_ms = 10000;
   size_t ws_send_queue_bytes = 64 << 20;
   size_t max_connections = 10000;
   size_t max_peer_connections = 64;

@@ -103,6 +103,7 @@ class PeerDialer::Impl {
           }));
           std::string target = "/raft?nodeId=" + PercentEncode(o.self_id) +
                                "&address=" + PercentEncode(o.self_address);
+          if (!o.self_version.empty()) target += "&version=" + PercentEncode(o.self_version);
           self->ws->async_handshake(
               host + ":" + std::to_string(ep.port()), target, [self, gen](beast::error_code ec) {
                 if (ec || gen != self->generation) return self->Fail(gen, ec.message());

@@ -27,6 +27,7 @@ class PeerDialer {
   struct Options {
     std::string self_id;
     std::string self_address;  // announced to peers so they can dial back
+    std::string self_version;  // announced too (shown in their status)
     std::string peer_key;  // "" = send no Authorization header
     size_t max_queue = 4096;
     int backoff_min_ms = 50;

@@ -208,6 +208,8 @@ std::string StatusJson(const v1::StatusResponse& s) {
   w.Uint64(s.commit_index());
   Key(w, "appliedIndex");
   w.Uint64(s.applied_index());
+  Key(w, "version");
+  String(w, s.version());
   if (!s.state_hash().empty()) {  // only when asked for (a full scan)
     Key(w, "stateHash");
     String(w, s.state_hash());
@@ -226,6 +228,8 @@ std::string StatusJson(const v1::StatusResponse& s) {
     w.Uint64(p.match_index());
     Key(w, "reachable");
     w.Bool(p.reachable());
+    Key(w, "version");
+    String(w, p.version());
     w.EndObject();
   }
   w.EndArray();

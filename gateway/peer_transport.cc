@@ -17,6 +17,18 @@ bool IsLeaderMessage(const raft::Message& m) {
          m.has_read_index_response();
 }
 
+// A version as a peer announces it: short, printable ASCII (it ends up in
+// status answers and logs).
+absl::Status ValidateVersion(const std::string& version) {
+  if (version.size() > 64) return absl::InvalidArgumentError("the announced version is too long");
+  for (unsigned char c : version) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError("the announced version must be printable ASCII");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 PeerTransport::PeerTransport(Options options, RaftInbox* inbox, metrics::Registry* metrics)
@@ -25,8 +37,8 @@ PeerTransport::PeerTransport(Options options, RaftInbox* inbox, metrics::Registr
       inbox_(inbox),
       dialer_(
           PeerDialer::Options{
-              options.self_id, std::move(options.self_address), std::move(options.peer_key), 4096,
-              50, 2000, 2000, options.seed,
+              options.self_id, std::move(options.self_address), std::move(options.self_version),
+              std::move(options.peer_key), 4096, 50, 2000, 2000, options.seed,
               [this](const std::string& peer, const std::string& reason) {
                 OnRemovedByPeer(peer, reason);
               }},
@@ -87,12 +99,20 @@ bool PeerTransport::Reachable(const std::string& node_id) const {
   return dialer_.Connected(node_id);
 }
 
+std::string PeerTransport::PeerVersion(const std::string& node_id) const {
+  absl::MutexLock l(&mu_);
+  auto it = versions_.find(node_id);
+  return it == versions_.end() ? "" : it->second;
+}
+
 absl::Status PeerTransport::Connected(uint64_t link, const std::string& node_id,
-                                    const std::string& address, std::function<void()> resume) {
+                                    const std::string& address, const std::string& version,
+                                    std::function<void()> resume) {
   // The gateway already checked the peer key. A node not yet in our
   // configuration (a learner being added) may connect too.
   absl::Status s = storage::ValidateNodeId(node_id);
   if (s.ok() && !address.empty()) s = storage::ValidateAddress(address);
+  if (s.ok()) s = ValidateVersion(version);
   if (!s.ok()) {
     rejected_->Inc();
     return s;
@@ -101,6 +121,7 @@ absl::Status PeerTransport::Connected(uint64_t link, const std::string& node_id,
   absl::MutexLock l(&mu_);
   VLOG(1) << "peer " << node_id << " connected from " << address;
   links_[link].resume = std::move(resume);
+  if (!version.empty()) versions_.insert_or_assign(node_id, version);
   if (!address.empty()) {
     learned_.insert_or_assign(node_id, address);
     UpdateDialerLocked();

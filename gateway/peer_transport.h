@@ -38,6 +38,7 @@ class PeerTransport : public RaftTransport {
   struct Options {
     std::string self_id;
     std::string self_address;  // announced to peers so they can dial back
+    std::string self_version;  // announced to peers too
     std::string peer_key;      // presented on outbound links ("" = none)
     uint64_t seed = 1;
     // A member refused this node as removed by the configuration entry at
@@ -52,14 +53,16 @@ class PeerTransport : public RaftTransport {
   void Send(std::vector<raft::Message> messages) override;
   void UpdatePeers(const raft::ConfState& conf, uint64_t conf_index) override;
   bool Reachable(const std::string& node_id) const override;
+  std::string PeerVersion(const std::string& node_id) const override;
 
   // Inbound links (called by the server's /raft sessions). `link` names one
-  // connection. Connected: not OK refuses it (the message is the close
-  // reason). Text/Binary: true to read on, false to pause until `resume`
+  // connection. Connected (with what the peer announced: its address and
+  // version, either may be empty): not OK refuses it (the message is the
+  // close reason). Text/Binary: true to read on, false to pause until `resume`
   // (given at Connected) is called, an error to close the link (with
   // kPeerRemovedCloseCode when it carries kRemovedPayload).
   absl::Status Connected(uint64_t link, const std::string& node_id, const std::string& address,
-                         std::function<void()> resume);
+                         const std::string& version, std::function<void()> resume);
   absl::StatusOr<bool> Text(uint64_t link, const std::string& node_id, std::string json);
   absl::StatusOr<bool> Binary(uint64_t link, const std::string& node_id, std::string bytes);
   void Disconnected(uint64_t link, const std::string& node_id);
@@ -93,11 +96,12 @@ class PeerTransport : public RaftTransport {
   std::function<void(uint64_t)> on_removed_;
   RaftInbox* inbox_;
   PeerDialer dialer_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::map<uint64_t, Link> links_ ABSL_GUARDED_BY(mu_);
   raft::ConfState conf_ ABSL_GUARDED_BY(mu_);
   uint64_t conf_index_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::string> learned_ ABSL_GUARDED_BY(mu_);  // id -> address
+  std::map<std::string, std::string> versions_ ABSL_GUARDED_BY(mu_);  // id -> version
   // Learned ids that sent leader messages (see UpdateDialerLocked).
   std::set<std::string> leaders_heard_ ABSL_GUARDED_BY(mu_);
   metrics::Counter* received_;

@@ -32,6 +32,9 @@ class RaftTransport {
   virtual void UpdatePeers(const raft::ConfState& conf, uint64_t conf_index) = 0;
   // Whether a recent attempt to reach `node_id` succeeded.
   virtual bool Reachable(const std::string& node_id) const = 0;
+  // The version `node_id` announced when it last connected ("" if it has
+  // not, or announced none).
+  virtual std::string PeerVersion(const std::string& node_id) const = 0;
 };
 
 class RaftInbox {

@@ -398,9 +398,10 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
 
 class RaftSession : public Session, public std::enable_shared_from_this<RaftSession> {
  public:
-  RaftSession(tcp::socket socket, Server::Impl* server, std::string node_id, std::string address)
+  RaftSession(tcp::socket socket, Server::Impl* server, std::string node_id, std::string address,
+              std::string version)
       : ws_(std::move(socket)), server_(server), node_id_(std::move(node_id)),
-        address_(std::move(address)), id_(server->NextId()) {}
+        address_(std::move(address)), version_(std::move(version)), id_(server->NextId()) {}
 
   void Start(http::request<http::string_body> req) {
     server_->Register(id_, std::weak_ptr<Session>(shared_from_this()));
@@ -437,7 +438,7 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
         });
       }
     };
-    absl::Status s = server_->peers_->Connected(id_, node_id_, address_, resume);
+    absl::Status s = server_->peers_->Connected(id_, node_id_, address_, version_, resume);
     if (!s.ok()) return Refuse(s);
     Read();
   }
@@ -493,6 +494,7 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
   Server::Impl* server_;
   std::string node_id_;
   std::string address_;
+  std::string version_;
   uint64_t id_;
   bool closing_ = false, done_ = false, accepted_ = false, paused_ = false;
   std::shared_ptr<RaftSession> paused_self_;
@@ -714,6 +716,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       return Reject(http::status::bad_request, absl::InvalidArgumentError("/raft needs ?nodeId="));
     }
     auto address = query->find("address");
+    auto version = query->find("version");
     if (!server_->TakePeerSlot(slot_)) {
       return Reject(http::status::service_unavailable,
                     absl::UnavailableError("too many peer connections"));
@@ -721,7 +724,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     slot_ = Slot::kPeer;
     Handoff();
     std::make_shared<RaftSession>(stream_.release_socket(), server_, it->second,
-                                  address == query->end() ? "" : address->second)
+                                  address == query->end() ? "" : address->second,
+                                  version == query->end() ? "" : version->second)
         ->Start(std::move(req));
   }
 
