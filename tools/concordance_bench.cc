@@ -1,18 +1,24 @@
 // concordance-bench: a load generator for Concordance over gRPC (the
-// generated client) and REST. Each client is a thread issuing one request
-// at a time; clients share `--connections` connections round-robin (over
-// HTTP/1.1 every client needs its own, so --connections is the client
-// count). Latencies go into a histogram per thread, merged at the end.
+// generated client), REST, JSON-RPC on /stream, and etcd's JSON gateway
+// (so both systems meet the same generator).
 //
 //   concordance-bench --protocol=grpc --connections=64 --duration=10
+//   concordance-bench --workload=mixed --read-ratio=0.9 --protocol=http --clients=16
+//   concordance-bench --workload=cas-contention --clients=32 --key-space=4
+//   concordance-bench --workload=watch-latency --subscribers=1000 --rate=1000 \
+//       --endpoints=127.0.0.1:4101,127.0.0.1:4102,127.0.0.1:4103
+//   concordance-bench --protocol=etcd --endpoints=127.0.0.1:2379 --connections=64
 //
-// Workload `put`: values of --value-size bytes of JSON at random keys of a
-// --key-space keys. Prints one table row (or --json) with throughput,
-// p50/p90/p99/p99.9/max of the acknowledged requests, errors (not retried)
-// and the generator's own CPU per request. The load is closed-loop (each
-// client waits for its answer), so the percentiles are those of the
-// requests sent, not of a fixed arrival rate.
-#include <sys/resource.h>
+// Request workloads (tools/benchmark/workload.h): each client is a thread
+// issuing one request at a time; clients share --connections connections
+// round-robin over gRPC (HTTP/1.1 and WebSocket need one per client).
+// Without --rate the load is closed-loop; with it, each client follows a
+// fixed schedule and latency counts from when a request was due. The
+// result: throughput and p50/p90/p99/p99.9/max from a latency histogram of
+// the answered requests, conflicts (CAS losses) apart from errors, the
+// generator's own CPU per request, and with --server-pids the servers'.
+// watch-latency: tools/benchmark/watch_latency.h.
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -21,149 +27,223 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "gflags/gflags.h"
-#include "tools/benchmark/histogram.h"
+#include "tools/benchmark/pacer.h"
+#include "tools/benchmark/recorder.h"
+#include "tools/benchmark/report.h"
 #include "tools/benchmark/target.h"
+#include "tools/benchmark/watch_latency.h"
+#include "tools/benchmark/workload.h"
+#include "util/version.h"
 
 DEFINE_string(endpoints, "127.0.0.1:4100", "comma-separated host:port; connections go round-robin");
-DEFINE_string(protocol, "grpc", "grpc or http (REST)");
-DEFINE_string(workload, "put", "put");
-DEFINE_int32(connections, 1, "connections (for http: also the number of clients)");
+DEFINE_string(protocol, "grpc", "grpc, http (REST), websocket (JSON-RPC on /stream) or etcd (its JSON gateway)");
+DEFINE_string(workload, "put", "put, get, mixed, cas-contention or watch-latency");
+DEFINE_int32(connections, 1, "connections (for http, websocket and etcd: also the number of clients)");
 DEFINE_int32(clients, 0, "concurrent clients (0 = one per connection)");
 DEFINE_double(duration, 10, "seconds to run (when --total is 0)");
 DEFINE_int64(total, 0, "requests to issue in all (0 = run for --duration)");
+DEFINE_double(rate, 0, "requests (watch-latency: writes) per second in all; 0 = as fast as answered");
 DEFINE_int32(value_size, 256, "bytes of each value's JSON text");
-DEFINE_int32(key_space, 10000, "distinct keys written");
-DEFINE_string(ns, "tenant:bench/settings", "namespace written to");
+DEFINE_int32(key_space, 10000, "distinct keys");
+DEFINE_double(read_ratio, 0.9, "mixed: the share of reads");
+DEFINE_string(ns, "tenant:bench/settings", "namespace read and written");
+DEFINE_int32(subscribers, 10, "watch-latency: subscribers, spread over --endpoints");
+DEFINE_string(watch_shape, "spread", "watch-latency: spread (a namespace each) or fanout (all on one tenant)");
+DEFINE_int32(writers, 4, "watch-latency: writer threads");
 DEFINE_string(api_key, "", "API key (default: $CONCORDANCE_API_KEY)");
 DEFINE_int32(timeout_ms, 10000, "deadline of one request");
+DEFINE_string(server_pids, "", "comma-separated pids of the servers, to report their CPU per operation");
+DEFINE_string(progress, "auto", "progress line on stderr: auto (on a terminal), always or never");
 DEFINE_bool(json, false, "print the result as one JSON object");
+
+DECLARE_bool(version);
 
 namespace concordance::benchmark {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct ClientResult {
-  Histogram latency_ns;
-  uint64_t errors = 0;
-  std::string first_error;
-};
-
-double CpuSeconds() {
-  rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
+std::string ApiKey() {
+  if (!FLAGS_api_key.empty()) return FLAGS_api_key;
+  const char* env = getenv("CONCORDANCE_API_KEY");
+  return env ? env : "";
 }
 
-// The value: a JSON string of exactly `size` bytes (quotes included).
-std::string ValueJson(int size) { return "\"" + std::string(std::max(size - 2, 0), 'v') + "\""; }
+std::vector<std::string> Endpoints() { return absl::StrSplit(FLAGS_endpoints, ',', absl::SkipEmpty()); }
+
+absl::StatusOr<std::vector<int>> ServerPids() {
+  std::vector<int> pids;
+  for (absl::string_view p : absl::StrSplit(FLAGS_server_pids, ',', absl::SkipEmpty())) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(p, &pid) || pid <= 0) return absl::InvalidArgumentError("--server-pids: not a pid list");
+    pids.push_back(pid);
+  }
+  return pids;
+}
+
+absl::StatusOr<std::unique_ptr<Target>> Open(const TargetOptions& o) {
+  if (FLAGS_protocol == "grpc") return GrpcTarget(o);
+  if (FLAGS_protocol == "http") return HttpTarget(o);
+  if (FLAGS_protocol == "websocket") return WebSocketTarget(o);
+  return EtcdTarget(o);
+}
 
 absl::StatusOr<std::vector<std::unique_ptr<Target>>> Connect(int connections) {
-  std::vector<std::string> endpoints = absl::StrSplit(FLAGS_endpoints, ',', absl::SkipEmpty());
-  if (endpoints.empty()) return absl::InvalidArgumentError("--endpoints is empty");
-  std::string key = FLAGS_api_key;
-  if (key.empty() && getenv("CONCORDANCE_API_KEY") != nullptr) key = getenv("CONCORDANCE_API_KEY");
+  std::vector<std::string> endpoints = Endpoints();
   std::vector<std::unique_ptr<Target>> targets;
   for (int i = 0; i < connections; ++i) {
-    TargetOptions o{endpoints[i % endpoints.size()], key, FLAGS_ns,
+    TargetOptions o{endpoints[i % endpoints.size()], ApiKey(), FLAGS_ns,
                     std::chrono::milliseconds(FLAGS_timeout_ms)};
-    auto t = FLAGS_protocol == "grpc" ? GrpcTarget(o) : HttpTarget(o);
+    auto t = Open(o);
     if (!t.ok()) return t.status();
     targets.push_back(std::move(*t));
   }
   return targets;
 }
 
-void RunClient(Target* target, int id, Clock::time_point end, std::atomic<int64_t>* budget,
-               ClientResult* out) {
+void RunClient(const Workload& workload, Target* target, int id, int clients, Clock::time_point start,
+               Clock::time_point end, std::atomic<int64_t>* budget, Recorder* out) {
   std::minstd_rand rng(static_cast<uint32_t>(id * 7919 + 1));
-  const std::string value = ValueJson(FLAGS_value_size);
+  Pacer pacer(FLAGS_rate / clients, start);
+  std::string error;
   for (;;) {
     if (FLAGS_total > 0 ? budget->fetch_sub(1) <= 0 : Clock::now() >= end) return;
-    std::string key = absl::StrCat("k", rng() % static_cast<uint32_t>(FLAGS_key_space));
-    auto start = Clock::now();
-    absl::Status s = target->Put(key, value);
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
-    if (s.ok()) {
-      out->latency_ns.Record(static_cast<uint64_t>(ns));
-    } else if (out->errors++ == 0) {
-      out->first_error = s.ToString();
-    }
+    Clock::time_point due = pacer.Wait();
+    if (FLAGS_total == 0 && due >= end) return;
+    Outcome o = workload.RunOne(target, &rng, &error);
+    uint64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - due).count();
+    if (o == Outcome::kOk) out->Ok(ns);
+    if (o == Outcome::kConflict) out->Conflict(ns);
+    if (o == Outcome::kError) out->Error(error);
   }
 }
 
-int Main() {
-  if (FLAGS_protocol != "grpc" && FLAGS_protocol != "http") {
-    fprintf(stderr, "--protocol must be grpc or http\n");
-    return 2;
-  }
-  if (FLAGS_workload != "put") {
-    fprintf(stderr, "--workload must be put\n");
-    return 2;
-  }
-  if (FLAGS_key_space < 1 || FLAGS_value_size < 2 || FLAGS_duration <= 0) {
-    fprintf(stderr, "--key_space must be >= 1, --value_size >= 2, --duration > 0\n");
-    return 2;
-  }
+bool ProgressWanted() {
+  if (FLAGS_progress == "always") return true;
+  if (FLAGS_progress == "never") return false;
+  return isatty(STDERR_FILENO);
+}
+
+int RunRequests(const std::vector<int>& pids) {
+  WorkloadOptions wo{FLAGS_workload, FLAGS_read_ratio, FLAGS_key_space, FLAGS_value_size};
+  Workload workload(wo);
   int connections = std::max(FLAGS_connections, 1);
   int clients = FLAGS_clients > 0 ? FLAGS_clients : connections;
-  if (FLAGS_protocol == "http") connections = clients;  // HTTP/1.1: one request per connection at a time
+  if (FLAGS_protocol != "grpc") connections = clients;  // one request per connection at a time
   absl::StatusOr<std::vector<std::unique_ptr<Target>>> targets = Connect(connections);
   if (!targets.ok()) {
-    fprintf(stderr, "cannot connect: %s\n", targets.status().ToString().c_str());
+    fprintf(stderr, "concordance-bench: cannot connect: %s\n", targets.status().ToString().c_str());
     return 1;
   }
-  std::vector<ClientResult> results(clients);
+  std::vector<Recorder> recorders(clients);
+  auto sample = [&](uint64_t* ops, uint64_t* errors, uint64_t* p99) {
+    Counts all;
+    for (const Recorder& r : recorders) all.Merge(r.Snapshot());
+    *ops = all.ok + all.conflicts;
+    *errors = all.errors;
+    *p99 = all.latency_ns.Quantile(0.99);
+  };
   std::atomic<int64_t> budget{FLAGS_total};
-  double cpu_before = CpuSeconds();
+  double cpu_before = SelfCpuSeconds();
+  double server_before = ProcessCpuSeconds(pids);
   auto start = Clock::now();
   auto end = start + std::chrono::microseconds(static_cast<int64_t>(FLAGS_duration * 1e6));
-  std::vector<std::thread> threads;
-  for (int i = 0; i < clients; ++i) {
-    threads.emplace_back(RunClient, (*targets)[i % connections].get(), i, end, &budget, &results[i]);
+  {
+    ProgressLine progress(ProgressWanted(), sample);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < clients; ++i) {
+      threads.emplace_back(RunClient, std::cref(workload), (*targets)[i % connections].get(), i, clients,
+                           start, end, &budget, &recorders[i]);
+    }
+    for (std::thread& t : threads) t.join();
   }
-  for (std::thread& t : threads) t.join();
-  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  double cpu = CpuSeconds() - cpu_before;
-  Histogram all;
-  uint64_t errors = 0;
-  std::string first_error;
-  for (const ClientResult& r : results) {
-    all.Merge(r.latency_ns);
-    errors += r.errors;
-    if (first_error.empty()) first_error = r.first_error;
+  RunInfo info{FLAGS_protocol, FLAGS_workload, connections, clients,
+               std::chrono::duration<double>(Clock::now() - start).count(), SelfCpuSeconds() - cpu_before};
+  if (!pids.empty()) info.server_cpu_seconds = ProcessCpuSeconds(pids) - server_before;
+  Counts all;
+  for (const Recorder& r : recorders) all.Merge(r.Snapshot());
+  PrintRequests(info, all, FLAGS_json);
+  if (all.errors > 0) {
+    fprintf(stderr, "%llu errors; the first: %s\n", static_cast<unsigned long long>(all.errors),
+            all.first_error.c_str());
   }
-  auto ms = [&](double q) { return all.Quantile(q) / 1e6; };
-  double rate = all.count() / seconds;
-  double cpu_us = all.count() ? cpu * 1e6 / all.count() : 0;
-  if (FLAGS_json) {
-    printf("{\"protocol\":\"%s\",\"workload\":\"%s\",\"connections\":%d,\"clients\":%d,\"seconds\":%.3f,"
-           "\"ok\":%llu,\"errors\":%llu,\"per_second\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
-           "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu_us_per_op\":%.1f}\n",
-           FLAGS_protocol.c_str(), FLAGS_workload.c_str(), connections, clients, seconds,
-           static_cast<unsigned long long>(all.count()), static_cast<unsigned long long>(errors), rate,
-           ms(0.5), ms(0.9), ms(0.99), ms(0.999), all.max() / 1e6, cpu_us);
-  } else {
-    printf("%-8s %-8s %5s %7s %9s %7s %10s %8s %8s %8s %8s %8s %12s\n", "protocol", "workload", "conns",
-           "clients", "ok", "errors", "per sec", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-           "cpu us/op");
-    printf("%-8s %-8s %5d %7d %9llu %7llu %10.1f %8.3f %8.3f %8.3f %8.3f %8.3f %12.1f\n",
-           FLAGS_protocol.c_str(), FLAGS_workload.c_str(), connections, clients,
-           static_cast<unsigned long long>(all.count()), static_cast<unsigned long long>(errors), rate,
-           ms(0.5), ms(0.9), ms(0.99), ms(0.999), all.max() / 1e6, cpu_us);
+  return all.errors > 0 && all.ok + all.conflicts == 0 ? 1 : 0;
+}
+
+int RunWatch(const std::vector<int>& pids) {
+  if (FLAGS_protocol != "grpc") {
+    fprintf(stderr, "concordance-bench: watch-latency subscribes over gRPC (--protocol=grpc)\n");
+    return 2;
   }
-  if (errors > 0) fprintf(stderr, "%llu errors; the first: %s\n", static_cast<unsigned long long>(errors), first_error.c_str());
-  return errors > 0 && all.count() == 0 ? 1 : 0;
+  WatchLatencyOptions o;
+  o.endpoints = Endpoints();
+  o.api_key = ApiKey();
+  o.subscribers = FLAGS_subscribers;
+  o.shape = FLAGS_watch_shape;
+  o.writes_per_second = FLAGS_rate > 0 ? FLAGS_rate : 100;
+  o.writers = FLAGS_writers;
+  o.duration = std::chrono::milliseconds(static_cast<int64_t>(FLAGS_duration * 1000));
+  o.value_size = FLAGS_value_size;
+  o.timeout = std::chrono::milliseconds(FLAGS_timeout_ms);
+  WatchProgress progress;
+  double cpu_before = SelfCpuSeconds();
+  double server_before = ProcessCpuSeconds(pids);
+  absl::StatusOr<WatchLatencyResult> r;
+  {
+    ProgressLine line(ProgressWanted(), [&](uint64_t* ops, uint64_t* errors, uint64_t* p99) {
+      *ops = progress.received.load();
+      *errors = progress.errors.load();
+      *p99 = 0;  // known at the end (acknowledgements and arrivals are matched then)
+    });
+    r = RunWatchLatency(o, &progress);
+  }
+  if (!r.ok()) {
+    fprintf(stderr, "concordance-bench: %s\n", r.status().ToString().c_str());
+    return absl::IsInvalidArgument(r.status()) ? 2 : 1;
+  }
+  RunInfo info{"grpc", "watch-latency", 0, FLAGS_subscribers, r->seconds, SelfCpuSeconds() - cpu_before};
+  if (!pids.empty()) info.server_cpu_seconds = ProcessCpuSeconds(pids) - server_before;
+  PrintWatchLatency(info, *r, FLAGS_subscribers, FLAGS_watch_shape, FLAGS_json);
+  if (r->write_errors > 0) fprintf(stderr, "%llu write errors; the first: %s\n",
+                                   static_cast<unsigned long long>(r->write_errors), r->first_error.c_str());
+  return r->writes == 0 ? 1 : 0;
+}
+
+int Main() {
+  if (FLAGS_protocol != "grpc" && FLAGS_protocol != "http" && FLAGS_protocol != "websocket" &&
+      FLAGS_protocol != "etcd") {
+    fprintf(stderr, "concordance-bench: --protocol must be grpc, http, websocket or etcd\n");
+    return 2;
+  }
+  if (Endpoints().empty() || FLAGS_duration <= 0 || FLAGS_rate < 0 || FLAGS_total < 0) {
+    fprintf(stderr, "concordance-bench: need --endpoints, --duration > 0, --rate >= 0, --total >= 0\n");
+    return 2;
+  }
+  absl::StatusOr<std::vector<int>> pids = ServerPids();
+  if (!pids.ok()) {
+    fprintf(stderr, "concordance-bench: %s\n", pids.status().message().data());
+    return 2;
+  }
+  if (FLAGS_workload == "watch-latency") return RunWatch(*pids);
+  absl::Status s = ValidateWorkload({FLAGS_workload, FLAGS_read_ratio, FLAGS_key_space, FLAGS_value_size});
+  if (!s.ok()) {
+    fprintf(stderr, "concordance-bench: %s\n", s.message().data());
+    return 2;
+  }
+  return RunRequests(*pids);
 }
 
 }  // namespace
 }  // namespace concordance::benchmark
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage("concordance-bench --protocol=grpc|http --connections=N --duration=S");
+  gflags::SetUsageMessage(
+      "concordance-bench --workload=put|get|mixed|cas-contention|watch-latency "
+      "--protocol=grpc|http|websocket|etcd --endpoints=HOST:PORT,... --connections=N --duration=S");
+  gflags::SetVersionString(concordance::Version());
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   return concordance::benchmark::Main();
 }

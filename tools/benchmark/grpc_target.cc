@@ -1,3 +1,4 @@
+// concordance.v1 over gRPC through tools/client.
 #include "absl/strings/str_cat.h"
 #include "tools/benchmark/target.h"
 #include "tools/client/client.h"
@@ -10,12 +11,26 @@ class Grpc final : public Target {
   Grpc(const TargetOptions& o, std::unique_ptr<client::Client> client)
       : ns_(o.ns), client_(std::move(client)) {}
 
-  absl::Status Put(const std::string& key, const std::string& value_json) override {
+  absl::StatusOr<Written> Put(const std::string& ns, const std::string& key,
+                              const std::string& value_json,
+                              std::optional<int64_t> expected_version) override {
     v1::PutRequest req;
-    req.set_namespace_(ns_);
+    req.set_namespace_(ns.empty() ? ns_ : ns);
     req.set_key(key);
     req.set_value(value_json);
-    return client_->Put(req).status();
+    if (expected_version) req.set_expected_version(*expected_version);
+    auto r = client_->Put(req);
+    if (!r.ok()) return r.status();
+    return Written{r->version(), r->seq()};
+  }
+
+  absl::StatusOr<int64_t> Get(const std::string& key) override {
+    v1::GetRequest req;
+    req.set_namespace_(ns_);
+    req.set_key(key);
+    auto r = client_->Get(req);
+    if (!r.ok()) return r.status();
+    return r->version();
   }
 
  private:
