@@ -305,13 +305,17 @@ void NodeDriver::WaitForSeq(int64_t seq, int timeout_ms, DoneCallback done) {
 
 void NodeDriver::TransferLeadership(std::string target, DoneCallback done) {
   Post([this, target = std::move(target), done = std::move(done)]() mutable {
+    if (loop_->stopping) return done(absl::UnavailableError("node shutting down"));
     if (node_->role() != raft::Role::kLeader) return done(NotLeader());
     absl::Status s = node_->TransferLeadership(target);
     if (!s.ok()) return done(s);
     if (target == options_.raft.id) return done(absl::OkStatus());  // it leads already
-    int timeout_ms = options_.raft.election_ticks_max * options_.tick_ms * 2;
+    // The target must catch up, then win an election; on a loaded machine
+    // (an fsync of its vote, scheduling) that can take longer than one
+    // election timeout.
+    int timeout_ms = std::max(3000, options_.raft.election_ticks_max * options_.tick_ms * 2);
     leader_change_waiters_.push_back(
-        Waiter{std::move(done), Steady::now() + std::chrono::milliseconds(timeout_ms)});
+        Waiter{std::move(done), Steady::now() + std::chrono::milliseconds(timeout_ms), target});
     Process();
   });
 }
@@ -456,8 +460,13 @@ void NodeDriver::HandleReady() {
               << (rd->soft_state->leader.empty() ? "" : ", leader " + rd->soft_state->leader);
     if (!rd->soft_state->leader.empty() && rd->soft_state->leader != options_.raft.id) {
       // Answered with the replies below, once the status names the new leader.
+      const std::string& leader = rd->soft_state->leader;
       for (Waiter& w : leader_change_waiters_) {
-        status_replies_.push_back([done = std::move(w.done)] { done(absl::OkStatus()); });
+        absl::Status outcome =
+            w.target.empty() || w.target == leader
+                ? absl::OkStatus()
+                : absl::AbortedError(absl::StrCat("leadership moved to ", leader, ", not to ", w.target));
+        status_replies_.push_back([done = std::move(w.done), outcome] { done(outcome); });
       }
       leader_change_waiters_.clear();
     }

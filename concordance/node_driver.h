@@ -139,6 +139,7 @@ class NodeDriver : public gateway::RaftInbox {
   struct Waiter {
     DoneCallback done;
     std::chrono::steady_clock::time_point deadline;
+    std::string target;  // transfer-leadership: the node asked for ("" = any)
   };
 
   // False when the inbox is now full (the message is queued).

@@ -17,16 +17,14 @@ bool IsLeaderMessage(const raft::Message& m) {
          m.has_read_index_response();
 }
 
-// A version as a peer announces it: short, printable ASCII (it ends up in
-// status answers and logs).
-absl::Status ValidateVersion(const std::string& version) {
-  if (version.size() > 64) return absl::InvalidArgumentError("the announced version is too long");
+// A version a peer announced that status may show: non-empty, short,
+// printable ASCII.
+bool ValidVersion(const std::string& version) {
+  if (version.empty() || version.size() > 64) return false;
   for (unsigned char c : version) {
-    if (c < 0x21 || c > 0x7e) {
-      return absl::InvalidArgumentError("the announced version must be printable ASCII");
-    }
+    if (c < 0x21 || c > 0x7e) return false;
   }
-  return absl::OkStatus();
+  return true;
 }
 
 }  // namespace
@@ -65,6 +63,14 @@ void PeerTransport::UpdatePeers(const raft::ConfState& conf, uint64_t conf_index
   absl::MutexLock l(&mu_);
   conf_ = conf;
   conf_index_ = conf_index;
+  // Versions are kept for members and for peers still being dialed back.
+  std::set<std::string> known;
+  for (const auto* list : {&conf_.voters(), &conf_.learners()}) {
+    for (const raft::Member& m : *list) known.insert(m.node_id());
+  }
+  for (auto it = versions_.begin(); it != versions_.end();) {
+    it = known.count(it->first) || learned_.count(it->first) ? std::next(it) : versions_.erase(it);
+  }
   UpdateDialerLocked();
 }
 
@@ -112,7 +118,7 @@ absl::Status PeerTransport::Connected(uint64_t link, const std::string& node_id,
   // configuration (a learner being added) may connect too.
   absl::Status s = storage::ValidateNodeId(node_id);
   if (s.ok() && !address.empty()) s = storage::ValidateAddress(address);
-  if (s.ok()) s = ValidateVersion(version);
+
   if (!s.ok()) {
     rejected_->Inc();
     return s;
@@ -121,7 +127,13 @@ absl::Status PeerTransport::Connected(uint64_t link, const std::string& node_id,
   absl::MutexLock l(&mu_);
   VLOG(1) << "peer " << node_id << " connected from " << address;
   links_[link].resume = std::move(resume);
-  if (!version.empty()) versions_.insert_or_assign(node_id, version);
+  // Shown in status only: a version this build cannot show is dropped, not
+  // a reason to refuse the link (a later release may spell it otherwise).
+  if (ValidVersion(version)) {
+    versions_.insert_or_assign(node_id, version);
+  } else {
+    versions_.erase(node_id);
+  }
   if (!address.empty()) {
     learned_.insert_or_assign(node_id, address);
     UpdateDialerLocked();

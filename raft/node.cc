@@ -1084,7 +1084,10 @@ absl::Status Node::TransferLeadership(const std::string& requested) {
   if (!IsVoter(target)) {
     return absl::InvalidArgumentError(absl::StrCat(target, " is not a voter"));
   }
-  if (target == config_.id) return absl::OkStatus();
+  if (target == config_.id) {  // it leads already: stop moving it elsewhere
+    AbortTransfer();
+    return absl::OkStatus();
+  }
   if (lead_transferee_ == target) return absl::OkStatus();
   if (!lead_transferee_.empty()) AbortTransfer();
   LOG(INFO) << config_.id << " transfers leadership to " << target;

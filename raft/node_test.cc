@@ -350,6 +350,19 @@ TEST(TransferTest, Sec3_10_TransferWithNoTargetPicksMostCaughtUpVoter) {
   EXPECT_EQ(c.node("n1").lead_transferee(), "n3");
 }
 
+TEST(TransferTest, Sec3_10_ATransferToTheLeaderItselfAbortsOneInProgress) {
+  Cluster c(3);
+  ASSERT_TRUE(c.Elect("n1"));
+  c.TickAll(2);
+  c.Crash("n3");
+  ASSERT_TRUE(c.Propose("n1", "a=1").ok());  // n3 lags: the transfer waits for it
+  ASSERT_TRUE(c.node("n1").TransferLeadership("n3").ok());
+  EXPECT_EQ(c.node("n1").lead_transferee(), "n3");
+  ASSERT_TRUE(c.node("n1").TransferLeadership("n1").ok());
+  EXPECT_TRUE(c.node("n1").lead_transferee().empty()) << "n1 stays leader: nothing moves to n3";
+  EXPECT_TRUE(c.node("n1").Propose("b=2").ok());
+}
+
 // ---- Thesis §4 Membership changes ----
 
 Member M(const std::string& id) {

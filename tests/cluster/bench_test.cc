@@ -1,6 +1,7 @@
 // concordance-bench against a real 3-node cluster, its figures checked
 // against the servers' own counters in /metrics: what it says it did, the
 // servers saw.
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <sstream>
@@ -23,6 +24,7 @@ double Metric(TestCluster& c, int node, const std::string& series) {
   return 0;
 }
 
+// Summed over the nodes: what every leader of the run accepted.
 double SumOverNodes(TestCluster& c, const std::string& series) {
   double sum = 0;
   for (int i = 0; i < c.size(); ++i) sum += Metric(c, i, series);
@@ -49,40 +51,45 @@ rapidjson::Document RunBench(std::vector<std::string> args) {
   return d;
 }
 
+// etcd's timing, so that no spurious election on a loaded machine moves
+// the leader during a run (a moved leader would turn writes into redirects).
+const std::vector<std::string> kSteadyTiming = {"--heartbeat-ms=100", "--election-timeout-min-ms=1000",
+                                                "--election-timeout-max-ms=2000"};
+
 int64_t Int(const rapidjson::Document& d, const char* name) {
   return d.IsObject() && d.HasMember(name) && d[name].IsNumber() ? d[name].GetInt64() : -1;
 }
 
 TEST(BenchTest, APutRunMatchesTheLeadersProposalsAndRequests) {
-  TestCluster c;
+  TestCluster c(kSteadyTiming);
   ASSERT_TRUE(c.Start(3));
   int leader = c.WaitLeader();
   ASSERT_GE(leader, 0);
-  double proposals = Metric(c, leader, "concordance_raft_proposals_total");
+  double proposals = SumOverNodes(c, "concordance_raft_proposals_total");
   rapidjson::Document grpc = RunBench({"--endpoints=" + c.node(leader).address(), "--protocol=grpc",
                                        "--workload=put", "--total=400", "--connections=2", "--clients=4"});
   EXPECT_EQ(Int(grpc, "ok"), 400);
   EXPECT_EQ(Int(grpc, "errors"), 0);
-  EXPECT_EQ(Metric(c, leader, "concordance_raft_proposals_total") - proposals, 400)
+  EXPECT_EQ(SumOverNodes(c, "concordance_raft_proposals_total") - proposals, 400)
       << "the leader accepted as many writes as the tool counted";
 
   const std::string put_200 = "concordance_http_requests_total{route=\"kv_put\",method=\"PUT\",code=\"200\"}";
-  double puts = Metric(c, leader, put_200);
+  double puts = SumOverNodes(c, put_200);
   rapidjson::Document http = RunBench({"--endpoints=" + c.node(leader).address(), "--protocol=http",
                                        "--workload=put", "--duration=1", "--connections=3"});
   EXPECT_GT(Int(http, "ok"), 0);
   EXPECT_EQ(Int(http, "errors"), 0);
-  EXPECT_EQ(Metric(c, leader, put_200) - puts, Int(http, "ok"));
+  EXPECT_EQ(SumOverNodes(c, put_200) - puts, Int(http, "ok"));
 }
 
 TEST(BenchTest, AWatchLatencyRunMatchesTheDeliveredChanges) {
-  TestCluster c;
+  TestCluster c(kSteadyTiming);
   ASSERT_TRUE(c.Start(3));
   int leader = c.WaitLeader();
   ASSERT_GE(leader, 0);
   const std::string delivered = "concordance_watch_changes_delivered_total";
   double before = SumOverNodes(c, delivered);
-  double proposals = Metric(c, leader, "concordance_raft_proposals_total");
+  double proposals = SumOverNodes(c, "concordance_raft_proposals_total");
   std::string endpoints = "--endpoints=" + c.node(0).address() + "," + c.node(1).address() + "," +
                           c.node(2).address();
   for (const char* shape : {"spread", "fanout"}) {
@@ -96,9 +103,46 @@ TEST(BenchTest, AWatchLatencyRunMatchesTheDeliveredChanges) {
     double now = SumOverNodes(c, delivered);
     EXPECT_EQ(now - before, Int(r, "received")) << shape << ": the nodes delivered what the tool received";
     before = now;
-    double p = Metric(c, leader, "concordance_raft_proposals_total");
+    double p = SumOverNodes(c, "concordance_raft_proposals_total");
     EXPECT_EQ(p - proposals, writes) << shape;
     proposals = p;
+  }
+}
+
+// A server that stops answering costs each request its deadline: the run
+// ends on time with errors, over every protocol, instead of hanging.
+TEST(BenchTest, AServerThatStopsAnsweringEndsRequestsAtTheirDeadline) {
+  TestCluster c(kSteadyTiming);
+  ASSERT_TRUE(c.Start(3));
+  int leader = c.WaitLeader();
+  ASSERT_GE(leader, 0);
+  for (const char* protocol : {"http", "websocket", "grpc"}) {
+    leader = c.WaitLeader();  // the pause may have moved it
+    ASSERT_GE(leader, 0);
+    double before = SumOverNodes(c, "concordance_raft_proposals_total");
+    Process p;
+    std::string log = MakeTempDir("stopped") + "/bench.log";
+    ASSERT_TRUE(p.Start(RunfilePath("tools/concordance-bench"),
+                        {"--endpoints=" + c.node(leader).address(), std::string("--protocol=") + protocol,
+                         "--duration=1", "--timeout-ms=300", "--connections=1", "--progress=never", "--json",
+                         std::string("--api-key=") + TestCluster::kApiKey},
+                        log));
+    // Once it is writing (so connected), the leader stops.
+    ASSERT_TRUE(WaitFor([&] { return SumOverNodes(c, "concordance_raft_proposals_total") > before + 10; },
+                        std::chrono::seconds(10)))
+        << protocol;
+    c.node(leader).Signal(SIGSTOP);
+    int status = p.Wait(std::chrono::seconds(20));
+    c.node(leader).Signal(SIGCONT);
+    ASSERT_NE(status, -1) << protocol << ": the run did not end";
+    std::istringstream lines(p.ReadLog());
+    std::string line;
+    rapidjson::Document d;
+    while (std::getline(lines, line)) {
+      if (!line.empty() && line[0] == '{') d.Parse(line.c_str());
+    }
+    ASSERT_TRUE(d.IsObject()) << protocol << ": " << p.ReadLog();
+    EXPECT_GT(Int(d, "errors"), 0) << protocol;
   }
 }
 

@@ -222,6 +222,8 @@ TEST_F(CtlTest, EachKindOfFailureHasItsExitCode) {
   CtlResult no_key =
       RunCtl({Endpoints(*cluster_), "put", "tenant:ctl/err", "k", "4"});
   EXPECT_EQ(no_key.exit_code, 3) << no_key.err;
+  CtlResult status_wrong_key = Run({"cluster", "status", "--key=wrong"});
+  EXPECT_EQ(status_wrong_key.exit_code, 3) << "a refused key is not an outage: " << status_wrong_key.err;
 
   int unused = FreePort();
   CtlResult down = RunCtl({"--endpoints=127.0.0.1:" + std::to_string(unused),
@@ -294,13 +296,17 @@ TEST_F(CtlTest, WatchPrintsAChangeWrittenByAnotherClient) {
   EXPECT_EQ(JsonInt(e["value"], "n"), 1);
   EXPECT_EQ(JsonInt(e, "seq"), JsonInt(ParseJson(w.body), "seq"));
 
-  // The same change in the changelog, as a line.
-  CtlResult changes =
-      Run({"changes", "--namespace=tenant:ctl/watch", "--since=0"});
-  ASSERT_EQ(changes.exit_code, 0) << changes.err;
-  EXPECT_EQ(changes.out,
-            absl::StrCat(JsonInt(e, "seq"),
-                         " set tenant:ctl/watch seen v1 {\"n\":1}\n"));
+  // The same change in the changelog, as a line (polled: the first
+  // endpoint may be a follower that has not applied it yet).
+  std::string want = absl::StrCat(JsonInt(e, "seq"), " set tenant:ctl/watch seen v1 {\"n\":1}\n");
+  CtlResult changes;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        changes = Run({"changes", "--namespace=tenant:ctl/watch", "--since=0"});
+        return changes.exit_code == 0 && changes.out == want;
+      },
+      std::chrono::seconds(5)))
+      << changes.exit_code << " " << changes.err << changes.out;
 
   // --follow long-polls from --since for what comes next.
   Ctl follow(kKeyEnv);

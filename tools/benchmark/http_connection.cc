@@ -1,8 +1,5 @@
 #include "tools/benchmark/http_connection.h"
 
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include <boost/asio/connect.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +11,12 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 
+beast::error_code RunToCompletion(boost::asio::io_context& ioc, beast::error_code& ec) {
+  ioc.restart();
+  ioc.run();
+  return ec;
+}
+
 absl::Status ConnectStream(boost::asio::io_context& ioc, const std::string& endpoint,
                            std::chrono::milliseconds timeout, beast::tcp_stream* stream) {
   std::pair<std::string, std::string> hp = absl::StrSplit(endpoint, absl::MaxSplits(':', 1));
@@ -22,13 +25,9 @@ absl::Status ConnectStream(boost::asio::io_context& ioc, const std::string& endp
   auto results = resolver.resolve(hp.first, hp.second, ec);
   if (ec) return absl::UnavailableError(absl::StrCat(endpoint, ": ", ec.message()));
   stream->expires_after(timeout);
-  stream->connect(results, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat(endpoint, ": ", ec.message()));
+  stream->async_connect(results, [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
+  if (RunToCompletion(ioc, ec)) return absl::UnavailableError(absl::StrCat(endpoint, ": ", ec.message()));
   stream->socket().set_option(tcp::no_delay(true));
-  timeval tv{static_cast<time_t>(timeout.count() / 1000),
-             static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-  setsockopt(stream->socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(stream->socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   return absl::OkStatus();
 }
 
@@ -53,10 +52,13 @@ absl::StatusOr<HttpResponse> HttpConnection::Send(http::verb verb, const std::st
   req.body() = body;
   req.prepare_payload();
   beast::error_code ec;
-  http::write(*stream_, req, ec);
   http::response<http::string_body> res;
-  if (!ec) http::read(*stream_, buffer_, res, ec);
-  if (ec) {
+  stream_->expires_after(timeout_);
+  http::async_write(*stream_, req, [&](beast::error_code e, size_t) {
+    ec = e;
+    if (!e) http::async_read(*stream_, buffer_, res, [&ec](beast::error_code e, size_t) { ec = e; });
+  });
+  if (RunToCompletion(ioc_, ec)) {
     stream_.reset();
     buffer_.clear();
     return absl::UnavailableError(absl::StrCat(endpoint_, ": ", ec.message()));

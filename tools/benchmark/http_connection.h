@@ -1,6 +1,8 @@
-// One blocking keep-alive HTTP/1.1 connection (Beast) with a deadline on
-// every request; reconnects on the next request after a failure. Not
-// thread-safe.
+// One keep-alive HTTP/1.1 connection (Beast) used as if blocking: each
+// request runs Beast's asynchronous operations on a private io_context
+// under the stream's expiry, so a server that stops answering costs one
+// deadline, never a hang. Reconnects on the next request after a failure.
+// Not thread-safe.
 #ifndef CONCORDANCE_TOOLS_BENCHMARK_HTTP_CONNECTION_H_
 #define CONCORDANCE_TOOLS_BENCHMARK_HTTP_CONNECTION_H_
 
@@ -40,10 +42,13 @@ class HttpConnection {
   boost::beast::flat_buffer buffer_;
 };
 
-// Connects a TCP stream to host:port with the kernel bounding its blocking
-// reads and writes by `timeout` (Beast's expiry covers only async calls).
+// Connects a TCP stream (of `ioc`) to host:port within `timeout`.
 absl::Status ConnectStream(boost::asio::io_context& ioc, const std::string& endpoint,
                            std::chrono::milliseconds timeout, boost::beast::tcp_stream* stream);
+
+// Runs `ioc` until its queued operations end (they are bounded by a stream
+// expiry); returns the error they reported through `ec`.
+boost::beast::error_code RunToCompletion(boost::asio::io_context& ioc, boost::beast::error_code& ec);
 
 }  // namespace concordance::benchmark
 

@@ -52,6 +52,10 @@ class Subscriber final : public grpc::ClientReadReactor<v1::WatchResponse> {
     done_ = true;
   }
 
+  ~Subscriber() override {
+    absl::MutexLock l(&mu_);  // OnDone may still be unlocking mu_
+  }
+
   bool started() const { return started_.load(); }
   bool done() const {
     absl::MutexLock l(&mu_);
@@ -101,7 +105,7 @@ void RunWriter(const WatchLatencyOptions& o, const std::string& tenant, int id, 
   co.retry_for = std::chrono::milliseconds(0);
   co.private_connections = true;
   client::Client cl(co);
-  Pacer pacer(o.writes_per_second / o.writers, start);
+  Pacer pacer(o.writes_per_second / o.writers, start, static_cast<double>(id) / o.writers);
   const std::string value = "\"" + std::string(std::max(o.value_size - 2, 0), 'w') + "\"";
   for (int64_t j = id;; j += o.writers) {
     if (pacer.Wait() >= end) return;
@@ -204,9 +208,27 @@ absl::StatusOr<WatchLatencyResult> RunWatchLatency(const WatchLatencyOptions& o,
   }
   r.writes = acked.size();
   r.expected = r.writes * (o.shape == "spread" ? 1 : static_cast<uint64_t>(o.subscribers));
-  // Let the last notifications arrive (bounded).
-  WaitUntil([&] { return progress->received.load() >= r.expected; }, std::chrono::seconds(10));
-  for (auto& s : subs) s->Stop();
+  // Let the last notifications arrive: until all that can be expected are
+  // in (events of writes that failed but applied count too, so with write
+  // errors wait for quiet instead), or nothing came for a second (bounded).
+  uint64_t last = progress->received.load();
+  auto last_change = Clock::now();
+  WaitUntil(
+      [&] {
+        uint64_t now = progress->received.load();
+        if (now != last) {
+          last = now;
+          last_change = Clock::now();
+        }
+        return (now >= r.expected && r.write_errors == 0) || Clock::now() - last_change > std::chrono::seconds(1);
+      },
+      std::chrono::seconds(15));
+  for (auto& s : subs) {
+    grpc::Status st = s->Stop();
+    if (st.error_code() != grpc::StatusCode::CANCELLED && r.subscriber_error.empty()) {
+      r.subscriber_error = absl::StrCat("a watch ended early: ", st.error_message());
+    }
+  }
   for (auto& s : subs) {
     for (const Receipt& rc : s->receipts()) {
       auto it = acked.find(rc.seq);

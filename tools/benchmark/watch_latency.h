@@ -43,6 +43,7 @@ struct WatchLatencyResult {
   uint64_t before_ack = 0;     // delivered before the write's acknowledgement
   double seconds = 0;          // the writing phase
   std::string first_error;
+  std::string subscriber_error;  // the first watch the server ended, if any
 };
 
 // Progress while running: notifications received so far.

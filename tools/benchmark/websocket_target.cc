@@ -1,6 +1,7 @@
 // JSON-RPC 2.0 over one /stream WebSocket: kv/set and kv/get, one request
 // at a time (notifications, if any, are skipped).
 #include <boost/beast/websocket.hpp>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "rapidjson/document.h"
@@ -25,19 +26,23 @@ std::string Quoted(const std::string& s) {
 
 class WebSocket final : public Target {
  public:
-  explicit WebSocket(const TargetOptions& o) : options_(o), ws_(ioc_) {}
+  explicit WebSocket(const TargetOptions& o) : options_(o) {}
 
   absl::Status Connect() {
-    absl::Status s = ConnectStream(ioc_, options_.endpoint, options_.timeout, &ws_.next_layer());
-    if (!s.ok()) return s;
+    ws_.emplace(ioc_);
+    absl::Status s = ConnectStream(ioc_, options_.endpoint, options_.timeout, &ws_->next_layer());
+    if (!s.ok()) return Broken(s);
     std::string key = options_.api_key;
-    ws_.set_option(websocket::stream_base::decorator([key](websocket::request_type& req) {
+    ws_->set_option(websocket::stream_base::decorator([key](websocket::request_type& req) {
       if (!key.empty()) req.set(beast::http::field::authorization, "Bearer " + key);
     }));
     beast::error_code ec;
-    ws_.handshake(options_.endpoint, "/stream", ec);
-    if (ec) return absl::UnavailableError(absl::StrCat(options_.endpoint, "/stream: ", ec.message()));
-    ws_.text(true);
+    beast::get_lowest_layer(*ws_).expires_after(options_.timeout);
+    ws_->async_handshake(options_.endpoint, "/stream", [&ec](beast::error_code e) { ec = e; });
+    if (RunToCompletion(ioc_, ec)) {
+      return Broken(absl::UnavailableError(absl::StrCat(options_.endpoint, "/stream: ", ec.message())));
+    }
+    ws_->text(true);
     return absl::OkStatus();
   }
 
@@ -61,19 +66,34 @@ class WebSocket final : public Target {
   }
 
  private:
-  // The answer to one request (an object with "result"), or its error.
+  // The connection failed: the next call reconnects.
+  absl::Status Broken(absl::Status s) {
+    ws_.reset();
+    return s;
+  }
+
+  // The answer to one request (an object with "result"), or its error;
+  // the whole exchange within the timeout.
   absl::StatusOr<std::unique_ptr<rapidjson::Document>> Call(const char* method,
                                                              const std::string& params) {
+    if (!ws_) {
+      absl::Status s = Connect();
+      if (!s.ok()) return s;
+    }
     int64_t id = ++next_id_;
     std::string req = absl::StrCat("{\"jsonrpc\":\"2.0\",\"id\":", id, ",\"method\":\"", method,
                                    "\",\"params\":", params, "}");
     beast::error_code ec;
-    ws_.write(boost::asio::buffer(req), ec);
+    beast::get_lowest_layer(*ws_).expires_after(options_.timeout);
+    ws_->async_write(boost::asio::buffer(req), [&ec](beast::error_code e, size_t) { ec = e; });
+    RunToCompletion(ioc_, ec);
     for (;;) {
-      if (ec) return absl::UnavailableError(absl::StrCat(options_.endpoint, "/stream: ", ec.message()));
+      if (ec) {
+        return Broken(absl::UnavailableError(absl::StrCat(options_.endpoint, "/stream: ", ec.message())));
+      }
       buffer_.clear();
-      ws_.read(buffer_, ec);
-      if (ec) continue;
+      ws_->async_read(buffer_, [&ec](beast::error_code e, size_t) { ec = e; });
+      if (RunToCompletion(ioc_, ec)) continue;
       auto d = std::make_unique<rapidjson::Document>();
       std::string text = beast::buffers_to_string(buffer_.data());
       d->Parse(text.data(), text.size());
@@ -90,7 +110,7 @@ class WebSocket final : public Target {
 
   const TargetOptions options_;
   boost::asio::io_context ioc_;
-  websocket::stream<beast::tcp_stream> ws_;
+  std::optional<websocket::stream<beast::tcp_stream>> ws_;
   beast::flat_buffer buffer_;
   int64_t next_id_ = 0;
 };

@@ -142,7 +142,9 @@ absl::Status Changes(Env& env, const Operands&) {
     absl::StatusOr<v1::ChangesResponse> page = env.client.Changes(req);
     if (!page.ok()) return page.status();
     if (!out.Take(*page)) break;
-    if (page->changes_size() == 0 && !FLAGS_follow) break;  // up to date
+    // Up to date: a short page is the last one (on a busy namespace pages
+    // would never be empty).
+    if (page->changes_size() < FLAGS_page_size && !FLAGS_follow) break;
     req.set_since(page->next_seq());
   }
   out.Finish();

@@ -159,6 +159,10 @@ void PrintJson(const std::vector<Row>& rows, const v1::StatusResponse* leader) {
 
 // What is wrong, if anything: no leader, members that did not answer.
 absl::Status Verdict(const std::vector<Row>& rows, bool leader) {
+  // A refused key is no outage: say so, with its own exit code.
+  for (const Row& r : rows) {
+    if (!r.error.ok() && ExitCodeOf(r.error) == kAuth) return r.error;
+  }
   std::vector<std::string> problems;
   if (!leader) problems.push_back("no leader known");
   for (const Row& r : rows) {

@@ -48,10 +48,11 @@ absl::StatusOr<std::string> Key() {
 
 absl::StatusOr<std::chrono::milliseconds> Timeout() {
   absl::Duration d;
-  if (!absl::ParseDuration(FLAGS_timeout, &d) || d <= absl::ZeroDuration()) {
+  if (!absl::ParseDuration(FLAGS_timeout, &d) || d <= absl::ZeroDuration() ||
+      d > absl::Hours(24)) {
     return UsageError(
         absl::StrCat("--timeout=", FLAGS_timeout,
-                     ": want a duration with a unit (500ms, 5s, 1m)"));
+                     ": want a duration with a unit (500ms, 5s, 1m), at most 24h"));
   }
   return std::chrono::milliseconds(
       std::max<int64_t>(1, absl::ToInt64Milliseconds(d)));
