@@ -9,11 +9,19 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bazel build //concordance:concordance //tools:concordancectl 2>/dev/null || exit 1
 export PATH=$PWD/bazel-bin/tools:$PWD/bazel-bin/concordance:$PATH
+for port in 4101 4102 4103 4104 4111; do
+  if curl -s -o /dev/null "http://127.0.0.1:$port/api/v1/health"; then
+    echo "port $port is in use: stop what serves it first" >&2
+    exit 1
+  fi
+done
 SCRATCH=$(mktemp -d /tmp/concordance-ops.XXXXXX)
 cd "$SCRATCH"
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$SCRATCH"' EXIT
+# Every node started is recorded, so that all of them (restarted ones too)
+# are stopped at the end.
+trap 'kill $(cat "$SCRATCH/pids" 2>/dev/null) 2>/dev/null; wait 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 
-show() { echo "\$ $*"; eval "$@" 2>&1; local rc=$?; [[ $rc == 0 ]] || echo "(exit $rc)"; }
+show() { echo "\$ $*"; timeout 60 bash -c "$*" 2>&1; local rc=$?; [[ $rc == 0 ]] || echo "(exit $rc)"; }
 # Waits (up to 30 s) until every member answers and one leads.
 healthy() { for _ in $(seq 300); do concordancectl cluster status >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 ready() { for _ in $(seq 300); do curl -sf "http://$1/api/v1/ready" >/dev/null && return 0; sleep 0.1; done; return 1; }
@@ -24,6 +32,15 @@ KEYS="--api-key-file=keys/api.key --agent-key-file=keys/agent.key --peer-key-fil
 start() {  # n [more flags]
   local n=$1; shift
   concordance --node-id=node$n --listen=127.0.0.1:410$n --data-dir=node$n $KEYS "$@" 2>>node$n.log &
+  echo $! >> pids
+  echo $! > pid.node$n
+}
+# Stops node n with `signal` and waits until it has exited.
+stop() {  # n signal
+  local pid
+  pid=$(cat pid.node$1)
+  kill -"$2" "$pid"
+  wait "$pid" 2>/dev/null
 }
 start 1 --bootstrap; ready 127.0.0.1:4101
 start 2 --join=127.0.0.1:4101
@@ -42,7 +59,7 @@ echo; echo "## Rolling upgrade"
 leader() { concordancectl cluster status -o json | /usr/bin/python3 -c 'import json,sys; print([m["nodeId"] for m in json.load(sys.stdin)["members"] if m["role"] == "leader"][0])'; }
 upgrade() {  # node number
   local n=$1
-  pkill -TERM -f -- "--node-id=node$n " ; while pgrep -f -- "--node-id=node$n " >/dev/null; do sleep 0.1; done
+  stop "$n" TERM
   start "$n"   # the new binary, the same data dir and flags (no --join needed)
   show 'until concordancectl cluster status > /dev/null 2>&1; do sleep 0.5; done'
 }
@@ -61,11 +78,12 @@ show concordancectl cluster status
 show concordancectl get tenant:acme/settings theme -o json
 
 echo; echo "## Replacing a failed node"
-{ pkill -KILL -f -- "--node-id=node3 "; wait; } 2>/dev/null; while pgrep -f -- "--node-id=node3 " >/dev/null; do sleep 0.1; done
+stop 3 KILL 2>/dev/null
 echo "(node3 killed with SIGKILL)"
 show concordancectl cluster status
 show concordancectl member remove node3
 concordance --node-id=node4 --listen=127.0.0.1:4104 --data-dir=node4 $KEYS --join=127.0.0.1:4101 2>>node4.log &
+echo $! >> pids
 echo "(node4 started with an empty data dir and --join=127.0.0.1:4101)"
 export CONCORDANCE_ENDPOINTS=127.0.0.1:4101,127.0.0.1:4102,127.0.0.1:4104
 show "$VOTERS3"
@@ -75,6 +93,7 @@ echo; echo "## Backup and restore"
 show concordancectl snapshot save backup.db
 show "sqlite3 backup.db 'PRAGMA integrity_check' 2>/dev/null || /usr/bin/python3 -c \"import sqlite3; print(sqlite3.connect('backup.db').execute('PRAGMA integrity_check').fetchone()[0])\""
 concordance --node-id=restored1 --listen=127.0.0.1:4111 --data-dir=restored1 $KEYS --bootstrap --restore=backup.db 2>>restored1.log &
+echo $! >> pids
 echo "(restored1 started: --bootstrap --restore=backup.db on 127.0.0.1:4111)"
 ready 127.0.0.1:4111
 show concordancectl --endpoints=127.0.0.1:4111 get tenant:acme/settings theme
