@@ -16,15 +16,9 @@
 #include <vector>
 
 #include "concordance/node_server.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_replace.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
-#include "util/version.h"
-
-DECLARE_bool(help);
-DECLARE_bool(helpshort);
-DECLARE_bool(version);
+#include "util/flag_help.h"
 
 DEFINE_string(node_id, "", "this node's id (default: the one recorded in --data-dir, else node1)");
 DEFINE_string(listen, "127.0.0.1:4100", "host:port to serve HTTP, WebSocket and peers on");
@@ -216,28 +210,13 @@ bool OptionsFromFlags(concordance::NodeOptions* out) {
   return true;
 }
 
-// --help: Concordance's own flags (those defined in this file), then a
-// pointer to the logging library's. gflags' own --help would list every
-// linked-in library's flags first and exit 1.
-void PrintHelp() {
-  std::vector<gflags::CommandLineFlagInfo> flags;
-  gflags::GetAllFlags(&flags);
-  printf("concordance %s: one node of a replicated, multi-tenant configuration store.\n\n"
-         "Usage:\n"
-         "  concordance --bootstrap --listen=127.0.0.1:4100 --data-dir=./data\n"
-         "  concordance --join=HOST:PORT --node-id=ID --listen=HOST:PORT --data-dir=DIR\n\n"
-         "Flags (spelled with dashes or underscores):\n",
-         concordance::Version());
-  for (const gflags::CommandLineFlagInfo& f : flags) {
-    if (!absl::EndsWith(f.filename, "concordance/main.cc")) continue;
-    std::string name = absl::StrReplaceAll(f.name, {{"_", "-"}});
-    std::string value = f.type == "string" ? "\"" + f.default_value + "\"" : f.default_value;
-    printf("  --%s (default %s)\n      %s\n", name.c_str(), value.c_str(), f.description.c_str());
-  }
-  printf("\nAlso: --version; logging: --log_dir=DIR (default: stderr), --v=N, --minloglevel=N;\n"
-         "--helpfull lists every flag of every library.\n"
-         "Docs: README.md, docs/operations.md.\n");
-}
+constexpr char kUsage[] =
+    "One node of a replicated, multi-tenant configuration store.\n\n"
+    "Usage:\n"
+    "  concordance --bootstrap --listen=127.0.0.1:4100 --data-dir=./data\n"
+    "  concordance --join=HOST:PORT --node-id=ID --listen=HOST:PORT --data-dir=DIR\n\n"
+    "Logging: --log_dir=DIR (default: stderr), --v=N, --minloglevel=N.\n"
+    "Docs: README.md, docs/operations.md.\n";
 
 }  // namespace
 
@@ -251,16 +230,7 @@ int main(int argc, char** argv) {
   mallopt(M_TOP_PAD, 4 << 20);
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   gflags::SetUsageMessage("concordance --bootstrap --listen=127.0.0.1:4100 --data-dir=./data");
-  gflags::ParseCommandLineNonHelpFlags(&argc, &argv, true);
-  if (FLAGS_help || FLAGS_helpshort) {
-    PrintHelp();
-    return 0;
-  }
-  if (FLAGS_version) {
-    printf("concordance %s (commit %s)\n", concordance::Version(), concordance::Commit());
-    return 0;
-  }
-  gflags::HandleCommandLineHelpFlags();  // --helpfull, --helpmatch=...
+  concordance::ParseFlagsWithHelp(&argc, &argv, "concordance", kUsage, "concordance/main.cc");
   // Logs go to stderr unless --log_dir is given (glog would otherwise pick
   // up GOOGLE_LOG_DIR or TEST_TMPDIR from the environment).
   FLAGS_logtostderr = gflags::GetCommandLineFlagInfoOrDie("log_dir").is_default;

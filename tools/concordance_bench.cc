@@ -41,7 +41,7 @@
 #include "tools/benchmark/target.h"
 #include "tools/benchmark/watch_latency.h"
 #include "tools/benchmark/workload.h"
-#include "util/version.h"
+#include "util/flag_help.h"
 
 DEFINE_string(endpoints, "127.0.0.1:4100", "comma-separated host:port; connections go round-robin");
 DEFINE_string(protocol, "grpc", "grpc, http (REST), websocket (JSON-RPC on /stream) or etcd (its JSON gateway)");
@@ -63,8 +63,6 @@ DEFINE_int32(timeout_ms, 10000, "deadline of one request");
 DEFINE_string(server_pids, "", "comma-separated pids of the servers, to report their CPU per operation");
 DEFINE_string(progress, "auto", "progress line on stderr: auto (on a terminal), always or never");
 DEFINE_bool(json, false, "print the result as one JSON object");
-
-DECLARE_bool(version);
 
 namespace concordance::benchmark {
 namespace {
@@ -256,10 +254,13 @@ int Main() {
 }  // namespace concordance::benchmark
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage(
-      "concordance-bench --workload=put|get|mixed|cas-contention|watch-latency "
-      "--protocol=grpc|http|websocket|etcd --endpoints=HOST:PORT,... --connections=N --duration=S");
-  gflags::SetVersionString(concordance::Version());
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  gflags::SetUsageMessage("concordance-bench --workload=W --protocol=P --endpoints=HOST:PORT,...");
+  concordance::ParseFlagsWithHelp(
+      &argc, &argv, "concordance-bench",
+      "A load generator for Concordance (and etcd's JSON gateway).\n\n"
+      "Usage:\n"
+      "  concordance-bench --workload=put|get|mixed|cas-contention|watch-latency\n"
+      "      --protocol=grpc|http|websocket|etcd --endpoints=HOST:PORT,... --connections=N --duration=S\n",
+      "tools/concordance_bench.cc");
   return concordance::benchmark::Main();
 }

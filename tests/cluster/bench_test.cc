@@ -60,6 +60,19 @@ int64_t Int(const rapidjson::Document& d, const char* name) {
   return d.IsObject() && d.HasMember(name) && d[name].IsNumber() ? d[name].GetInt64() : -1;
 }
 
+TEST(BenchTest, HelpListsItsOwnFlagsAndExitsZero) {
+  std::string log = MakeTempDir("help") + "/help.log";
+  Process p;
+  ASSERT_TRUE(p.Start(RunfilePath("tools/concordance-bench"), {"--help"}, log));
+  int status = p.Wait(std::chrono::seconds(10));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::string out = p.ReadLog();
+  for (const char* flag : {"--workload", "--protocol", "--rate", "--subscribers", "--watch-shape"}) {
+    EXPECT_NE(out.find(std::string("  ") + flag + " (default"), std::string::npos) << flag << "\n" << out;
+  }
+  EXPECT_EQ(out.find("--flagfile"), std::string::npos) << "no gflags housekeeping flags";
+}
+
 TEST(BenchTest, APutRunMatchesTheLeadersProposalsAndRequests) {
   TestCluster c(kSteadyTiming);
   ASSERT_TRUE(c.Start(3));
