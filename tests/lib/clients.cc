@@ -97,6 +97,7 @@ HttpResult HttpClient::Request(const std::string& method, const std::string& tar
     parser.body_limit(256 << 20);
     bool done = false;
     beast::error_code ec;
+    out.sent = true;
     http::async_write(*impl_->stream, req, [&](beast::error_code e, size_t) {
       if (e) {
         ec = e;

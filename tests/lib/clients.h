@@ -17,6 +17,7 @@ struct HttpResult {
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   std::string error;
+  bool sent = false;  // the request left (false: the connection failed first)
 };
 
 // Thread-safe: concurrent callers take turns on the one connection.

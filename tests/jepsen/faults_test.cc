@@ -1,0 +1,118 @@
+// Real 3-node clusters under faults, judged by their histories: clients
+// issue linearizable gets, puts, CAS and deletes over REST while a nemesis
+// kills and pauses nodes; afterwards the history must be linearizable
+// (every acknowledged write present or superseded: the final reads are part
+// of it) and the nodes must converge to one state hash.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/jepsen/history_client.h"
+#include "tests/jepsen/linearizability.h"
+#include "tests/lib/cluster.h"
+
+namespace concordance::jepsen {
+namespace {
+
+using testing::TestCluster;
+using testing::WaitFor;
+using std::chrono::milliseconds;
+
+constexpr int kKeys = 50;  // independent keys keep each key's search small (Jepsen's "independent")
+constexpr int kClients = 4;
+
+struct RunResult {
+  std::vector<Operation> history;
+  int indeterminate = 0;
+};
+
+// Clients run until `stop`; then every key is read once more.
+RunResult RunClients(TestCluster& c, const std::string& ns, const std::atomic<bool>& stop) {
+  std::vector<int> ports;
+  for (int i = 0; i < c.size(); ++i) ports.push_back(c.node(i).port());
+  std::vector<std::unique_ptr<HistoryClient>> clients;
+  for (int i = 0; i < kClients; ++i) clients.push_back(std::make_unique<HistoryClient>(i, ports, ns, c.Auth()));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      std::minstd_rand rng(1000 + i);
+      while (!stop.load()) clients[i]->RandomOperation(&rng, kKeys);
+    });
+  }
+  for (auto& t : threads) t.join();
+  RunResult run;
+  for (int k = 0; k < kKeys; ++k) {
+    // The final reads must answer: retry until one does (they are reads).
+    EXPECT_TRUE(WaitFor([&] { return clients[0]->Get("k" + std::to_string(k)).outcome != Outcome::kIndeterminate; },
+                        std::chrono::seconds(20)));
+  }
+  for (auto& cl : clients) {
+    for (const Operation& op : cl->history()) {
+      run.history.push_back(op);
+      run.indeterminate += op.outcome == Outcome::kIndeterminate && op.kind != OpKind::kGet;
+    }
+  }
+  return run;
+}
+
+// The operations of `key`, one per line, into the test's outputs (kept by
+// Bazel in bazel-testlogs/.../test.outputs) for reading a failure.
+void SaveHistoryOf(const std::vector<Operation>& history, const std::string& key) {
+  const char* dir = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  if (dir == nullptr) return;
+  std::ofstream out(std::string(dir) + "/history-" + key + ".txt");
+  for (const Operation& op : history) {
+    if (op.key == key) out << Describe(op) << "\n";
+  }
+}
+
+void ExpectLinearizableAndConverged(TestCluster& c, const RunResult& run) {
+  Verdict v = CheckLinearizable(run.history);
+  if (!v.linearizable || !v.complete) SaveHistoryOf(run.history, v.key);
+  EXPECT_TRUE(v.complete) << "the search ran out of budget on " << v.key;
+  EXPECT_TRUE(v.linearizable) << v.key << ": " << v.explanation;
+  std::string detail;
+  EXPECT_TRUE(c.WaitConverged(std::chrono::seconds(20), &detail)) << detail;
+  int acknowledged = 0;
+  for (const Operation& op : run.history) acknowledged += op.kind != OpKind::kGet && op.outcome == Outcome::kOk;
+  ::testing::Test::RecordProperty("operations", static_cast<int>(run.history.size()));
+  ::testing::Test::RecordProperty("acknowledged_writes", acknowledged);
+  ::testing::Test::RecordProperty("indeterminate_writes", run.indeterminate);
+  EXPECT_GT(acknowledged, 50) << "too few writes to judge";
+}
+
+// kill -9 of the leader, restart; then SIGSTOP of the new leader for
+// longer than an election timeout, SIGCONT.
+TEST(FaultsTest, KillTheLeaderThenPauseTheNext) {
+  TestCluster c;
+  ASSERT_TRUE(c.Start(3));
+  ASSERT_GE(c.WaitLeader(), 0);
+  std::atomic<bool> stop{false};
+  std::thread nemesis([&] {
+    std::this_thread::sleep_for(milliseconds(1500));  // load before the fault: a schedule, not a wait for an event
+    int leader = c.WaitLeader();
+    if (leader >= 0) {
+      c.node(leader).Kill();
+      std::this_thread::sleep_for(milliseconds(1500));
+      EXPECT_TRUE(c.Restart(leader));
+    }
+    int next = c.WaitLeader();
+    if (next >= 0) {
+      c.node(next).Signal(SIGSTOP);
+      std::this_thread::sleep_for(milliseconds(1000));  // > the 300 ms election timeout
+      c.node(next).Signal(SIGCONT);
+    }
+    std::this_thread::sleep_for(milliseconds(1500));
+    stop.store(true);
+  });
+  RunResult run = RunClients(c, "tenant:jepsen/kill", stop);
+  nemesis.join();
+  ExpectLinearizableAndConverged(c, run);
+}
+
+}  // namespace
+}  // namespace concordance::jepsen
