@@ -35,7 +35,10 @@ testing::HttpResult HistoryClient::Send(int port, const std::string& method, con
                                         const std::string& body) {
   for (int hop = 0;; ++hop) {
     auto& c = connections_[port];
-    if (!c) c = std::make_unique<testing::HttpClient>("127.0.0.1", port);
+    if (!c) {
+      c = std::make_unique<testing::HttpClient>("127.0.0.1", port);
+      c->set_resend_on_closed(false);  // never send a write twice
+    }
     testing::HttpResult r = c->Request(method, target, body, auth_, kTimeout);
     if (r.status == 0) connections_.erase(port);  // reconnect next time
     if (r.status != 307 || hop == 3) return r;

@@ -116,7 +116,7 @@ HttpResult HttpClient::Request(const std::string& method, const std::string& tar
     if (ec) {
       impl_->stream.reset();
       // A kept-alive connection the server closed: retry once on a new one.
-      if (!fresh && attempt == 0) continue;
+      if (!fresh && attempt == 0 && resend_on_closed_) continue;
       out.error = ec.message();
       return out;
     }

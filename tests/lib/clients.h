@@ -35,8 +35,13 @@ class HttpClient {
   std::string Raw(const std::string& bytes,
                   std::chrono::milliseconds timeout = std::chrono::seconds(5));
   int port() const { return port_; }
+  // By default a request that fails on a kept-alive connection the server
+  // closed is sent once more on a new one; off, it fails (a history client
+  // must not send a write twice).
+  void set_resend_on_closed(bool on) { resend_on_closed_ = on; }
 
  private:
+  bool resend_on_closed_ = true;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string host_;
