@@ -152,5 +152,38 @@ TEST(FaultsTest, TransferLeadershipInALoop) {
   });
 }
 
+// A follower paused (SIGSTOP) for four election timeouts, then resumed: it
+// must not disrupt the leader when it wakes (pre-vote) and must catch up.
+TEST(FaultsTest, PauseAFollowerBeyondTheElectionTimeout) {
+  RunScenario("tenant:jepsen/pausefollower", [](TestCluster& c) {
+    for (int round = 0; round < 2; ++round) {
+      int leader = c.WaitLeader();
+      if (leader < 0) continue;
+      int follower = (leader + 1 + round) % c.size();
+      c.node(follower).Signal(SIGSTOP);
+      std::this_thread::sleep_for(milliseconds(1200));
+      c.node(follower).Signal(SIGCONT);
+      std::this_thread::sleep_for(milliseconds(500));
+    }
+  });
+}
+
+// Membership under load: a follower is removed and killed, and a new node
+// joins in its place through the leader (it catches up from the log or a
+// snapshot while clients write).
+TEST(FaultsTest, RemoveAFollowerAndAddAReplacement) {
+  RunScenario("tenant:jepsen/membership", [](TestCluster& c) {
+    int leader = c.WaitLeader();
+    ASSERT_GE(leader, 0);
+    int gone = (leader + 1) % c.size();
+    testing::HttpResult r =
+        c.Request(leader, "POST", "/api/v1/cluster/remove", "{\"nodeId\":\"" + c.id(gone) + "\"}");
+    EXPECT_EQ(r.status, 200) << r.body;
+    c.node(gone).Kill();
+    EXPECT_NE(c.AddNode("jepsen-new", (leader + 2) % c.size()), nullptr);
+    EXPECT_TRUE(c.WaitVoters(3));
+  });
+}
+
 }  // namespace
 }  // namespace concordance::jepsen
