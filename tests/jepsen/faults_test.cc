@@ -86,13 +86,13 @@ void ExpectLinearizableAndConverged(TestCluster& c, const RunResult& run) {
   EXPECT_GT(acknowledged, 50) << "too few writes to judge";
 }
 
-// Runs clients on a fresh 3-node cluster while `nemesis` (given the
+// Runs clients on a fresh cluster (3 nodes unless told) while `nemesis` (given the
 // cluster) injects its faults; the clients stop when it returns. Then the
 // checks. Faults follow a schedule (sleeps between them are the schedule,
 // not synchronisation: the clients run throughout).
-void RunScenario(const std::string& ns, const std::function<void(TestCluster&)>& nemesis) {
+void RunScenario(const std::string& ns, const std::function<void(TestCluster&)>& nemesis, int nodes = 3) {
   TestCluster c;
-  ASSERT_TRUE(c.Start(3));
+  ASSERT_TRUE(c.Start(nodes));
   ASSERT_GE(c.WaitLeader(), 0);
   std::atomic<bool> stop{false};
   std::thread faults([&] {
@@ -183,6 +183,25 @@ TEST(FaultsTest, RemoveAFollowerAndAddAReplacement) {
     EXPECT_NE(c.AddNode("jepsen-new", (leader + 2) % c.size()), nullptr);
     EXPECT_TRUE(c.WaitVoters(3));
   });
+}
+
+// Five nodes: two killed at once (the leader among them), a quorum of
+// three goes on; both restarted.
+TEST(FaultsTest, FiveNodesLoseTwoIncludingTheLeader) {
+  RunScenario(
+      "tenant:jepsen/five",
+      [](TestCluster& c) {
+        int leader = c.WaitLeader();
+        if (leader < 0) return;
+        int other = (leader + 2) % c.size();
+        c.node(leader).Kill();
+        c.node(other).Kill();
+        EXPECT_GE(c.WaitLeader(std::chrono::seconds(10)), 0) << "three of five elect a leader";
+        std::this_thread::sleep_for(milliseconds(1000));
+        EXPECT_TRUE(c.Restart(leader));
+        EXPECT_TRUE(c.Restart(other));
+      },
+      5);
 }
 
 }  // namespace
