@@ -1,5 +1,5 @@
-// Real 3-node clusters under faults, judged by their histories: clients
-// issue linearizable gets, puts, CAS and deletes over REST while a nemesis
+// Real clusters under faults, judged by their histories: clients issue
+// linearizable gets, puts, CAS and deletes over REST and gRPC while a nemesis
 // kills and pauses nodes; afterwards the history must be linearizable
 // (every acknowledged write present or superseded: the final reads are part
 // of it) and the nodes must converge to one state hash.
@@ -34,9 +34,17 @@ struct RunResult {
 // Clients run until `stop`; then every key is read once more.
 RunResult RunClients(TestCluster& c, const std::string& ns, const std::atomic<bool>& stop) {
   std::vector<int> ports;
-  for (int i = 0; i < c.size(); ++i) ports.push_back(c.node(i).port());
+  std::vector<std::string> addresses;
+  for (int i = 0; i < c.size(); ++i) {
+    ports.push_back(c.node(i).port());
+    addresses.push_back(c.node(i).address());
+  }
+  // Half the clients speak REST, half gRPC, on the same keys.
   std::vector<std::unique_ptr<HistoryClient>> clients;
-  for (int i = 0; i < kClients; ++i) clients.push_back(std::make_unique<HistoryClient>(i, ports, ns, c.Auth()));
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<HistoryClient>(
+        i, i % 2 == 0 ? RestTransport(ports, ns, c.Auth()) : GrpcTransport(addresses, ns, TestCluster::kApiKey)));
+  }
   std::vector<std::thread> threads;
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&, i] {
@@ -78,8 +86,14 @@ void ExpectLinearizableAndConverged(TestCluster& c, const RunResult& run) {
   EXPECT_TRUE(v.linearizable) << v.key << ": " << v.explanation;
   std::string detail;
   EXPECT_TRUE(c.WaitConverged(std::chrono::seconds(20), &detail)) << detail;
-  int acknowledged = 0;
-  for (const Operation& op : run.history) acknowledged += op.kind != OpKind::kGet && op.outcome == Outcome::kOk;
+  int acknowledged = 0, over_grpc = 0;
+  for (const Operation& op : run.history) {
+    bool acked = op.kind != OpKind::kGet && op.outcome == Outcome::kOk;
+    acknowledged += acked;
+    over_grpc += acked && op.client % 2 == 1;  // odd clients speak gRPC
+  }
+  ::testing::Test::RecordProperty("acknowledged_writes_over_grpc", over_grpc);
+  EXPECT_GT(over_grpc, 20) << "the gRPC clients hardly wrote";
   ::testing::Test::RecordProperty("operations", static_cast<int>(run.history.size()));
   ::testing::Test::RecordProperty("acknowledged_writes", acknowledged);
   ::testing::Test::RecordProperty("indeterminate_writes", run.indeterminate);
