@@ -218,5 +218,33 @@ TEST(FaultsTest, FiveNodesLoseTwoIncludingTheLeader) {
       5);
 }
 
+// The leader killed three times in a row, each time restarted once a new
+// one leads.
+TEST(FaultsTest, KillTheLeaderRepeatedly) {
+  RunScenario("tenant:jepsen/killleader3", [](TestCluster& c) {
+    for (int round = 0; round < 3; ++round) {
+      int leader = c.WaitLeader();
+      if (leader < 0) continue;
+      c.node(leader).Kill();
+      EXPECT_GE(c.WaitLeader(std::chrono::seconds(10)), 0);
+      EXPECT_TRUE(c.Restart(leader));
+      std::this_thread::sleep_for(milliseconds(500));
+    }
+  });
+}
+
+// A rolling restart with graceful stops (SIGTERM) while clients write:
+// requests in flight at a stop are answered or failed, never lost.
+TEST(FaultsTest, RollingRestartWithGracefulStops) {
+  RunScenario("tenant:jepsen/rolling", [](TestCluster& c) {
+    for (int i = 0; i < c.size(); ++i) {
+      EXPECT_EQ(c.node(i).Stop(), 0) << "a graceful stop exits 0";
+      EXPECT_TRUE(c.Restart(i));
+      EXPECT_GE(c.WaitLeader(std::chrono::seconds(10)), 0);
+      std::this_thread::sleep_for(milliseconds(300));
+    }
+  });
+}
+
 }  // namespace
 }  // namespace concordance::jepsen
