@@ -11,10 +11,13 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
+
 #include "gtest/gtest.h"
 #include "tests/jepsen/history_client.h"
 #include "tests/jepsen/linearizability.h"
 #include "tests/lib/cluster.h"
+#include "tools/client/client.h"
 
 namespace concordance::jepsen {
 namespace {
@@ -100,6 +103,102 @@ void ExpectLinearizableAndConverged(TestCluster& c, const RunResult& run) {
   EXPECT_GT(acknowledged, 50) << "too few writes to judge";
 }
 
+// A gRPC watch of a tenant from seq 0, starting on node `start` and
+// resuming on the next node when its node fails (//tools/client's Watcher
+// resumes from the last seq it delivered). Records every event's seq.
+class WatchRecorder {
+ public:
+  WatchRecorder(TestCluster& c, int start, const std::string& tenant) {
+    client::Options o;
+    for (int i = 0; i < c.size(); ++i) o.endpoints.push_back(c.node((start + i) % c.size()).address());
+    o.key = TestCluster::kApiKey;
+    o.attempt_timeout = std::chrono::seconds(3);
+    o.retry_for = std::chrono::seconds(30);
+    client_ = std::make_unique<client::Client>(o);
+    v1::WatchRequest req;
+    req.set_tenant(tenant);
+    req.set_from_seq(0);
+    watcher_ = client_->Watch(req);
+    thread_ = std::thread([this] {
+      v1::WatchResponse r;
+      for (;;) {
+        absl::Status s = watcher_->Next(&r);
+        absl::MutexLock l(&mu_);
+        if (!s.ok()) {
+          if (!absl::IsCancelled(s)) error_ = s;
+          return;
+        }
+        for (const v1::ChangeEvent& e : r.events()) seqs_.push_back(e.seq());
+      }
+    });
+  }
+  ~WatchRecorder() { Stop(); }
+
+  int64_t last() {
+    absl::MutexLock l(&mu_);
+    return seqs_.empty() ? 0 : seqs_.back();
+  }
+  void Stop() {
+    if (!thread_.joinable()) return;
+    watcher_->Cancel();
+    thread_.join();
+  }
+  std::vector<int64_t> seqs() {
+    absl::MutexLock l(&mu_);
+    return seqs_;
+  }
+  absl::Status error() {
+    absl::MutexLock l(&mu_);
+    return error_;
+  }
+
+ private:
+  std::unique_ptr<client::Client> client_;
+  std::unique_ptr<client::Watcher> watcher_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::vector<int64_t> seqs_;
+  absl::Status error_;
+};
+
+// Every watcher delivered exactly the tenant's changelog: each seq once, in
+// order, none missing (across the resumes its node's faults forced).
+void ExpectEveryWatcherSawTheChangelog(TestCluster& c, const std::string& tenant,
+                                       std::vector<std::unique_ptr<WatchRecorder>>& watchers) {
+  client::Options o;
+  for (int i = 0; i < c.size(); ++i) o.endpoints.push_back(c.node(i).address());
+  o.key = TestCluster::kApiKey;
+  client::Client cl(o);
+  std::vector<int64_t> changelog;
+  v1::ChangesRequest req;
+  req.set_tenant(tenant);
+  req.set_limit(1000);
+  for (int64_t since = 0;;) {
+    req.set_since(since);
+    auto page = cl.Changes(req);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const v1::ChangeEvent& e : page->changes()) changelog.push_back(e.seq());
+    if (page->changes_size() < 1000) break;
+    since = page->next_seq();
+  }
+  ASSERT_FALSE(changelog.empty());
+  for (size_t w = 0; w < watchers.size(); ++w) {
+    EXPECT_TRUE(WaitFor([&] { return watchers[w]->last() >= changelog.back() || !watchers[w]->error().ok(); },
+                        std::chrono::seconds(20)))
+        << "watcher " << w << " is at seq " << watchers[w]->last() << " of " << changelog.back();
+    watchers[w]->Stop();
+    EXPECT_TRUE(watchers[w]->error().ok()) << "watcher " << w << ": " << watchers[w]->error();
+    std::vector<int64_t> seen = watchers[w]->seqs();
+    EXPECT_EQ(seen.size(), changelog.size()) << "watcher " << w;
+    size_t differ = 0;
+    while (differ < seen.size() && differ < changelog.size() && seen[differ] == changelog[differ]) ++differ;
+    EXPECT_TRUE(seen == changelog) << "watcher " << w << " differs from the changelog at position " << differ
+                                   << (differ < seen.size() ? " (saw seq " + std::to_string(seen[differ]) + ")" : "")
+                                   << (differ < changelog.size() ? " (changelog " + std::to_string(changelog[differ]) + ")" : "");
+  }
+  ::testing::Test::RecordProperty("changelog_entries", static_cast<int>(changelog.size()));
+}
+
 // Runs clients on a fresh cluster (3 nodes unless told) while `nemesis` (given the
 // cluster) injects its faults; the clients stop when it returns. Then the
 // checks. Faults follow a schedule (sleeps between them are the schedule,
@@ -108,6 +207,9 @@ void RunScenario(const std::string& ns, const std::function<void(TestCluster&)>&
   TestCluster c;
   ASSERT_TRUE(c.Start(nodes));
   ASSERT_GE(c.WaitLeader(), 0);
+  const std::string tenant = ns.substr(7, ns.find('/') - 7);  // "tenant:X/…"
+  std::vector<std::unique_ptr<WatchRecorder>> watchers;
+  for (int i = 0; i < c.size(); ++i) watchers.push_back(std::make_unique<WatchRecorder>(c, i, tenant));
   std::atomic<bool> stop{false};
   std::thread faults([&] {
     std::this_thread::sleep_for(milliseconds(1000));  // load before the first fault
@@ -118,6 +220,7 @@ void RunScenario(const std::string& ns, const std::function<void(TestCluster&)>&
   RunResult run = RunClients(c, ns, stop);
   faults.join();
   ExpectLinearizableAndConverged(c, run);
+  ExpectEveryWatcherSawTheChangelog(c, tenant, watchers);
 }
 
 // kill -9 of the leader, restart; then SIGSTOP of the new leader for
