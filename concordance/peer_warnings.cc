@@ -16,7 +16,8 @@ int64_t Seconds(PeerWarnings::Clock::duration d) {
 
 }  // namespace
 
-std::vector<std::string> PeerWarnings::Observe(const View& view, Clock::time_point now) {
+std::vector<std::string> PeerWarnings::Observe(const View& view,
+                                               Clock::time_point now) {
   std::vector<std::string> lines;
   bool member = false;
   for (const Member& m : view.members) member |= m.node_id == view.self_id;
@@ -26,13 +27,17 @@ std::vector<std::string> PeerWarnings::Observe(const View& view, Clock::time_poi
       if (m.node_id == view.self_id) continue;
       std::string key = "peer " + m.node_id;
       seen.insert(key);
-      Track(key, !m.reachable, absl::StrCat("peer ", m.node_id, " at ", m.address, " is unreachable"),
-            absl::StrCat("peer ", m.node_id, " at ", m.address, " is reachable again"), now, &lines);
+      Track(key, !m.reachable,
+            absl::StrCat("peer ", m.node_id, " at ", m.address,
+                         " is unreachable"),
+            absl::StrCat("peer ", m.node_id, " at ", m.address,
+                         " is reachable again"),
+            now, &lines);
     }
     std::string quorum = QuorumProblem(view);
     seen.insert("quorum");
-    Track("quorum", !quorum.empty(), quorum, "a quorum is reachable and a leader known again", now,
-          &lines);
+    Track("quorum", !quorum.empty(), quorum,
+          "a quorum is reachable and a leader known again", now, &lines);
   }
   // Members that left the configuration (or this node left it): forget them.
   for (auto it = conditions_.begin(); it != conditions_.end();) {
@@ -55,34 +60,39 @@ std::string PeerWarnings::QuorumProblem(const View& view) {
   }
   int quorum = voters / 2 + 1;
   if (reachable < quorum) {
-    return absl::StrCat("quorum lost: ", reachable, " of ", voters, " voters reachable (",
-                        quorum, " needed; unreachable: ", absl::StrJoin(missing, ", "),
+    return absl::StrCat("quorum lost: ", reachable, " of ", voters,
+                        " voters reachable (", quorum,
+                        " needed; unreachable: ", absl::StrJoin(missing, ", "),
                         "); writes cannot commit");
   }
   if (view.leader_id.empty()) return "no leader is known; writes cannot commit";
   return "";
 }
 
-void PeerWarnings::Track(const std::string& key, bool bad, const std::string& what,
-                         const std::string& cleared, Clock::time_point now,
+void PeerWarnings::Track(const std::string& key, bool bad,
+                         const std::string& what, const std::string& cleared,
+                         Clock::time_point now,
                          std::vector<std::string>* lines) {
   auto it = conditions_.find(key);
   if (!bad) {
     if (it == conditions_.end()) return;
     if (it->second.last_warned) {
-      std::string line = absl::StrCat(cleared, " (after ", Seconds(now - it->second.since), " s)");
+      std::string line = absl::StrCat(cleared, " (after ",
+                                      Seconds(now - it->second.since), " s)");
       LOG(INFO) << line;
       lines->push_back(line);
     }
     conditions_.erase(it);
     return;
   }
-  if (it == conditions_.end()) it = conditions_.emplace(key, Condition{now, std::nullopt}).first;
+  if (it == conditions_.end())
+    it = conditions_.emplace(key, Condition{now, std::nullopt}).first;
   Condition& c = it->second;
   if (now - c.since < options_.grace) return;
   if (c.last_warned && now - *c.last_warned < options_.interval) return;
   c.last_warned = now;
-  std::string line = absl::StrCat(what, " (for ", Seconds(now - c.since), " s)");
+  std::string line =
+      absl::StrCat(what, " (for ", Seconds(now - c.since), " s)");
   LOG(WARNING) << line;
   lines->push_back(line);
 }

@@ -33,7 +33,7 @@ class PeerWarnings {
   };
   struct View {
     std::string self_id;
-    std::string leader_id;  // "" when none is known
+    std::string leader_id;        // "" when none is known
     std::vector<Member> members;  // the configuration, this node included
   };
 
@@ -50,8 +50,10 @@ class PeerWarnings {
   // Warns about `key` (true) or clears it (false); `what` says what is
   // wrong, `cleared` what is said when it ends after a warning.
   void Track(const std::string& key, bool bad, const std::string& what,
-             const std::string& cleared, Clock::time_point now, std::vector<std::string>* lines);
-  // "" when a quorum of voters is reachable and a leader is known, else why not.
+             const std::string& cleared, Clock::time_point now,
+             std::vector<std::string>* lines);
+  // "" when a quorum of voters is reachable and a leader is known, else why
+  // not.
   static std::string QuorumProblem(const View& view);
 
   Options options_;

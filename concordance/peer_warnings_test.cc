@@ -7,7 +7,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-PeerWarnings::View ThreeVoters(bool b_reachable, bool c_reachable, std::string leader = "a") {
+PeerWarnings::View ThreeVoters(bool b_reachable, bool c_reachable,
+                               std::string leader = "a") {
   PeerWarnings::View v;
   v.self_id = "a";
   v.leader_id = std::move(leader);
@@ -21,11 +22,15 @@ TEST(PeerWarningsTest, AnUnreachablePeerIsNamedAfterTheGraceThenEveryInterval) {
   PeerWarnings w({milliseconds(1000), milliseconds(5000)});
   auto t0 = PeerWarnings::Clock::time_point();
   EXPECT_TRUE(w.Observe(ThreeVoters(true, false), t0).empty());
-  EXPECT_TRUE(w.Observe(ThreeVoters(true, false), t0 + milliseconds(999)).empty()) << "grace";
+  EXPECT_TRUE(
+      w.Observe(ThreeVoters(true, false), t0 + milliseconds(999)).empty())
+      << "grace";
   auto lines = w.Observe(ThreeVoters(true, false), t0 + milliseconds(1000));
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0], "peer c at 127.0.0.1:3 is unreachable (for 1 s)");
-  EXPECT_TRUE(w.Observe(ThreeVoters(true, false), t0 + milliseconds(5999)).empty()) << "rate limit";
+  EXPECT_TRUE(
+      w.Observe(ThreeVoters(true, false), t0 + milliseconds(5999)).empty())
+      << "rate limit";
   lines = w.Observe(ThreeVoters(true, false), t0 + milliseconds(6000));
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0], "peer c at 127.0.0.1:3 is unreachable (for 6 s)");
@@ -38,8 +43,10 @@ TEST(PeerWarningsTest, ABlipShorterThanTheGraceSaysNothing) {
   PeerWarnings w({milliseconds(1000), milliseconds(5000)});
   auto t0 = PeerWarnings::Clock::time_point();
   EXPECT_TRUE(w.Observe(ThreeVoters(false, true), t0).empty());
-  EXPECT_TRUE(w.Observe(ThreeVoters(true, true), t0 + milliseconds(500)).empty());
-  EXPECT_TRUE(w.Observe(ThreeVoters(false, true), t0 + milliseconds(1200)).empty())
+  EXPECT_TRUE(
+      w.Observe(ThreeVoters(true, true), t0 + milliseconds(500)).empty());
+  EXPECT_TRUE(
+      w.Observe(ThreeVoters(false, true), t0 + milliseconds(1200)).empty())
       << "a new outage starts its own grace";
 }
 
@@ -49,14 +56,16 @@ TEST(PeerWarningsTest, LosingTheQuorumIsSaidWithWhoIsMissing) {
   auto lines = w.Observe(ThreeVoters(false, false, ""), t0);
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[2],
-            "quorum lost: 1 of 3 voters reachable (2 needed; unreachable: b, c); writes cannot "
+            "quorum lost: 1 of 3 voters reachable (2 needed; unreachable: b, "
+            "c); writes cannot "
             "commit (for 0 s)");
   lines = w.Observe(ThreeVoters(true, false, ""), t0 + milliseconds(100));
   ASSERT_EQ(lines.size(), 1u) << "b is back; the quorum line is rate-limited";
   EXPECT_EQ(lines[0], "peer b at 127.0.0.1:2 is reachable again (after 0 s)");
   lines = w.Observe(ThreeVoters(true, false, "b"), t0 + milliseconds(200));
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(lines[0], "a quorum is reachable and a leader known again (after 0 s)");
+  EXPECT_EQ(lines[0],
+            "a quorum is reachable and a leader known again (after 0 s)");
 }
 
 TEST(PeerWarningsTest, NothingIsSaidByANodeThatIsNoMember) {

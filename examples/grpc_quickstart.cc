@@ -28,12 +28,15 @@ std::unique_ptr<grpc::ClientContext> Context() {
 
 std::string Trailer(const grpc::ClientContext& ctx, const char* name) {
   auto it = ctx.GetServerTrailingMetadata().find(name);
-  return it == ctx.GetServerTrailingMetadata().end() ? "" : std::string(it->second.data(), it->second.size());
+  return it == ctx.GetServerTrailingMetadata().end()
+             ? ""
+             : std::string(it->second.data(), it->second.size());
 }
 
 int main(int argc, char** argv) {
   std::string target = argc > 1 ? argv[1] : "127.0.0.1:4100";
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   auto kv = v1::KV::NewStub(channel);
 
   v1::PutRequest put;
@@ -49,7 +52,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const int64_t seq = written.seq();
-  std::printf("put: version %lld, seq %lld\n", static_cast<long long>(written.version()),
+  std::printf("put: version %lld, seq %lld\n",
+              static_cast<long long>(written.version()),
               static_cast<long long>(seq));
 
   v1::GetRequest get;
@@ -59,15 +63,17 @@ int main(int argc, char** argv) {
   ctx = Context();
   s = kv->Get(ctx.get(), get, &entry);
   if (!s.ok()) return 1;
-  std::printf("get: %s = %s (version %lld, by %s)\n", entry.key().c_str(), entry.value().c_str(),
-              static_cast<long long>(entry.version()), entry.updated_by().c_str());
+  std::printf("get: %s = %s (version %lld, by %s)\n", entry.key().c_str(),
+              entry.value().c_str(), static_cast<long long>(entry.version()),
+              entry.updated_by().c_str());
 
   put.set_value("\"light\"");
   put.set_expected_version(written.version() + 5);  // not the current version
   ctx = Context();
   s = kv->Put(ctx.get(), put, &written);
-  std::printf("cas: %s, code %d (%s), current version %s\n", s.error_message().c_str(),
-              static_cast<int>(s.error_code()), Trailer(*ctx, "concordance-error-code").c_str(),
+  std::printf("cas: %s, code %d (%s), current version %s\n",
+              s.error_message().c_str(), static_cast<int>(s.error_code()),
+              Trailer(*ctx, "concordance-error-code").c_str(),
               Trailer(*ctx, "concordance-current-version").c_str());
 
   // Replay the tenant's changes from just before our write, then stop.
@@ -78,10 +84,13 @@ int main(int argc, char** argv) {
   ctx = Context();
   auto reader = watch->Watch(ctx.get(), req);
   v1::WatchResponse r;
-  if (reader->Read(&r)) std::printf("watch: subscribed; last applied seq %lld\n", static_cast<long long>(r.seq()));
+  if (reader->Read(&r))
+    std::printf("watch: subscribed; last applied seq %lld\n",
+                static_cast<long long>(r.seq()));
   if (reader->Read(&r)) {
     for (const v1::ChangeEvent& e : r.events()) {
-      std::printf("watch: seq %lld %s %s/%s = %s\n", static_cast<long long>(e.seq()), e.op().c_str(),
+      std::printf("watch: seq %lld %s %s/%s = %s\n",
+                  static_cast<long long>(e.seq()), e.op().c_str(),
                   e.namespace_().c_str(), e.key().c_str(), e.value().c_str());
     }
   }

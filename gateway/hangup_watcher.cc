@@ -24,13 +24,15 @@ absl::Status HangupWatcher::Start() {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (epoll_fd_ < 0 || wake_fd_ < 0) {
-    return absl::InternalError(absl::StrCat("cannot create the hang-up watcher: ", strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("cannot create the hang-up watcher: ", strerror(errno)));
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeId;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
-    return absl::InternalError(absl::StrCat("cannot create the hang-up watcher: ", strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("cannot create the hang-up watcher: ", strerror(errno)));
   }
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "grpc-links");
@@ -54,7 +56,8 @@ void HangupWatcher::Stop() {
   }
 }
 
-absl::StatusOr<uint64_t> HangupWatcher::Watch(int fd, std::function<void()> on_hangup) {
+absl::StatusOr<uint64_t> HangupWatcher::Watch(int fd,
+                                              std::function<void()> on_hangup) {
   absl::MutexLock l(&mu_);
   uint64_t id = next_id_++;
   epoll_event ev{};
@@ -63,7 +66,8 @@ absl::StatusOr<uint64_t> HangupWatcher::Watch(int fd, std::function<void()> on_h
   if (epoll_fd_ < 0 || epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int e = errno;
     close(fd);
-    return absl::InternalError(absl::StrCat("cannot watch a connection: ", strerror(e)));
+    return absl::InternalError(
+        absl::StrCat("cannot watch a connection: ", strerror(e)));
   }
   entries_[id] = Entry{fd, std::move(on_hangup)};
   return id;
@@ -93,7 +97,8 @@ void HangupWatcher::Run() {
       if (errno == EINTR) continue;
       // Not expected (the descriptors are ours): say so, since the slots of
       // gRPC connections are no longer released from here on.
-      LOG(ERROR) << "the hang-up watcher stops: epoll_wait: " << strerror(errno);
+      LOG(ERROR) << "the hang-up watcher stops: epoll_wait: "
+                 << strerror(errno);
       return;
     }
     for (int i = 0; i < n; ++i) {
