@@ -5,6 +5,7 @@
 // of it) and the nodes must converge to one state hash.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/jepsen/history_client.h"
 #include "tests/jepsen/linearizability.h"
+#include "tests/jepsen/peer_network.h"
 #include "tests/lib/cluster.h"
 #include "tools/client/client.h"
 
@@ -35,7 +37,7 @@ struct RunResult {
 };
 
 // Clients run until `stop`; then every key is read once more.
-RunResult RunClients(TestCluster& c, const std::string& ns, const std::atomic<bool>& stop) {
+RunResult RunClients(TestCluster& c, const std::string& ns, const std::atomic<bool>& stop, uint32_t seed) {
   std::vector<int> ports;
   std::vector<std::string> addresses;
   for (int i = 0; i < c.size(); ++i) {
@@ -51,7 +53,7 @@ RunResult RunClients(TestCluster& c, const std::string& ns, const std::atomic<bo
   std::vector<std::thread> threads;
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&, i] {
-      std::minstd_rand rng(1000 + i);
+      std::minstd_rand rng(seed * 1000 + i);
       while (!stop.load()) clients[i]->RandomOperation(&rng, kKeys);
     });
   }
@@ -199,34 +201,63 @@ void ExpectEveryWatcherSawTheChangelog(TestCluster& c, const std::string& tenant
   ::testing::Test::RecordProperty("changelog_entries", static_cast<int>(changelog.size()));
 }
 
-// Runs clients on a fresh cluster (3 nodes unless told) while `nemesis` (given the
-// cluster) injects its faults; the clients stop when it returns. Then the
-// checks. Faults follow a schedule (sleeps between them are the schedule,
-// not synchronisation: the clients run throughout).
-void RunScenario(const std::string& ns, const std::function<void(TestCluster&)>& nemesis, int nodes = 3) {
+// What a nemesis injects faults with: the proxy on every peer link and a
+// seeded random source (CONCORDANCE_JEPSEN_SEED overrides the scenario's).
+struct Faults {
+  PeerNetwork& net;
+  std::minstd_rand rng;
+  int Pick(int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); }
+};
+using Nemesis = std::function<void(TestCluster&, Faults&)>;
+
+uint32_t SeedFor(uint32_t scenario_seed) {
+  const char* env = getenv("CONCORDANCE_JEPSEN_SEED");
+  return env != nullptr ? static_cast<uint32_t>(strtoul(env, nullptr, 10)) : scenario_seed;
+}
+
+// Runs clients on a fresh cluster (3 nodes unless told), every peer link
+// through a PeerNetwork, while `nemesis` injects its faults; the clients
+// stop when it returns. Then the checks. Faults follow a schedule (sleeps
+// between them are the schedule, not synchronisation: the clients run
+// throughout).
+void RunScenario(const std::string& ns, const Nemesis& nemesis, int nodes = 3, uint32_t seed = 1) {
+  PeerNetwork net;
   TestCluster c;
+  c.set_per_node_flags([&](const std::string& id, int port) { return std::vector<std::string>{net.Add(id, port)}; });
   ASSERT_TRUE(c.Start(nodes));
   ASSERT_GE(c.WaitLeader(), 0);
+  seed = SeedFor(seed);
+  printf("%s: seed %u (CONCORDANCE_JEPSEN_SEED=%u repeats it)\n", ns.c_str(), seed, seed);
+  ::testing::Test::RecordProperty("seed", static_cast<int>(seed));
   const std::string tenant = ns.substr(7, ns.find('/') - 7);  // "tenant:X/…"
   std::vector<std::unique_ptr<WatchRecorder>> watchers;
   for (int i = 0; i < c.size(); ++i) watchers.push_back(std::make_unique<WatchRecorder>(c, i, tenant));
   std::atomic<bool> stop{false};
-  std::thread faults([&] {
+  Faults faults{net, std::minstd_rand(seed)};
+  std::thread schedule([&] {
     std::this_thread::sleep_for(milliseconds(1000));  // load before the first fault
-    nemesis(c);
+    nemesis(c, faults);
+    net.Heal();
+    net.SetDelay(milliseconds(0), milliseconds(0));
     std::this_thread::sleep_for(milliseconds(1000));  // load after the last one
     stop.store(true);
   });
-  RunResult run = RunClients(c, ns, stop);
-  faults.join();
+  auto began = std::chrono::steady_clock::now();
+  auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(); };
+  RunResult run = RunClients(c, ns, stop, seed);
+  schedule.join();
+  printf("%s: %zu operations in %.1f s\n", ns.c_str(), run.history.size(), since());
+  ::testing::Test::RecordProperty("peer_connections", static_cast<int>(net.connections()));
   ExpectLinearizableAndConverged(c, run);
+  printf("%s: checked and converged at %.1f s\n", ns.c_str(), since());
   ExpectEveryWatcherSawTheChangelog(c, tenant, watchers);
+  printf("%s: watchers checked at %.1f s\n", ns.c_str(), since());
 }
 
 // kill -9 of the leader, restart; then SIGSTOP of the new leader for
 // longer than an election timeout, SIGCONT.
 TEST(FaultsTest, KillTheLeaderThenPauseTheNext) {
-  RunScenario("tenant:jepsen/kill", [](TestCluster& c) {
+  RunScenario("tenant:jepsen/kill", [](TestCluster& c, Faults&) {
     int leader = c.WaitLeader();
     if (leader >= 0) {
       c.node(leader).Kill();
@@ -245,7 +276,7 @@ TEST(FaultsTest, KillTheLeaderThenPauseTheNext) {
 // Every node killed at once (a power cut of the whole cluster), then all
 // restarted on their data dirs: nothing acknowledged may be lost.
 TEST(FaultsTest, KillEveryNodeAtOnce) {
-  RunScenario("tenant:jepsen/killall", [](TestCluster& c) {
+  RunScenario("tenant:jepsen/killall", [](TestCluster& c, Faults&) {
     for (int round = 0; round < 2; ++round) {
       for (int i = 0; i < c.size(); ++i) c.node(i).Kill();
       std::this_thread::sleep_for(milliseconds(300));
@@ -258,7 +289,7 @@ TEST(FaultsTest, KillEveryNodeAtOnce) {
 
 // Leadership handed from node to node every 300 ms while clients write.
 TEST(FaultsTest, TransferLeadershipInALoop) {
-  RunScenario("tenant:jepsen/transfer", [](TestCluster& c) {
+  RunScenario("tenant:jepsen/transfer", [](TestCluster& c, Faults&) {
     for (int round = 0; round < 10; ++round) {
       int leader = c.WaitLeader();
       if (leader < 0) continue;
@@ -272,7 +303,7 @@ TEST(FaultsTest, TransferLeadershipInALoop) {
 // A follower paused (SIGSTOP) for four election timeouts, then resumed: it
 // must not disrupt the leader when it wakes (pre-vote) and must catch up.
 TEST(FaultsTest, PauseAFollowerBeyondTheElectionTimeout) {
-  RunScenario("tenant:jepsen/pausefollower", [](TestCluster& c) {
+  RunScenario("tenant:jepsen/pausefollower", [](TestCluster& c, Faults&) {
     for (int round = 0; round < 2; ++round) {
       int leader = c.WaitLeader();
       if (leader < 0) continue;
@@ -289,7 +320,7 @@ TEST(FaultsTest, PauseAFollowerBeyondTheElectionTimeout) {
 // joins in its place through the leader (it catches up from the log or a
 // snapshot while clients write).
 TEST(FaultsTest, RemoveAFollowerAndAddAReplacement) {
-  RunScenario("tenant:jepsen/membership", [](TestCluster& c) {
+  RunScenario("tenant:jepsen/membership", [](TestCluster& c, Faults&) {
     int leader = c.WaitLeader();
     ASSERT_GE(leader, 0);
     int gone = (leader + 1) % c.size();
@@ -307,7 +338,7 @@ TEST(FaultsTest, RemoveAFollowerAndAddAReplacement) {
 TEST(FaultsTest, FiveNodesLoseTwoIncludingTheLeader) {
   RunScenario(
       "tenant:jepsen/five",
-      [](TestCluster& c) {
+      [](TestCluster& c, Faults&) {
         int leader = c.WaitLeader();
         if (leader < 0) return;
         int other = (leader + 2) % c.size();
@@ -324,7 +355,7 @@ TEST(FaultsTest, FiveNodesLoseTwoIncludingTheLeader) {
 // The leader killed three times in a row, each time restarted once a new
 // one leads.
 TEST(FaultsTest, KillTheLeaderRepeatedly) {
-  RunScenario("tenant:jepsen/killleader3", [](TestCluster& c) {
+  RunScenario("tenant:jepsen/killleader3", [](TestCluster& c, Faults&) {
     for (int round = 0; round < 3; ++round) {
       int leader = c.WaitLeader();
       if (leader < 0) continue;
@@ -339,7 +370,7 @@ TEST(FaultsTest, KillTheLeaderRepeatedly) {
 // A rolling restart with graceful stops (SIGTERM) while clients write:
 // requests in flight at a stop are answered or failed, never lost.
 TEST(FaultsTest, RollingRestartWithGracefulStops) {
-  RunScenario("tenant:jepsen/rolling", [](TestCluster& c) {
+  RunScenario("tenant:jepsen/rolling", [](TestCluster& c, Faults&) {
     for (int i = 0; i < c.size(); ++i) {
       EXPECT_EQ(c.node(i).Stop(), 0) << "a graceful stop exits 0";
       EXPECT_TRUE(c.Restart(i));
@@ -347,6 +378,175 @@ TEST(FaultsTest, RollingRestartWithGracefulStops) {
       std::this_thread::sleep_for(milliseconds(300));
     }
   });
+}
+
+// ---- Network faults, through the PeerNetwork on every /raft link ----
+
+std::vector<std::string> IdsOf(TestCluster& c, const std::vector<int>& nodes) {
+  std::vector<std::string> ids;
+  for (int i : nodes) ids.push_back(c.id(i));
+  return ids;
+}
+
+std::vector<int> AllBut(TestCluster& c, const std::vector<int>& except) {
+  std::vector<int> rest;
+  for (int i = 0; i < c.size(); ++i) {
+    if (std::find(except.begin(), except.end(), i) == except.end()) rest.push_back(i);
+  }
+  return rest;
+}
+
+// Some node of `among` says it leads, within `timeout`.
+bool LeaderAmong(TestCluster& c, const std::vector<int>& among, std::chrono::milliseconds timeout) {
+  return WaitFor(
+      [&] {
+        for (int i : among) {
+          if (testing::JsonString(c.Status(i), "role") == "leader") return true;
+        }
+        return false;
+      },
+      timeout);
+}
+
+// The leader cut off from both followers (it keeps its clients), twice: the
+// majority elects a new leader; the old one must step down, answer nothing
+// stale, and rejoin when the network heals.
+TEST(FaultsTest, IsolateTheLeader) {
+  RunScenario("tenant:jepsen/isolate", [](TestCluster& c, Faults& f) {
+    for (int round = 0; round < 2; ++round) {
+      int leader = c.WaitLeader();
+      if (leader < 0) continue;
+      std::vector<int> rest = AllBut(c, {leader});
+      f.net.Partition(IdsOf(c, {leader}), IdsOf(c, rest));
+      EXPECT_TRUE(LeaderAmong(c, rest, std::chrono::seconds(5))) << "the majority elects a leader";
+      EXPECT_TRUE(WaitFor([&] { return testing::JsonString(c.Status(leader), "role") != "leader"; },
+                          std::chrono::seconds(5)))
+          << "the isolated leader steps down (check-quorum)";
+      std::this_thread::sleep_for(milliseconds(1000));
+      f.net.Heal();
+      EXPECT_GE(c.WaitLeader(), 0);
+    }
+  });
+}
+
+// Five nodes split two against three with the leader on the small side,
+// then a random split, each for two seconds.
+TEST(FaultsTest, FiveNodesPartitionedWithTheLeaderInTheMinority) {
+  RunScenario(
+      "tenant:jepsen/minority",
+      [](TestCluster& c, Faults& f) {
+        for (int round = 0; round < 2; ++round) {
+          int leader = c.WaitLeader();
+          if (leader < 0) continue;
+          int other = (leader + 1 + f.Pick(c.size() - 1)) % c.size();
+          std::vector<int> minority = round == 0 ? std::vector<int>{leader, other} : std::vector<int>{other};
+          if (round == 1) {
+            // A random split: one to two nodes cut off, the leader maybe among them.
+            while (minority.size() < 2) {
+              int n = f.Pick(c.size());
+              if (std::find(minority.begin(), minority.end(), n) == minority.end()) minority.push_back(n);
+            }
+          }
+          std::vector<int> majority = AllBut(c, minority);
+          f.net.Partition(IdsOf(c, minority), IdsOf(c, majority));
+          EXPECT_TRUE(LeaderAmong(c, majority, std::chrono::seconds(5))) << "three of five elect a leader";
+          std::this_thread::sleep_for(milliseconds(1500));
+          f.net.Heal();
+          EXPECT_GE(c.WaitLeader(), 0);
+        }
+      },
+      5, 2);
+}
+
+// Jepsen's bridge on five nodes: {a, b} and {d, e} cannot see each other,
+// c sees everyone; the leader starts in {a, b}. Only c can carry a
+// majority, so any leader must hold c's vote.
+TEST(FaultsTest, FiveNodesBridgedThroughOne) {
+  RunScenario(
+      "tenant:jepsen/bridge",
+      [](TestCluster& c, Faults& f) {
+        int leader = c.WaitLeader();
+        if (leader < 0) return;
+        int n = c.size();
+        std::vector<int> left = {leader, (leader + 1) % n};
+        int bridge = (leader + 2) % n;
+        std::vector<int> right = {(leader + 3) % n, (leader + 4) % n};
+        f.net.Partition(IdsOf(c, left), IdsOf(c, right));
+        printf("bridge: %s | %s | %s\n", c.id(left[0]).c_str(), c.id(bridge).c_str(), c.id(right[0]).c_str());
+        std::this_thread::sleep_for(milliseconds(3000));
+        f.net.Heal();
+      },
+      5, 3);
+}
+
+// The leader's messages to its followers are lost, theirs to it arrive:
+// the followers elect a new leader, whose term reaches the old one.
+TEST(FaultsTest, OneWayLossFromTheLeader) {
+  RunScenario(
+      "tenant:jepsen/oneway-out",
+      [](TestCluster& c, Faults& f) {
+        int leader = c.WaitLeader();
+        if (leader < 0) return;
+        std::vector<int> rest = AllBut(c, {leader});
+        for (int i : rest) f.net.Block(c.id(leader), c.id(i));
+        EXPECT_TRUE(LeaderAmong(c, rest, std::chrono::seconds(5)));
+        std::this_thread::sleep_for(milliseconds(1500));
+      },
+      3, 4);
+}
+
+// The followers' answers to the leader are lost, its messages arrive: the
+// leader cannot commit and must step down (check-quorum); a new leader's
+// messages to the old one are lost too, so the old one only hears of it
+// through the answers to its own votes and appends.
+TEST(FaultsTest, OneWayLossToTheLeader) {
+  RunScenario(
+      "tenant:jepsen/oneway-in",
+      [](TestCluster& c, Faults& f) {
+        int leader = c.WaitLeader();
+        if (leader < 0) return;
+        std::vector<int> rest = AllBut(c, {leader});
+        for (int i : rest) f.net.Block(c.id(i), c.id(leader));
+        EXPECT_TRUE(LeaderAmong(c, rest, std::chrono::seconds(5)));
+        std::this_thread::sleep_for(milliseconds(1500));
+      },
+      3, 5);
+}
+
+// Every peer chunk delayed by 20–80 ms while the leader is killed and
+// restarted: elections and commits under a slow, uneven network.
+TEST(FaultsTest, SlowNetworkAndAKilledLeader) {
+  RunScenario(
+      "tenant:jepsen/slow",
+      [](TestCluster& c, Faults& f) {
+        f.net.SetDelay(milliseconds(20), milliseconds(60));
+        std::this_thread::sleep_for(milliseconds(1500));
+        int leader = c.WaitLeader(std::chrono::seconds(15));
+        if (leader < 0) return;
+        c.node(leader).Kill();
+        std::this_thread::sleep_for(milliseconds(1000));
+        EXPECT_TRUE(c.Restart(leader));
+        std::this_thread::sleep_for(milliseconds(1500));
+      },
+      3, 6);
+}
+
+// Random partitions, seeded: each round cuts a random node or a random
+// pair off from the rest for 300–900 ms, then heals for 300 ms.
+TEST(FaultsTest, FlappingRandomPartitions) {
+  RunScenario(
+      "tenant:jepsen/flapping",
+      [](TestCluster& c, Faults& f) {
+        for (int round = 0; round < 8; ++round) {
+          std::vector<int> side = {f.Pick(c.size())};
+          if (f.Pick(2) == 1) side.push_back((side[0] + 1) % c.size());
+          f.net.Partition(IdsOf(c, side), IdsOf(c, AllBut(c, side)));
+          std::this_thread::sleep_for(milliseconds(300 + f.Pick(600)));
+          f.net.Heal();
+          std::this_thread::sleep_for(milliseconds(300));
+        }
+      },
+      5, 7);
 }
 
 }  // namespace

@@ -41,6 +41,10 @@ bool TestCluster::Start(int n) {
       flags.push_back("--join=" + nodes_[0]->address());
     }
     flags.insert(flags.end(), extra_.begin(), extra_.end());
+    if (per_node_flags_) {
+      std::vector<std::string> own = per_node_flags_(id, node->port());
+      flags.insert(flags.end(), own.begin(), own.end());
+    }
     if (!node->Start(flags)) return false;
     if (i == 0 && !node->WaitReady()) return false;
     nodes_.push_back(std::move(node));
@@ -55,6 +59,10 @@ TestNode* TestCluster::AddNode(const std::string& id, int via, const std::vector
   std::vector<std::string> f = {"--node-id=" + id, std::string("--api-key=") + kApiKey,
                                 "--join=" + nodes_[via]->address()};
   f.insert(f.end(), extra_.begin(), extra_.end());
+  if (per_node_flags_) {
+    std::vector<std::string> own = per_node_flags_(id, node->port());
+    f.insert(f.end(), own.begin(), own.end());
+  }
   f.insert(f.end(), flags.begin(), flags.end());
   if (!node->Start(f)) return nullptr;
   nodes_.push_back(std::move(node));

@@ -4,6 +4,7 @@
 #ifndef CONCORDANCE_TESTS_LIB_CLUSTER_H_
 #define CONCORDANCE_TESTS_LIB_CLUSTER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,11 @@ class TestCluster {
   // `extra` flags go to every node.
   explicit TestCluster(std::vector<std::string> extra = {});
   ~TestCluster();
+
+  // Flags for one node, asked before it first starts (given its id and
+  // port); kept for its restarts. For example its own --advertise.
+  using PerNodeFlags = std::function<std::vector<std::string>(const std::string& id, int port)>;
+  void set_per_node_flags(PerNodeFlags f) { per_node_flags_ = std::move(f); }
 
   // Starts node 0 with --bootstrap and nodes 1..n-1 with --join, and waits
   // until all n are voters and ready.
@@ -50,6 +56,7 @@ class TestCluster {
 
  private:
   std::vector<std::string> extra_;
+  PerNodeFlags per_node_flags_;
   std::vector<std::unique_ptr<TestNode>> nodes_;
   std::vector<std::string> ids_;
   std::vector<std::vector<std::string>> flags_;

@@ -124,6 +124,12 @@ bool Process::Start(const std::string& binary, const std::vector<std::string>& a
       dup2(fd, 2);
       close(fd);
     }
+    // Nothing of the test's own leaks into the child: a client socket it
+    // inherited would keep a connection to another node open after the
+    // test closed it (and that node's graceful stop waiting for it).
+    if (close_range(3, ~0U, 0) != 0) {
+      for (int i = 3; i < 65536; ++i) close(i);
+    }
     for (const std::string& e : env) putenv(strdup(e.c_str()));
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(binary.c_str()));
