@@ -14,10 +14,11 @@ std::string TopicOf(const std::string& tenant, const std::string& ns) {
 
 }  // namespace
 
-Hub::Hub(const storage::KvStore* store, Options options, metrics::Registry* metrics)
+Hub::Hub(const storage::KvStore* store, Options options,
+         metrics::Registry* metrics)
     : store_(store), options_(options), worker_("watch") {
-  subscriptions_gauge_ =
-      metrics->GetGauge("concordance_watch_subscriptions", "Active watch subscriptions.");
+  subscriptions_gauge_ = metrics->GetGauge("concordance_watch_subscriptions",
+                                           "Active watch subscriptions.");
   delivered_ = metrics->GetCounter("concordance_watch_changes_delivered_total",
                                    "Changes handed to watch subscribers.");
 }
@@ -40,19 +41,23 @@ void Hub::Publish(std::vector<std::shared_ptr<const v1::ChangeEvent>> changes) {
   worker_.Post([this, changes = std::move(changes)] { Deliver(changes); });
 }
 
-void Hub::Deliver(const std::vector<std::shared_ptr<const v1::ChangeEvent>>& changes) {
-  std::vector<std::pair<std::shared_ptr<Subscription>, std::shared_ptr<const v1::ChangeEvent>>>
+void Hub::Deliver(
+    const std::vector<std::shared_ptr<const v1::ChangeEvent>>& changes) {
+  std::vector<std::pair<std::shared_ptr<Subscription>,
+                        std::shared_ptr<const v1::ChangeEvent>>>
       out;
   std::vector<std::function<void()>> woken;
   {
     absl::MutexLock l(&mu_);
     for (const auto& c : changes) {
-      for (const std::string& topic : {"tenant:" + c->tenant_id(), "ns:" + c->namespace_()}) {
+      for (const std::string& topic :
+           {"tenant:" + c->tenant_id(), "ns:" + c->namespace_()}) {
         auto t = topics_.find(topic);
         if (t != topics_.end()) {
           for (const std::string& id : t->second) {
             const std::shared_ptr<Subscription>& sub = subs_.at(id);
-            if (sub->state != State::kLive || c->seq() <= sub->last_delivered) continue;
+            if (sub->state != State::kLive || c->seq() <= sub->last_delivered)
+              continue;
             sub->last_delivered = c->seq();
             out.emplace_back(sub, c);
           }
@@ -78,15 +83,16 @@ void Hub::Deliver(const std::vector<std::shared_ptr<const v1::ChangeEvent>>& cha
   for (auto& fn : woken) fn();
 }
 
-absl::StatusOr<gateway::WatchStarted> Hub::Subscribe(const Target& req,
-                                                     std::shared_ptr<gateway::ChangeSink> sink) {
+absl::StatusOr<gateway::WatchStarted> Hub::Subscribe(
+    const Target& req, std::shared_ptr<gateway::ChangeSink> sink) {
   if (req.from_seq) {
     absl::StatusOr<int64_t> oldest = store_->OldestSeq();
     if (!oldest.ok()) return oldest.status();
     if (*req.from_seq < *oldest - 1) {  // (from_seq + 1 could overflow)
       absl::Status s = absl::OutOfRangeError(absl::StrCat(
-          "changes after seq ", *req.from_seq, " have been compacted; the oldest kept is ",
-          *oldest, ": read the current state, then subscribe without fromSeq"));
+          "changes after seq ", *req.from_seq,
+          " have been compacted; the oldest kept is ", *oldest,
+          ": read the current state, then subscribe without fromSeq"));
       SetIntPayload(s, kOldestSeqPayload, *oldest);
       return s;
     }
@@ -94,8 +100,9 @@ absl::StatusOr<gateway::WatchStarted> Hub::Subscribe(const Target& req,
   auto sub = std::make_shared<Subscription>();
   sub->topic = TopicOf(req.tenant, req.ns);
   sub->filter.namespace_ = req.ns;
-  sub->filter.tenant_id =
-      req.tenant.empty() ? storage::ExtractTenantId(req.ns).value_or("") : req.tenant;
+  sub->filter.tenant_id = req.tenant.empty()
+                              ? storage::ExtractTenantId(req.ns).value_or("")
+                              : req.tenant;
   sub->sink = std::move(sink);
   int64_t current;
   {
@@ -135,11 +142,13 @@ void Hub::ReplayPage(const std::shared_ptr<Subscription>& sub) {
     return;
   }
   absl::StatusOr<storage::ChangesResult> page = store_->ChangesSince(
-      sub->last_delivered, sub->filter, options_.replay_page_rows, options_.replay_page_bytes);
+      sub->last_delivered, sub->filter, options_.replay_page_rows,
+      options_.replay_page_bytes);
   if (!page.ok()) return End(sub, page.status());
   for (v1::ChangeEvent& c : page->changes) {
     int64_t seq = c.seq();
-    sub->sink->OnChange(sub->id, std::make_shared<const v1::ChangeEvent>(std::move(c)));
+    sub->sink->OnChange(sub->id,
+                        std::make_shared<const v1::ChangeEvent>(std::move(c)));
     sub->last_delivered = seq;
   }
   delivered_->Inc(page->changes.size());
@@ -210,8 +219,10 @@ void Hub::CatchUpOnWatchThread() {
   for (auto& fn : woken) fn();
 }
 
-std::optional<uint64_t> Hub::WaitForChange(const std::string& tenant, const std::string& ns,
-                                           int64_t after_seq, std::function<void()> fn) {
+std::optional<uint64_t> Hub::WaitForChange(const std::string& tenant,
+                                           const std::string& ns,
+                                           int64_t after_seq,
+                                           std::function<void()> fn) {
   absl::MutexLock l(&mu_);
   if (published_seq_ > after_seq) return std::nullopt;
   uint64_t handle = ++next_id_;

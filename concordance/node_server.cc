@@ -17,10 +17,10 @@
 #include "concordance/hub.h"
 #include "concordance/kv_service.h"
 #include "concordance/maintenance_service.h"
-#include "concordance/state_hasher.h"
-#include "concordance/watch_service.h"
 #include "concordance/member_agent.h"
 #include "concordance/node_driver.h"
+#include "concordance/state_hasher.h"
+#include "concordance/watch_service.h"
 #include "concordance/worker.h"
 #include "gateway/grpc_server.h"
 #include "gateway/listener.h"
@@ -30,14 +30,16 @@
 #include "storage/kv_store.h"
 #include "storage/raft_log.h"
 #include "util/metrics.h"
-#include "util/version.h"
 #include "util/status_macros.h"
+#include "util/version.h"
 
 namespace concordance {
 
 namespace {
 
-int Ticks(int ms, int tick_ms) { return std::max(1, (ms + tick_ms - 1) / tick_ms); }
+int Ticks(int ms, int tick_ms) {
+  return std::max(1, (ms + tick_ms - 1) / tick_ms);
+}
 
 }  // namespace
 
@@ -75,7 +77,9 @@ NodeServer::NodeServer(NodeOptions options)
 
 NodeServer::~NodeServer() { Stop(); }
 
-uint16_t NodeServer::port() const { return parts_->server ? parts_->server->port() : 0; }
+uint16_t NodeServer::port() const {
+  return parts_->server ? parts_->server->port() : 0;
+}
 
 std::optional<absl::Status> NodeServer::fatal() const {
   absl::MutexLock l(&fatal_mu_);
@@ -93,21 +97,27 @@ absl::Status NodeServer::Start() {
 absl::Status NodeServer::CheckOptions() {
   if (options_.bootstrap && !options_.join.empty()) {
     return absl::InvalidArgumentError(
-        "--bootstrap and --join are exclusive: --bootstrap starts a new cluster with this "
+        "--bootstrap and --join are exclusive: --bootstrap starts a new "
+        "cluster with this "
         "node, --join adds it to an existing one");
   }
   if (!options_.node_id.empty()) {
     absl::Status s = storage::ValidateNodeId(options_.node_id);
-    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("--node-id: ", s.message()));
+    if (!s.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat("--node-id: ", s.message()));
   }
-  for (const auto& [flag, value] : {std::make_pair("--advertise", &options_.advertise),
-                                    std::make_pair("--join", &options_.join)}) {
+  for (const auto& [flag, value] :
+       {std::make_pair("--advertise", &options_.advertise),
+        std::make_pair("--join", &options_.join)}) {
     if (value->empty()) continue;
     absl::Status s = storage::ValidateAddress(*value);
-    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message()));
+    if (!s.ok())
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message()));
   }
   if (options_.grpc_idle_timeout_ms < 100) {
-    return absl::InvalidArgumentError("--grpc-idle-timeout-ms must be at least 100");
+    return absl::InvalidArgumentError(
+        "--grpc-idle-timeout-ms must be at least 100");
   }
   return absl::OkStatus();
 }
@@ -117,27 +127,34 @@ absl::Status NodeServer::Listen() {
   std::string host;
   uint16_t port;
   absl::Status s = gateway::SplitHostPort(options_.listen, &host, &port);
-  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("--listen: ", s.message()));
-  absl::StatusOr<gateway::Listener> listener = gateway::Listener::Bind(host, port);
+  if (!s.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--listen: ", s.message()));
+  absl::StatusOr<gateway::Listener> listener =
+      gateway::Listener::Bind(host, port);
   if (!listener.ok()) return listener.status();
-  s = gateway::CheckKeyConfiguration(options_.keys, options_.listen, listener->loopback());
+  s = gateway::CheckKeyConfiguration(options_.keys, options_.listen,
+                                     listener->loopback());
   if (!s.ok()) return s;
   bool no_keys = options_.keys.api.empty() && options_.keys.agent.empty() &&
                  options_.keys.peer.empty();
   if (no_keys) {
-    LOG(WARNING) << "no API keys configured: anyone who can reach " << options_.listen
-                 << " has full access, /raft included (allowed on loopback only)";
+    LOG(WARNING)
+        << "no API keys configured: anyone who can reach " << options_.listen
+        << " has full access, /raft included (allowed on loopback only)";
   } else if (options_.keys.peer.empty()) {
-    LOG(WARNING) << "no peer key (--peer-key-file or CONCORDANCE_PEER_KEY): peers authenticate "
-                    "on /raft with the API key, so every holder of the API key can act as a "
+    LOG(WARNING) << "no peer key (--peer-key-file or CONCORDANCE_PEER_KEY): "
+                    "peers authenticate "
+                    "on /raft with the API key, so every holder of the API key "
+                    "can act as a "
                     "Raft peer; set a separate peer key";
   }
   if (options_.advertise.empty()) {
     // A listen port of 0 took any free port: advertise the one bound.
     bool v6 = host.find(':') != std::string::npos;
-    options_.advertise = port != 0 ? options_.listen
-                                   : absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":",
-                                                  listener->port());
+    options_.advertise = port != 0
+                             ? options_.listen
+                             : absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "",
+                                            ":", listener->port());
   }
   p.listener = std::move(*listener);
   return absl::OkStatus();
@@ -149,8 +166,10 @@ absl::Status NodeServer::OpenDataDir() {
   bool fresh = !std::filesystem::exists(dir + "/raft.db");
   if (fresh && !options_.bootstrap && options_.join.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "data dir ", dir, " holds no cluster state: start the first node of a new cluster "
-        "with --bootstrap, or add this node to a running cluster with --join=<member "
+        "data dir ", dir,
+        " holds no cluster state: start the first node of a new cluster "
+        "with --bootstrap, or add this node to a running cluster with "
+        "--join=<member "
         "host:port>"));
   }
   std::error_code ec;
@@ -163,25 +182,28 @@ absl::Status NodeServer::OpenDataDir() {
   std::string lock_path = dir + "/LOCK";
   p.lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (p.lock_fd < 0 || flock(p.lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("data dir ", dir, " is in use by another concordance process"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data dir ", dir, " is in use by another concordance process"));
   }
-  absl::StatusOr<std::unique_ptr<storage::RaftLog>> log = storage::RaftLog::Open(dir + "/raft.db");
+  absl::StatusOr<std::unique_ptr<storage::RaftLog>> log =
+      storage::RaftLog::Open(dir + "/raft.db");
   if (!log.ok()) return log.status();
   p.raft_log = std::move(*log);
   if (p.raft_log->IsEmpty() && !options_.bootstrap && options_.join.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "data dir ", dir, " holds no cluster state: start with --bootstrap (a new cluster) or "
+        "data dir ", dir,
+        " holds no cluster state: start with --bootstrap (a new cluster) or "
         "--join=<member host:port>"));
   }
   // The node's identity is recorded in raft.db on first start.
-  absl::StatusOr<std::optional<std::string>> recorded = p.raft_log->ReadMeta("nodeId");
+  absl::StatusOr<std::optional<std::string>> recorded =
+      p.raft_log->ReadMeta("nodeId");
   if (!recorded.ok()) return recorded.status();
   if (recorded->has_value()) {
     if (!options_.node_id.empty() && options_.node_id != **recorded) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "data dir ", dir, " belongs to node ", **recorded, ", not ", options_.node_id,
-          "; use a new data dir for a new node id"));
+          "data dir ", dir, " belongs to node ", **recorded, ", not ",
+          options_.node_id, "; use a new data dir for a new node id"));
     }
     options_.node_id = **recorded;
   } else {
@@ -204,8 +226,8 @@ absl::Status NodeServer::OpenCipher() {
         storage::CredentialCipher::FromKeyFile(options_.encryption_key_file);
     if (!c.ok()) return c.status();
     p.cipher = std::move(*c);
-    LOG(INFO) << "credentials are encrypted at rest with key \"" << p.cipher->active_key_id()
-              << "\"";
+    LOG(INFO) << "credentials are encrypted at rest with key \""
+              << p.cipher->active_key_id() << "\"";
   }
   return absl::OkStatus();
 }
@@ -218,27 +240,31 @@ absl::Status NodeServer::OpenStateDb() {
   std::error_code ec;
   if (p.raft_log->IsEmpty() && std::filesystem::exists(state_path)) {
     std::string aside = absl::StrCat(state_path, ".orphaned-", p.clock.NowMs());
-    LOG(WARNING) << "raft.db is empty but state.db exists: moving it to " << aside
+    LOG(WARNING) << "raft.db is empty but state.db exists: moving it to "
+                 << aside
                  << "; this node starts empty and catches up from the cluster";
     for (const char* suffix : {"", "-wal", "-shm"}) {
       std::filesystem::rename(state_path + suffix, aside + suffix, ec);
     }
   }
-  absl::StatusOr<std::unique_ptr<storage::KvStore>> kv =
-      storage::KvStore::Open(state_path, storage::KvStore::Options{options_.io_threads + 4});
+  absl::StatusOr<std::unique_ptr<storage::KvStore>> kv = storage::KvStore::Open(
+      state_path, storage::KvStore::Options{options_.io_threads + 4});
   if (!kv.ok()) return kv.status();
   p.kv_store = std::move(*kv);
   raft::SnapshotMeta snap = p.raft_log->snapshot_meta();
   if (p.kv_store->AppliedIndex() < snap.index()) {
     LOG(INFO) << "state.db (applied " << p.kv_store->AppliedIndex()
-              << ") is behind the snapshot at " << snap.index() << ": restoring it";
+              << ") is behind the snapshot at " << snap.index()
+              << ": restoring it";
     if (!storage::RaftLog::HasImage(snap)) {
-      return absl::DataLossError(absl::StrCat(
-          "state.db (applied index ", p.kv_store->AppliedIndex(),
-          ") is behind raft.db's compaction point ", snap.index(),
-          " and there is no snapshot image to rebuild it from: this node's state is lost. "
-          "Remove the node from the cluster and add it back with an empty data dir "
-          "(docs/operations.md, replacing a node)"));
+      return absl::DataLossError(
+          absl::StrCat("state.db (applied index ", p.kv_store->AppliedIndex(),
+                       ") is behind raft.db's compaction point ", snap.index(),
+                       " and there is no snapshot image to rebuild it from: "
+                       "this node's state is lost. "
+                       "Remove the node from the cluster and add it back with "
+                       "an empty data dir "
+                       "(docs/operations.md, replacing a node)"));
     }
     absl::StatusOr<storage::Snapshot> data = p.raft_log->LoadSnapshot();
     if (!data.ok()) return data.status();
@@ -246,9 +272,10 @@ absl::Status NodeServer::OpenStateDb() {
   }
   if (p.kv_store->AppliedIndex() > p.raft_log->LastIndex() &&
       p.kv_store->AppliedIndex() > snap.index()) {
-    return absl::DataLossError(absl::StrCat(
-        "state.db has applied index ", p.kv_store->AppliedIndex(), " but raft.db ends at ",
-        p.raft_log->LastIndex(), ": the two files do not belong together"));
+    return absl::DataLossError(
+        absl::StrCat("state.db has applied index ", p.kv_store->AppliedIndex(),
+                     " but raft.db ends at ", p.raft_log->LastIndex(),
+                     ": the two files do not belong together"));
   }
   return absl::OkStatus();
 }
@@ -262,17 +289,19 @@ absl::Status NodeServer::InitializeCluster() {
   if (!options_.restore_from.empty()) {
     if (!options_.bootstrap || !p.raft_log->IsEmpty()) {
       return absl::FailedPreconditionError(
-          "--restore needs --bootstrap and an empty data dir: it starts a new cluster");
+          "--restore needs --bootstrap and an empty data dir: it starts a new "
+          "cluster");
     }
     return RestoreBackup(self);
   }
   if (options_.bootstrap) {
     if (p.raft_log->IsEmpty()) {
       RETURN_IF_ERROR(raft::Node::Bootstrap(p.raft_log.get(), {self}));
-      LOG(INFO) << "bootstrapped a new cluster with " << options_.node_id << " at "
-                << options_.advertise;
+      LOG(INFO) << "bootstrapped a new cluster with " << options_.node_id
+                << " at " << options_.advertise;
     } else {
-      LOG(INFO) << "--bootstrap ignored: " << options_.data_dir << " already holds cluster state";
+      LOG(INFO) << "--bootstrap ignored: " << options_.data_dir
+                << " already holds cluster state";
     }
   }
   return absl::OkStatus();
@@ -285,19 +314,24 @@ DriverOptions NodeServer::DriverOptionsFor(uint64_t seed) {
   d.max_inbox_messages = options_.raft_inbox_messages;
   d.peer_warning_interval_ms = options_.peer_warning_interval_ms;
   d.raft.id = options_.node_id;
-  d.raft.election_ticks_min = Ticks(options_.election_timeout_min_ms, options_.tick_ms);
+  d.raft.election_ticks_min =
+      Ticks(options_.election_timeout_min_ms, options_.tick_ms);
   d.raft.election_ticks_max =
-      std::max(d.raft.election_ticks_min, Ticks(options_.election_timeout_max_ms, options_.tick_ms));
+      std::max(d.raft.election_ticks_min,
+               Ticks(options_.election_timeout_max_ms, options_.tick_ms));
   d.raft.heartbeat_ticks = Ticks(options_.heartbeat_ms, options_.tick_ms);
   d.raft.max_entries_per_append = options_.max_entries_per_append;
   d.raft.snapshot_threshold = options_.snapshot_threshold;
   d.raft.max_snapshot_bytes = options_.max_snapshot_bytes;
   metrics::Counter* refused = parts_->metrics.GetCounter(
       "concordance_snapshots_refused_total",
-      "Snapshot images from a leader refused before install (not a state.db of the announced "
+      "Snapshot images from a leader refused before install (not a state.db of "
+      "the announced "
       "index and term); the log is kept and the leader asked again.");
-  d.raft.validate_snapshot = [refused](const raft::SnapshotMeta& meta, const std::string& data) {
-    absl::Status s = storage::KvStore::ValidateImage(data, meta.index(), meta.term());
+  d.raft.validate_snapshot = [refused](const raft::SnapshotMeta& meta,
+                                       const std::string& data) {
+    absl::Status s =
+        storage::KvStore::ValidateImage(data, meta.index(), meta.term());
     if (!s.ok()) refused->Inc();
     return s;
   };
@@ -308,32 +342,37 @@ DriverOptions NodeServer::DriverOptionsFor(uint64_t seed) {
 absl::Status NodeServer::StartNode() {
   Parts& p = *parts_;
   p.metrics
-      .GetGauge("concordance_build_info", "The version and commit this node runs (always 1).",
+      .GetGauge("concordance_build_info",
+                "The version and commit this node runs (always 1).",
                 {{"version", Version()}, {"commit", Commit()}})
       ->Set(1);
   p.maintenance = std::make_unique<Worker>("maintenance");
   p.hub = std::make_unique<Hub>(p.kv_store.get(), Hub::Options(), &p.metrics);
   p.fsm = std::make_unique<Fsm>(p.kv_store.get(), p.hub.get(), &p.metrics);
-  uint64_t seed = std::hash<std::string>()(options_.node_id) ^ static_cast<uint64_t>(p.clock.NowMs());
+  uint64_t seed = std::hash<std::string>()(options_.node_id) ^
+                  static_cast<uint64_t>(p.clock.NowMs());
   gateway::PeerTransport::Options po;
   po.self_id = options_.node_id;
   po.self_address = options_.advertise;
   po.self_version = Version();
-  po.peer_key = options_.keys.peer.empty() ? options_.keys.api : options_.keys.peer;
+  po.peer_key =
+      options_.keys.peer.empty() ? options_.keys.api : options_.keys.peer;
   po.seed = seed;
-  auto make_transport = [&](gateway::RaftInbox* inbox, std::function<void(uint64_t)> removed) {
+  auto make_transport = [&](gateway::RaftInbox* inbox,
+                            std::function<void(uint64_t)> removed) {
     po.on_removed = std::move(removed);
     auto t = std::make_unique<gateway::PeerTransport>(po, inbox, &p.metrics);
     p.peers = t.get();
     return std::unique_ptr<gateway::RaftTransport>(std::move(t));
   };
-  p.driver = std::make_unique<NodeDriver>(DriverOptionsFor(seed), p.raft_log.get(), p.fsm.get(),
-                                          make_transport, &p.metrics);
+  p.driver =
+      std::make_unique<NodeDriver>(DriverOptionsFor(seed), p.raft_log.get(),
+                                   p.fsm.get(), make_transport, &p.metrics);
   RETURN_IF_ERROR(p.driver->Start());
   Housekeeper::Options ho;
   ho.changelog_retention = options_.changelog_retention;
-  p.housekeeper = std::make_unique<Housekeeper>(ho, p.kv_store.get(), p.driver.get(), &p.clock,
-                                                &p.metrics);
+  p.housekeeper = std::make_unique<Housekeeper>(
+      ho, p.kv_store.get(), p.driver.get(), &p.clock, &p.metrics);
   p.housekeeper->Start();
 
   BuildServices();
@@ -344,28 +383,29 @@ absl::Status NodeServer::StartNode() {
 void NodeServer::BuildServices() {
   Parts& p = *parts_;
   p.credentials = std::make_unique<CredentialView>(p.cipher.get());
-  p.poller = std::make_unique<ChangesPoller>(p.kv_store.get(), p.hub.get(), p.credentials.get(),
-                                             &p.metrics);
-  p.hasher = std::make_unique<StateHasher>(p.kv_store.get(), p.maintenance.get(), &p.metrics);
+  p.poller = std::make_unique<ChangesPoller>(p.kv_store.get(), p.hub.get(),
+                                             p.credentials.get(), &p.metrics);
+  p.hasher = std::make_unique<StateHasher>(p.kv_store.get(),
+                                           p.maintenance.get(), &p.metrics);
   KvService::Options ko;
   ko.limits = options_.limits;
   ko.min_seq_timeout_ms = options_.min_seq_timeout_ms;
   ko.max_page_bytes = options_.max_page_bytes;
-  p.kv = std::make_unique<KvService>(ko, p.kv_store.get(), p.driver.get(), p.credentials.get(),
-                                     &p.clock);
-  p.changes = std::make_unique<ChangesService>(options_.limits, options_.max_page_bytes,
-                                               p.poller.get(), p.driver.get());
-  p.watch = std::make_unique<WatchService>(options_.limits, p.hub.get(), p.credentials.get(),
-                                           p.driver.get());
+  p.kv = std::make_unique<KvService>(ko, p.kv_store.get(), p.driver.get(),
+                                     p.credentials.get(), &p.clock);
+  p.changes = std::make_unique<ChangesService>(
+      options_.limits, options_.max_page_bytes, p.poller.get(), p.driver.get());
+  p.watch = std::make_unique<WatchService>(options_.limits, p.hub.get(),
+                                           p.credentials.get(), p.driver.get());
   p.cluster = std::make_unique<ClusterService>(p.driver.get(), p.hasher.get());
-  p.maintenance_service =
-      std::make_unique<MaintenanceService>(p.kv_store.get(), p.maintenance.get(), &p.metrics);
+  p.maintenance_service = std::make_unique<MaintenanceService>(
+      p.kv_store.get(), p.maintenance.get(), &p.metrics);
 }
 
 gateway::Api NodeServer::Api() const {
   const Parts& p = *parts_;
-  return gateway::Api{p.kv.get(), p.changes.get(), p.watch.get(), p.cluster.get(),
-                      p.maintenance_service.get()};
+  return gateway::Api{p.kv.get(), p.changes.get(), p.watch.get(),
+                      p.cluster.get(), p.maintenance_service.get()};
 }
 
 absl::Status NodeServer::StartServing() {
@@ -386,20 +426,22 @@ absl::Status NodeServer::StartServing() {
   gro.idle_timeout_ms = options_.grpc_idle_timeout_ms;
   p.grpc = std::make_unique<gateway::GrpcServer>(gro, Api(), p.auth.get());
   RETURN_IF_ERROR(p.grpc->Start());
-  p.server = std::make_unique<gateway::Server>(go, Api(), p.auth.get(), p.peers, p.grpc.get(),
-                                               &p.metrics);
+  p.server = std::make_unique<gateway::Server>(go, Api(), p.auth.get(), p.peers,
+                                               p.grpc.get(), &p.metrics);
   RETURN_IF_ERROR(p.server->Start());
-  LOG(INFO) << "concordance " << options_.node_id << " serving on " << p.listener->address() << ":"
-            << p.server->port() << " (data in " << options_.data_dir << ")";
+  LOG(INFO) << "concordance " << options_.node_id << " serving on "
+            << p.listener->address() << ":" << p.server->port() << " (data in "
+            << options_.data_dir << ")";
   MemberAgent::Options ao;
   ao.node_id = options_.node_id;
   ao.advertise = options_.advertise;
   ao.join = options_.join;
   ao.api_key = options_.keys.api;
-  p.agent = std::make_unique<MemberAgent>(ao, p.driver.get(), [this](absl::Status s) {
-    absl::MutexLock l(&fatal_mu_);
-    fatal_ = std::move(s);
-  });
+  p.agent =
+      std::make_unique<MemberAgent>(ao, p.driver.get(), [this](absl::Status s) {
+        absl::MutexLock l(&fatal_mu_);
+        fatal_ = std::move(s);
+      });
   p.agent->Start();
   return absl::OkStatus();
 }
@@ -411,13 +453,15 @@ absl::Status NodeServer::RestoreBackup(const raft::Member& self) {
   // it and an image made of it matches its metadata.
   Parts& p = *parts_;
   std::ifstream in(options_.restore_from, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", options_.restore_from));
+  if (!in)
+    return absl::NotFoundError(
+        absl::StrCat("cannot read ", options_.restore_from));
   auto image = std::make_shared<std::string>(std::istreambuf_iterator<char>(in),
                                              std::istreambuf_iterator<char>());
   absl::Status s = p.kv_store->Restore(*image);
   if (!s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(options_.restore_from, " is not a Concordance backup: ", s.message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        options_.restore_from, " is not a Concordance backup: ", s.message()));
   }
   storage::Snapshot snap;
   snap.meta.set_index(std::max<uint64_t>(p.kv_store->AppliedIndex(), 1));
@@ -432,7 +476,8 @@ absl::Status NodeServer::RestoreBackup(const raft::Member& self) {
   hs.set_commit(snap.meta.index());
   RETURN_IF_ERROR(p.raft_log->Save(&hs, {}, &snap.meta.conf_state()));
   LOG(INFO) << "restored " << options_.restore_from << " (applied index "
-            << p.kv_store->AppliedIndex() << ") as a new cluster with " << options_.node_id;
+            << p.kv_store->AppliedIndex() << ") as a new cluster with "
+            << options_.node_id;
   return absl::OkStatus();
 }
 

@@ -1,5 +1,12 @@
 #include "gateway/server.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,17 +15,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <array>
-#include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <thread>
@@ -55,8 +54,8 @@ class Session {
 
 class Server::Impl {
  public:
-  Impl(Options options, Api api, const Authenticator* auth, PeerTransport* peers,
-       GrpcServer* grpc, metrics::Registry* metrics)
+  Impl(Options options, Api api, const Authenticator* auth,
+       PeerTransport* peers, GrpcServer* grpc, metrics::Registry* metrics)
       : options_(std::move(options)),
         api_(api),
         auth_(auth),
@@ -67,23 +66,30 @@ class Server::Impl {
         acceptor_(ioc_),
         accept_retry_(ioc_),
         work_(net::make_work_guard(ioc_)) {
-    http_connections_ = metrics->GetGauge("concordance_http_connections",
-                                          "Open HTTP connections (not upgraded).");
-    stream_connections_ = metrics->GetGauge("concordance_websocket_connections",
-                                            "Open WebSocket connections.", {{"path", "/stream"}});
-    raft_connections_ = metrics->GetGauge("concordance_websocket_connections",
-                                          "Open WebSocket connections.", {{"path", "/raft"}});
-    grpc_connections_ = metrics->GetCounter(
-        "concordance_grpc_connections_total",
-        "Connections that opened with the HTTP/2 preface and were handed to the gRPC server.");
-    grpc_open_ = metrics->GetGauge("concordance_grpc_connections",
-                                   "Open connections served by the gRPC server (they hold client slots).");
-    refused_connections_ = metrics->GetCounter(
-        "concordance_connections_refused_total",
-        "Connections closed at once because every slot was taken (--max-connections).");
-    accept_errors_ = metrics->GetCounter(
-        "concordance_accept_errors_total",
-        "accept() failures (e.g. out of file descriptors); the server backs off after each.");
+    http_connections_ =
+        metrics->GetGauge("concordance_http_connections",
+                          "Open HTTP connections (not upgraded).");
+    stream_connections_ =
+        metrics->GetGauge("concordance_websocket_connections",
+                          "Open WebSocket connections.", {{"path", "/stream"}});
+    raft_connections_ =
+        metrics->GetGauge("concordance_websocket_connections",
+                          "Open WebSocket connections.", {{"path", "/raft"}});
+    grpc_connections_ =
+        metrics->GetCounter("concordance_grpc_connections_total",
+                            "Connections that opened with the HTTP/2 preface "
+                            "and were handed to the gRPC server.");
+    grpc_open_ = metrics->GetGauge(
+        "concordance_grpc_connections",
+        "Open connections served by the gRPC server (they hold client slots).");
+    refused_connections_ =
+        metrics->GetCounter("concordance_connections_refused_total",
+                            "Connections closed at once because every slot was "
+                            "taken (--max-connections).");
+    accept_errors_ =
+        metrics->GetCounter("concordance_accept_errors_total",
+                            "accept() failures (e.g. out of file descriptors); "
+                            "the server backs off after each.");
   }
 
   static RestHandler::Options RestOptions(const Options& o) {
@@ -181,23 +187,31 @@ namespace {
 // ---------------------------------------------------------------------------
 // /stream: JSON-RPC over WebSocket.
 
-class StreamSession : public Session, public std::enable_shared_from_this<StreamSession> {
+class StreamSession : public Session,
+                      public std::enable_shared_from_this<StreamSession> {
  public:
   StreamSession(tcp::socket socket, Server::Impl* server, Caller caller)
-      : ws_(std::move(socket)), server_(server), caller_(std::move(caller)),
+      : ws_(std::move(socket)),
+        server_(server),
+        caller_(std::move(caller)),
         id_(server->NextId()) {}
 
   void Start(http::request<http::string_body> req) {
     server_->Register(id_, weak_from_this());
     server_->stream_connections_->Add(1);
-    websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::server);
-    t.idle_timeout = std::chrono::milliseconds(server_->options_.ws_idle_timeout_ms);
+    websocket::stream_base::timeout t =
+        websocket::stream_base::timeout::suggested(beast::role_type::server);
+    t.idle_timeout =
+        std::chrono::milliseconds(server_->options_.ws_idle_timeout_ms);
     t.keep_alive_pings = true;
     ws_.set_option(t);
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(http::field::server, "concordance"); }));
+    ws_.set_option(
+        websocket::stream_base::decorator([](websocket::response_type& res) {
+          res.set(http::field::server, "concordance");
+        }));
     ws_.read_message_max(server_->options_.limits.max_ws_message_bytes);
-    ws_.async_accept(req, beast::bind_front_handler(&StreamSession::OnAccept, shared_from_this()));
+    ws_.async_accept(req, beast::bind_front_handler(&StreamSession::OnAccept,
+                                                    shared_from_this()));
   }
 
   void Shutdown() override {
@@ -216,7 +230,9 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
         self->outstanding_bytes_.fetch_add(text.size());
         self->outstanding_messages_.fetch_add(1);
         net::post(self->ws_.get_executor(),
-                  [self, text = std::move(text)]() mutable { self->Enqueue(std::move(text)); });
+                  [self, text = std::move(text)]() mutable {
+                    self->Enqueue(std::move(text));
+                  });
       }
     };
     hooks.has_room = [weak] {
@@ -231,8 +247,9 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
         net::post(self->ws_.get_executor(), [self] { self->MaybeRead(); });
       }
     };
-    conn_ = std::make_shared<RpcConnection>(server_->api_, caller_, server_->options_.rpc,
-                                            std::move(hooks), server_->metrics_);
+    conn_ = std::make_shared<RpcConnection>(
+        server_->api_, caller_, server_->options_.rpc, std::move(hooks),
+        server_->metrics_);
     MaybeRead();
   }
 
@@ -240,7 +257,8 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // in flight, or too much unsent output (the client is not reading).
   void MaybeRead() {
     if (reading_ || closing_ || done_) return;
-    if (!conn_->CanRead() || queue_.size() > server_->options_.ws_send_queue_messages / 2) {
+    if (!conn_->CanRead() ||
+        queue_.size() > server_->options_.ws_send_queue_messages / 2) {
       // Resumed by the resume hook or by OnWrite. Nothing may be pending
       // meanwhile (all requests in flight, no write): hold ourselves.
       paused_self_ = shared_from_this();
@@ -248,14 +266,16 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
     }
     paused_self_.reset();
     reading_ = true;
-    ws_.async_read(buffer_, beast::bind_front_handler(&StreamSession::OnRead, shared_from_this()));
+    ws_.async_read(buffer_, beast::bind_front_handler(&StreamSession::OnRead,
+                                                      shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
     reading_ = false;
     if (ec) {
       if (ec == websocket::error::message_too_big) {
-        LOG(INFO) << "/stream: message over " << server_->options_.limits.max_ws_message_bytes
+        LOG(INFO) << "/stream: message over "
+                  << server_->options_.limits.max_ws_message_bytes
                   << " bytes; closing with 1009";
       }
       return Done();
@@ -274,8 +294,10 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Below a quarter of the send-queue caps: replays may read another page.
   bool HasRoom() const {
     const auto& o = server_->options_;
-    return outstanding_bytes_.load() < std::max<size_t>(1, o.ws_send_queue_bytes / 4) &&
-           outstanding_messages_.load() < std::max<size_t>(1, o.ws_send_queue_messages / 4);
+    return outstanding_bytes_.load() <
+               std::max<size_t>(1, o.ws_send_queue_bytes / 4) &&
+           outstanding_messages_.load() <
+               std::max<size_t>(1, o.ws_send_queue_messages / 4);
   }
 
   void OnRoom(std::function<void()> fn) {
@@ -306,9 +328,12 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   void Enqueue(std::string text) {
     if (closing_ || done_) return Settled(text.size());
     const auto& o = server_->options_;
-    if (queue_.size() >= o.ws_send_queue_messages || queued_bytes_ + text.size() > o.ws_send_queue_bytes) {
-      LOG(WARNING) << "/stream: closing a connection whose client does not read (" << queue_.size()
-                   << " messages, " << queued_bytes_ << " bytes queued)";
+    if (queue_.size() >= o.ws_send_queue_messages ||
+        queued_bytes_ + text.size() > o.ws_send_queue_bytes) {
+      LOG(WARNING)
+          << "/stream: closing a connection whose client does not read ("
+          << queue_.size() << " messages, " << queued_bytes_
+          << " bytes queued)";
       Settled(text.size());
       Close(websocket::close_code::policy_error,
             "send queue overflow: the client is not reading fast enough");
@@ -322,8 +347,9 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   void Write() {
     writing_ = true;
     ws_.text(true);
-    ws_.async_write(net::buffer(queue_.front()),
-                    beast::bind_front_handler(&StreamSession::OnWrite, shared_from_this()));
+    ws_.async_write(
+        net::buffer(queue_.front()),
+        beast::bind_front_handler(&StreamSession::OnWrite, shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, size_t) {
@@ -354,7 +380,8 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
 
   void StartClose() {
     close_pending_ = false;
-    ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) { self->Done(); });
+    ws_.async_close(close_reason_, [self = shared_from_this()](
+                                       beast::error_code) { self->Done(); });
   }
 
   void Done() {
@@ -388,7 +415,8 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   absl::Mutex room_mu_;
   std::vector<std::function<void()>> room_waiters_ ABSL_GUARDED_BY(room_mu_);
   bool room_closed_ ABSL_GUARDED_BY(room_mu_) = false;
-  bool reading_ = false, writing_ = false, closing_ = false, close_pending_ = false, done_ = false;
+  bool reading_ = false, writing_ = false, closing_ = false,
+       close_pending_ = false, done_ = false;
   websocket::close_reason close_reason_;
 };
 
@@ -396,22 +424,30 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
 // /raft: peer messages. Text frames carry JSON Raft messages; binary frames
 // carry snapshot bytes.
 
-class RaftSession : public Session, public std::enable_shared_from_this<RaftSession> {
+class RaftSession : public Session,
+                    public std::enable_shared_from_this<RaftSession> {
  public:
-  RaftSession(tcp::socket socket, Server::Impl* server, std::string node_id, std::string address,
-              std::string version)
-      : ws_(std::move(socket)), server_(server), node_id_(std::move(node_id)),
-        address_(std::move(address)), version_(std::move(version)), id_(server->NextId()) {}
+  RaftSession(tcp::socket socket, Server::Impl* server, std::string node_id,
+              std::string address, std::string version)
+      : ws_(std::move(socket)),
+        server_(server),
+        node_id_(std::move(node_id)),
+        address_(std::move(address)),
+        version_(std::move(version)),
+        id_(server->NextId()) {}
 
   void Start(http::request<http::string_body> req) {
     server_->Register(id_, std::weak_ptr<Session>(shared_from_this()));
     server_->raft_connections_->Add(1);
-    websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::server);
-    t.idle_timeout = std::chrono::milliseconds(server_->options_.ws_idle_timeout_ms);
+    websocket::stream_base::timeout t =
+        websocket::stream_base::timeout::suggested(beast::role_type::server);
+    t.idle_timeout =
+        std::chrono::milliseconds(server_->options_.ws_idle_timeout_ms);
     t.keep_alive_pings = true;
     ws_.set_option(t);
     ws_.read_message_max(64 << 20);  // snapshot chunks are smaller
-    ws_.async_accept(req, beast::bind_front_handler(&RaftSession::OnAccept, shared_from_this()));
+    ws_.async_accept(req, beast::bind_front_handler(&RaftSession::OnAccept,
+                                                    shared_from_this()));
   }
 
   void Shutdown() override {
@@ -438,7 +474,8 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
         });
       }
     };
-    absl::Status s = server_->peers_->Connected(id_, node_id_, address_, version_, resume);
+    absl::Status s =
+        server_->peers_->Connected(id_, node_id_, address_, version_, resume);
     if (!s.ok()) return Refuse(s);
     Read();
   }
@@ -448,34 +485,39 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
     closing_ = true;
     // A close reason holds at most 123 bytes.
     std::string reason(s.message().substr(0, 120));
-    websocket::close_reason why(s.GetPayload(kRemovedPayload).has_value()
-                                    ? websocket::close_code(kPeerRemovedCloseCode)
-                                    : websocket::close_code::policy_error,
-                                reason);
-    ws_.async_close(why, [self = shared_from_this()](beast::error_code) { self->Done(); });
+    websocket::close_reason why(
+        s.GetPayload(kRemovedPayload).has_value()
+            ? websocket::close_code(kPeerRemovedCloseCode)
+            : websocket::close_code::policy_error,
+        reason);
+    ws_.async_close(
+        why, [self = shared_from_this()](beast::error_code) { self->Done(); });
   }
 
   // Reads frames and hands them to the node until it says its inbox is
   // full; then waits for `resume` (so a peer cannot queue without bound).
   void Read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->Done();
-      std::string data = beast::buffers_to_string(self->buffer_.data());
-      self->buffer_.consume(self->buffer_.size());
-      absl::StatusOr<bool> more =
-          self->ws_.got_text()
-              ? self->server_->peers_->Text(self->id_, self->node_id_, std::move(data))
-              : self->server_->peers_->Binary(self->id_, self->node_id_, std::move(data));
-      if (!more.ok()) return self->Refuse(more.status());
-      if (*more) {
-        self->Read();
-      } else {
-        // No operation is pending while paused: hold ourselves until the
-        // resume (or a shutdown) comes.
-        self->paused_ = true;
-        self->paused_self_ = self;
-      }
-    });
+    ws_.async_read(
+        buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->Done();
+          std::string data = beast::buffers_to_string(self->buffer_.data());
+          self->buffer_.consume(self->buffer_.size());
+          absl::StatusOr<bool> more =
+              self->ws_.got_text()
+                  ? self->server_->peers_->Text(self->id_, self->node_id_,
+                                                std::move(data))
+                  : self->server_->peers_->Binary(self->id_, self->node_id_,
+                                                  std::move(data));
+          if (!more.ok()) return self->Refuse(more.status());
+          if (*more) {
+            self->Read();
+          } else {
+            // No operation is pending while paused: hold ourselves until the
+            // resume (or a shutdown) comes.
+            self->paused_ = true;
+            self->paused_self_ = self;
+          }
+        });
   }
 
   void Done() {
@@ -508,7 +550,8 @@ class RaftSession : public Session, public std::enable_shared_from_this<RaftSess
 class GrpcLink : public Session, public std::enable_shared_from_this<GrpcLink> {
  public:
   using Slot = Server::Impl::Slot;
-  GrpcLink(Server::Impl* server, Slot slot) : server_(server), id_(server->NextId()), slot_(slot) {}
+  GrpcLink(Server::Impl* server, Slot slot)
+      : server_(server), id_(server->NextId()), slot_(slot) {}
 
   // Takes `fd`, a duplicate of the connection's socket.
   void Start(int fd) {
@@ -516,10 +559,11 @@ class GrpcLink : public Session, public std::enable_shared_from_this<GrpcLink> {
     server_->grpc_open_->Add(1);
     // The callback holds the link; the watcher drops it on hang-up, Forget
     // or Stop.
-    absl::StatusOr<uint64_t> watch =
-        server_->hangups_.Watch(fd, [self = shared_from_this()] { self->Release(); });
+    absl::StatusOr<uint64_t> watch = server_->hangups_.Watch(
+        fd, [self = shared_from_this()] { self->Release(); });
     if (!watch.ok()) {
-      LOG(WARNING) << watch.status() << "; the connection's slot is released now";
+      LOG(WARNING) << watch.status()
+                   << "; the connection's slot is released now";
       return Release();
     }
     {
@@ -562,16 +606,21 @@ class GrpcLink : public Session, public std::enable_shared_from_this<GrpcLink> {
 // ---------------------------------------------------------------------------
 // HTTP/1.1 with keep-alive; hands WebSocket upgrades to the sessions above.
 
-class HttpSession : public Session, public std::enable_shared_from_this<HttpSession> {
+class HttpSession : public Session,
+                    public std::enable_shared_from_this<HttpSession> {
  public:
   using Slot = Server::Impl::Slot;
   HttpSession(tcp::socket socket, Server::Impl* server, Slot slot)
-      : stream_(std::move(socket)), server_(server), id_(server->NextId()), slot_(slot) {}
+      : stream_(std::move(socket)),
+        server_(server),
+        id_(server->NextId()),
+        slot_(slot) {}
 
   void Start() {
     server_->Register(id_, weak_from_this());
     server_->http_connections_->Add(1);
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Sniff(); });
+    net::dispatch(stream_.get_executor(),
+                  [self = shared_from_this()] { self->Sniff(); });
   }
 
   void Shutdown() override {
@@ -591,33 +640,40 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   // soon as they stop matching, so a short HTTP request is never held up.
   void Sniff() {
     if (server_->grpc_ == nullptr) return Read();
-    sniff_deadline_ = std::chrono::steady_clock::now() +
-                      std::chrono::milliseconds(server_->options_.header_timeout_ms);
+    sniff_deadline_ =
+        std::chrono::steady_clock::now() +
+        std::chrono::milliseconds(server_->options_.header_timeout_ms);
     WaitReadable();
   }
 
   void WaitReadable() {
-    stream_.socket().async_wait(tcp::socket::wait_read,
-                                [self = shared_from_this()](beast::error_code ec) {
-                                  if (ec) return self->CloseSocket();
-                                  self->Peek();
-                                });
+    stream_.socket().async_wait(
+        tcp::socket::wait_read,
+        [self = shared_from_this()](beast::error_code ec) {
+          if (ec) return self->CloseSocket();
+          self->Peek();
+        });
   }
 
   void Peek() {
     static constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     constexpr size_t kLength = sizeof(kPreface) - 1;  // 24
     char buf[kLength];
-    ssize_t n = recv(stream_.socket().native_handle(), buf, kLength, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = recv(stream_.socket().native_handle(), buf, kLength,
+                     MSG_PEEK | MSG_DONTWAIT);
     if (n == 0) return CloseSocket();  // closed before a byte
-    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? WaitReadable() : CloseSocket();
+    if (n < 0)
+      return errno == EAGAIN || errno == EWOULDBLOCK ? WaitReadable()
+                                                     : CloseSocket();
     if (std::memcmp(buf, kPreface, n) != 0) return Read();  // HTTP/1.1
     if (static_cast<size_t>(n) == kLength) return HandToGrpc();
     // A prefix of the preface so far: look again shortly (the socket stays
     // readable, so waiting for readability would spin), within the
     // deadline for a request head.
-    if (std::chrono::steady_clock::now() >= sniff_deadline_) return CloseSocket();
-    sniff_timer_ = std::make_unique<net::steady_timer>(stream_.get_executor(), std::chrono::milliseconds(2));
+    if (std::chrono::steady_clock::now() >= sniff_deadline_)
+      return CloseSocket();
+    sniff_timer_ = std::make_unique<net::steady_timer>(
+        stream_.get_executor(), std::chrono::milliseconds(2));
     sniff_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->CloseSocket();
       self->Peek();
@@ -654,10 +710,12 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     parser_->header_limit(kHeaderLimit);
     int timeout_ms = first_request_ ? server_->options_.header_timeout_ms
                                     : server_->options_.idle_timeout_ms;
-    if (slot_ == Slot::kProbation) timeout_ms = server_->options_.probation_timeout_ms;
+    if (slot_ == Slot::kProbation)
+      timeout_ms = server_->options_.probation_timeout_ms;
     stream_.expires_after(std::chrono::milliseconds(timeout_ms));
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
+    http::async_read(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
@@ -669,7 +727,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     if (ec == http::error::body_limit) {
       return Reject(http::status::payload_too_large,
                     absl::ResourceExhaustedError(absl::StrCat(
-                        "request body over ", server_->options_.limits.max_body_bytes, " bytes")));
+                        "request body over ",
+                        server_->options_.limits.max_body_bytes, " bytes")));
     }
     if (ec == http::error::header_limit) {
       return Reject(http::status::request_header_fields_too_large,
@@ -677,35 +736,41 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     }
     if (ec) {
       return Reject(http::status::bad_request,
-                    absl::InvalidArgumentError(absl::StrCat("malformed HTTP request: ", ec.message())));
+                    absl::InvalidArgumentError(absl::StrCat(
+                        "malformed HTTP request: ", ec.message())));
     }
     http::request<http::string_body> req = parser_->release();
     absl::string_view target(req.target().data(), req.target().size());
     absl::string_view path = target.substr(0, target.find('?'));
     if (path == "/raft") return UpgradeRaft(std::move(req), target);
     if (slot_ == Slot::kProbation) {
-      return Reject(http::status::service_unavailable,
-                    absl::UnavailableError(absl::StrCat(
-                        "too many connections (", server_->options_.max_connections,
-                        "); retry shortly")));
+      return Reject(
+          http::status::service_unavailable,
+          absl::UnavailableError(absl::StrCat("too many connections (",
+                                              server_->options_.max_connections,
+                                              "); retry shortly")));
     }
     if (path == "/stream") return UpgradeStream(std::move(req));
     Serve(std::move(req));
   }
 
-  void UpgradeRaft(http::request<http::string_body> req, absl::string_view target) {
+  void UpgradeRaft(http::request<http::string_body> req,
+                   absl::string_view target) {
     if (!websocket::is_upgrade(req)) {
       return Reject(http::status::upgrade_required,
                     absl::InvalidArgumentError("/raft speaks WebSocket only"));
     }
     if (server_->stopping()) {
-      return Reject(http::status::service_unavailable, absl::UnavailableError("server shutting down"));
+      return Reject(http::status::service_unavailable,
+                    absl::UnavailableError("server shutting down"));
     }
     if (server_->peers_ == nullptr) {
-      return Reject(http::status::not_found, absl::NotFoundError("this server takes no peers"));
+      return Reject(http::status::not_found,
+                    absl::NotFoundError("this server takes no peers"));
     }
     if (!server_->auth_->IsPeer(std::string(req[http::field::authorization]))) {
-      return Reject(http::status::unauthorized, absl::UnauthenticatedError("/raft needs the peer key"));
+      return Reject(http::status::unauthorized,
+                    absl::UnauthenticatedError("/raft needs the peer key"));
     }
     size_t q = target.find('?');
     absl::StatusOr<std::map<std::string, std::string>> query =
@@ -713,7 +778,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     if (!query.ok()) return Reject(http::status::bad_request, query.status());
     auto it = query->find("nodeId");
     if (it == query->end() || it->second.empty()) {
-      return Reject(http::status::bad_request, absl::InvalidArgumentError("/raft needs ?nodeId="));
+      return Reject(http::status::bad_request,
+                    absl::InvalidArgumentError("/raft needs ?nodeId="));
     }
     auto address = query->find("address");
     auto version = query->find("version");
@@ -723,33 +789,41 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     }
     slot_ = Slot::kPeer;
     Handoff();
-    std::make_shared<RaftSession>(stream_.release_socket(), server_, it->second,
-                                  address == query->end() ? "" : address->second,
-                                  version == query->end() ? "" : version->second)
+    std::make_shared<RaftSession>(
+        stream_.release_socket(), server_, it->second,
+        address == query->end() ? "" : address->second,
+        version == query->end() ? "" : version->second)
         ->Start(std::move(req));
   }
 
   void UpgradeStream(http::request<http::string_body> req) {
     if (!websocket::is_upgrade(req)) {
-      return Reject(http::status::upgrade_required,
-                    absl::InvalidArgumentError("/stream speaks WebSocket only"));
+      return Reject(
+          http::status::upgrade_required,
+          absl::InvalidArgumentError("/stream speaks WebSocket only"));
     }
     if (server_->stopping()) {
-      return Reject(http::status::service_unavailable, absl::UnavailableError("server shutting down"));
+      return Reject(http::status::service_unavailable,
+                    absl::UnavailableError("server shutting down"));
     }
     std::string authorization(req[http::field::authorization]);
     Access access = server_->auth_->Authenticate(authorization);
     if (access == Access::kNone) {
-      return Reject(http::status::unauthorized,
-                    absl::UnauthenticatedError("missing or invalid API key: send Authorization: Bearer <key>"));
+      return Reject(
+          http::status::unauthorized,
+          absl::UnauthenticatedError(
+              "missing or invalid API key: send Authorization: Bearer <key>"));
     }
     auto header = req.find("X-Concordance-Actor");
     absl::StatusOr<std::string> actor = ResolveActor(
-        header == req.end() ? std::nullopt : std::optional<std::string>(header->value()), access);
+        header == req.end() ? std::nullopt
+                            : std::optional<std::string>(header->value()),
+        access);
     if (!actor.ok()) return Reject(http::status::bad_request, actor.status());
     Handoff();  // the client slot goes with the socket
     Caller caller{access, true, std::move(*actor)};
-    std::make_shared<StreamSession>(stream_.release_socket(), server_, std::move(caller))
+    std::make_shared<StreamSession>(stream_.release_socket(), server_,
+                                    std::move(caller))
         ->Start(std::move(req));
   }
 
@@ -774,7 +848,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     std::weak_ptr<HttpSession> weak = weak_from_this();
     cancel_ = std::make_shared<Cancellation>([weak] {
       if (auto self = weak.lock()) {
-        net::post(self->stream_.get_executor(), [self] { self->WatchForClose(); });
+        net::post(self->stream_.get_executor(),
+                  [self] { self->WatchForClose(); });
       }
     });
     hr.cancel = cancel_;
@@ -782,11 +857,12 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     unsigned version = req.version();
     bool head = req.method() == http::verb::head;
     stream_.expires_never();  // the backend bounds its own waits
-    server_->rest_.Handle(std::move(hr), [self = shared_from_this(), keep_alive, version,
-                                          head](HttpResponse r) {
-      net::post(self->stream_.get_executor(), [self, r = std::move(r), keep_alive, version, head]() mutable {
-        self->Write(std::move(r), keep_alive, version, head);
-      });
+    server_->rest_.Handle(std::move(hr), [self = shared_from_this(), keep_alive,
+                                          version, head](HttpResponse r) {
+      net::post(self->stream_.get_executor(),
+                [self, r = std::move(r), keep_alive, version, head]() mutable {
+                  self->Write(std::move(r), keep_alive, version, head);
+                });
     });
   }
 
@@ -798,7 +874,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     if (!busy_ || closed_ || watching_ || buffer_.size() > 0) return;
     watching_ = true;
     stream_.async_read_some(
-        buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+        buffer_.prepare(4096),
+        [self = shared_from_this()](beast::error_code ec, size_t n) {
           self->watching_ = false;
           if (n > 0) self->buffer_.commit(n);
           if (ec == net::error::operation_aborted || n > 0) {
@@ -828,20 +905,23 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     res->body() = std::move(r.body);
     res->prepare_payload();
     if (head) res->body().clear();
-    stream_.expires_after(std::chrono::milliseconds(server_->options_.header_timeout_ms));
-    http::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](
-                                         beast::error_code ec, size_t) {
-      self->busy_ = false;
-      if (ec || !keep_alive) return self->CloseSocket();
-      if (self->watching_) {
-        // Stop the close watch first; its handler starts the next read.
-        self->read_after_watch_ = true;
-        beast::error_code ignored;
-        self->stream_.socket().cancel(ignored);
-        return;
-      }
-      self->Read();
-    });
+    stream_.expires_after(
+        std::chrono::milliseconds(server_->options_.header_timeout_ms));
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, keep_alive](
+                          beast::error_code ec, size_t) {
+                        self->busy_ = false;
+                        if (ec || !keep_alive) return self->CloseSocket();
+                        if (self->watching_) {
+                          // Stop the close watch first; its handler starts the
+                          // next read.
+                          self->read_after_watch_ = true;
+                          beast::error_code ignored;
+                          self->stream_.socket().cancel(ignored);
+                          return;
+                        }
+                        self->Read();
+                      });
   }
 
   // Answers a request that cannot be served, then closes the connection
@@ -856,11 +936,13 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     res->body() = RestHandler::Error(why).body;
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(5));
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
-      self->busy_ = false;
-      if (ec) return self->CloseSocket();
-      self->LingerThenClose();
-    });
+    http::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res](beast::error_code ec, size_t) {
+          self->busy_ = false;
+          if (ec) return self->CloseSocket();
+          self->LingerThenClose();
+        });
   }
 
   // The client may still be sending the request we refused (an oversized
@@ -878,12 +960,13 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
 
   void Discard() {
     if (closed_) return;
-    stream_.async_read_some(net::buffer(discard_),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              if (ec || n >= self->linger_budget_) return self->CloseSocket();
-                              self->linger_budget_ -= n;
-                              self->Discard();
-                            });
+    stream_.async_read_some(
+        net::buffer(discard_),
+        [self = shared_from_this()](beast::error_code ec, size_t n) {
+          if (ec || n >= self->linger_budget_) return self->CloseSocket();
+          self->linger_budget_ -= n;
+          self->Discard();
+        });
   }
 
   void CloseSocket() {
@@ -892,7 +975,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
-    server_->ReleaseSlot(slot_);  // before the gauge: a reader of 1 may use the slot
+    server_->ReleaseSlot(
+        slot_);  // before the gauge: a reader of 1 may use the slot
     server_->http_connections_->Add(-1);
     server_->connections_.fetch_sub(1);
     server_->Unregister(id_);
@@ -905,7 +989,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   uint64_t id_;
   Slot slot_;
   std::shared_ptr<Cancellation> cancel_;  // of the request in flight
-  bool busy_ = false, close_after_ = false, closed_ = false, handed_off_ = false;
+  bool busy_ = false, close_after_ = false, closed_ = false,
+       handed_off_ = false;
   bool first_request_ = true;
   bool watching_ = false, read_after_watch_ = false;
   std::chrono::steady_clock::time_point sniff_deadline_;
@@ -921,9 +1006,11 @@ absl::Status Server::Impl::Start() {
     return absl::FailedPreconditionError("the server has no listening socket");
   }
   beast::error_code ec;
-  acceptor_.assign(options_.listen_ipv6 ? tcp::v6() : tcp::v4(), options_.listen_fd, ec);
+  acceptor_.assign(options_.listen_ipv6 ? tcp::v6() : tcp::v4(),
+                   options_.listen_fd, ec);
   if (ec) {
-    return absl::InternalError(absl::StrCat("cannot adopt the listening socket: ", ec.message()));
+    return absl::InternalError(
+        absl::StrCat("cannot adopt the listening socket: ", ec.message()));
   }
   options_.listen_fd = -1;  // the acceptor owns it now
   bound_port_ = acceptor_.local_endpoint(ec).port();
@@ -940,13 +1027,15 @@ absl::Status Server::Impl::Start() {
 }
 
 void Server::Impl::Accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || stopping_) return;
-    if (ec) return BackOffAccept(ec);
-    accept_backoff_ms_ = 0;
-    OnAccepted(std::move(socket));
-    Accept();
-  });
+  acceptor_.async_accept(net::make_strand(ioc_),
+                         [this](beast::error_code ec, tcp::socket socket) {
+                           if (ec == net::error::operation_aborted || stopping_)
+                             return;
+                           if (ec) return BackOffAccept(ec);
+                           accept_backoff_ms_ = 0;
+                           OnAccepted(std::move(socket));
+                           Accept();
+                         });
 }
 
 void Server::Impl::BackOffAccept(const beast::error_code& ec) {
@@ -954,9 +1043,11 @@ void Server::Impl::BackOffAccept(const beast::error_code& ec) {
   accept_backoff_ms_ = std::min(1000, std::max(5, accept_backoff_ms_ * 2));
   auto now = std::chrono::steady_clock::now();
   if (now - accept_error_logged_ >= std::chrono::seconds(10)) {
-    LOG(WARNING) << "accept failed: " << ec.message() << " (" << accept_errors_unlogged_
-                 << " more failures since the last report); retrying in " << accept_backoff_ms_
-                 << " ms. Raise the open-files limit or lower --max-connections.";
+    LOG(WARNING)
+        << "accept failed: " << ec.message() << " (" << accept_errors_unlogged_
+        << " more failures since the last report); retrying in "
+        << accept_backoff_ms_
+        << " ms. Raise the open-files limit or lower --max-connections.";
     accept_error_logged_ = now;
     accept_errors_unlogged_ = 0;
   } else {
@@ -1006,13 +1097,15 @@ void Server::Impl::Stop(int grace_ms) {
   }
   for (auto& s : live) s->Shutdown();
   live.clear();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
-  while (connections_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  while (connections_.load() > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (connections_.load() > 0) {
-    LOG(WARNING) << connections_.load() << " connections still open after " << grace_ms
-                 << " ms; stopping anyway";
+    LOG(WARNING) << connections_.load() << " connections still open after "
+                 << grace_ms << " ms; stopping anyway";
   }
   work_.reset();
   ioc_.stop();
@@ -1021,9 +1114,11 @@ void Server::Impl::Stop(int grace_ms) {
   hangups_.Stop();
 }
 
-Server::Server(Options options, Api api, const Authenticator* auth, PeerTransport* peers,
-               GrpcServer* grpc, metrics::Registry* metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), api, auth, peers, grpc, metrics)) {}
+Server::Server(Options options, Api api, const Authenticator* auth,
+               PeerTransport* peers, GrpcServer* grpc,
+               metrics::Registry* metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), api, auth, peers, grpc,
+                                   metrics)) {}
 
 Server::~Server() { Stop(0); }
 

@@ -22,7 +22,8 @@
 namespace concordance::testing {
 namespace {
 
-v1::PutRequest PutOf(const std::string& ns, const std::string& key, const std::string& value) {
+v1::PutRequest PutOf(const std::string& ns, const std::string& key,
+                     const std::string& value) {
   v1::PutRequest req;
   req.set_namespace_(ns);
   req.set_key(key);
@@ -52,7 +53,8 @@ TEST(GrpcClusterTest, AWriteToAFollowerNamesTheLeader) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(Trailer(*ctx, "concordance-error-code"), "not_leader");
   EXPECT_EQ(Trailer(*ctx, "concordance-leader-id"), c.id(leader));
-  EXPECT_EQ(Trailer(*ctx, "concordance-leader-address"), c.node(leader).address());
+  EXPECT_EQ(Trailer(*ctx, "concordance-leader-address"),
+            c.node(leader).address());
   // Nothing was written.
   auto get_ctx = GrpcContext(TestCluster::kApiKey);
   v1::GetRequest get;
@@ -60,7 +62,8 @@ TEST(GrpcClusterTest, AWriteToAFollowerNamesTheLeader) {
   get.set_key("k");
   get.set_consistency(v1::LINEARIZABLE);
   v1::Entry e;
-  EXPECT_EQ(kv->Get(get_ctx.get(), get, &e).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(kv->Get(get_ctx.get(), get, &e).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 
   // The client library, pointed at the follower only, follows the trailer.
   client::Client cl(ClientOptions({c.node(follower).address()}));
@@ -97,7 +100,8 @@ TEST(GrpcClusterTest, JoinRemoveAndTransferThroughTheClusterService) {
   remove.set_node_id("g-learner");
   auto removed = cl.Remove(remove);
   ASSERT_TRUE(removed.ok()) << removed.status();
-  EXPECT_EQ(removed->peers_size(), 3) << "the answer shows the membership after the change";
+  EXPECT_EQ(removed->peers_size(), 3)
+      << "the answer shows the membership after the change";
 
   // Hand leadership to a chosen follower; the status then names it.
   v1::TransferLeadershipRequest transfer;
@@ -121,7 +125,8 @@ TEST(GrpcClusterTest, AWatchResumesOnAnotherNodeWhenItsNodeDies) {
   ASSERT_GE(leader, 0);
   int doomed = (leader + 1) % 3;
   int other = (leader + 2) % 3;
-  client::Client watcher_client(ClientOptions({c.node(doomed).address(), c.node(other).address()}));
+  client::Client watcher_client(
+      ClientOptions({c.node(doomed).address(), c.node(other).address()}));
   v1::WatchRequest req;
   req.set_tenant("gw");
   auto watcher = watcher_client.Watch(req);
@@ -136,7 +141,8 @@ TEST(GrpcClusterTest, AWatchResumesOnAnotherNodeWhenItsNodeDies) {
   std::atomic<bool> killed{false};
   std::thread writer([&] {
     for (int i = 0; i < 400 || !killed; ++i) {
-      auto put = writer_client.Put(PutOf("tenant:gw/s", "k" + std::to_string(i % 5), std::to_string(i)));
+      auto put = writer_client.Put(
+          PutOf("tenant:gw/s", "k" + std::to_string(i % 5), std::to_string(i)));
       std::lock_guard<std::mutex> l(mu);
       if (put.ok()) {
         acked.push_back(put->seq());
@@ -152,7 +158,8 @@ TEST(GrpcClusterTest, AWatchResumesOnAnotherNodeWhenItsNodeDies) {
       absl::Status s = watcher->Next(&r);
       if (!s.ok()) return s;
       for (const v1::ChangeEvent& e : r.events()) {
-        if (!seen.empty() && e.seq() <= seen.back()) return absl::InternalError("a duplicate or a step back");
+        if (!seen.empty() && e.seq() <= seen.back())
+          return absl::InternalError("a duplicate or a step back");
         seen.push_back(e.seq());
       }
     }
@@ -172,11 +179,14 @@ TEST(GrpcClusterTest, AWatchResumesOnAnotherNodeWhenItsNodeDies) {
   writer.join();
   ASSERT_GE(acked.size(), 400u);
   absl::Status s = take_through(acked.back());
-  ASSERT_TRUE(s.ok()) << s << " after " << seen.size() << " events of " << acked.size() << " writes";
+  ASSERT_TRUE(s.ok()) << s << " after " << seen.size() << " events of "
+                      << acked.size() << " writes";
   std::vector<int64_t> missing;
-  std::set_difference(acked.begin(), acked.end(), seen.begin(), seen.end(), std::back_inserter(missing));
-  EXPECT_TRUE(missing.empty()) << missing.size() << " acknowledged writes never arrived, first seq "
-                               << missing.front();
+  std::set_difference(acked.begin(), acked.end(), seen.begin(), seen.end(),
+                      std::back_inserter(missing));
+  EXPECT_TRUE(missing.empty())
+      << missing.size() << " acknowledged writes never arrived, first seq "
+      << missing.front();
   EXPECT_LE(seen.size(), acked.size() + unacked) << "events no write made";
   EXPECT_EQ(watcher->endpoint(), c.node(other).address()) << "the watch moved";
   watcher->Cancel();
@@ -192,7 +202,8 @@ TEST(GrpcClusterTest, TheClientFailsOverPastADeadEndpoint) {
   ASSERT_GE(leader, 0);
   int dead = (leader + 1) % 3;
   c.node(dead).Kill();
-  client::Client cl(ClientOptions({c.node(dead).address(), c.node((leader + 2) % 3).address()}));
+  client::Client cl(ClientOptions(
+      {c.node(dead).address(), c.node((leader + 2) % 3).address()}));
   auto put = cl.Put(PutOf("tenant:gf/s", "k", "\"v\""));
   ASSERT_TRUE(put.ok()) << put.status();
   v1::GetRequest get;
@@ -203,7 +214,8 @@ TEST(GrpcClusterTest, TheClientFailsOverPastADeadEndpoint) {
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->value(), "\"v\"");
   auto status = cl.Status(c.node(dead).address());
-  EXPECT_EQ(status.status().code(), absl::StatusCode::kUnavailable) << "no failover for one node's status";
+  EXPECT_EQ(status.status().code(), absl::StatusCode::kUnavailable)
+      << "no failover for one node's status";
 }
 
 // A long-poll may be held by the server for longer than one attempt may
@@ -222,7 +234,8 @@ TEST(GrpcClusterTest, ALongPollLongerThanAnAttemptIsAnsweredNotRetried) {
   v1::ChangesRequest req;
   req.set_namespace_("tenant:gl/s");
   req.set_since(put->seq());
-  req.set_wait_ms(1500);  // nothing new will come: the server holds it to the end
+  req.set_wait_ms(
+      1500);  // nothing new will come: the server holds it to the end
   auto changes = cl.Changes(req);
   ASSERT_TRUE(changes.ok()) << changes.status();
   EXPECT_EQ(changes->changes_size(), 0);
@@ -236,7 +249,8 @@ TEST(GrpcClusterTest, AWriteWithAnUnknownOutcomeIsNotRetried) {
   ASSERT_TRUE(c.Start(3));
   int leader = c.WaitLeader();
   ASSERT_GE(leader, 0);
-  client::Options o = ClientOptions({c.node(leader).address(), c.node((leader + 1) % 3).address()});
+  client::Options o = ClientOptions(
+      {c.node(leader).address(), c.node((leader + 1) % 3).address()});
   o.attempt_timeout = std::chrono::milliseconds(500);
   client::Client cl(o);
   ASSERT_TRUE(cl.Put(PutOf("tenant:gi/s", "warm", "0")).ok());  // connected
@@ -244,9 +258,11 @@ TEST(GrpcClusterTest, AWriteWithAnUnknownOutcomeIsNotRetried) {
   auto put = cl.Put(PutOf("tenant:gi/s", "k", "1"));
   c.node(leader).Signal(SIGCONT);
   ASSERT_FALSE(put.ok());
-  EXPECT_EQ(put.status().code(), absl::StatusCode::kDeadlineExceeded) << put.status();
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << put.status();
   EXPECT_TRUE(client::Indeterminate(put.status())) << put.status();
-  EXPECT_EQ(cl.preferred_endpoint(), c.node(leader).address()) << "no second attempt elsewhere";
+  EXPECT_EQ(cl.preferred_endpoint(), c.node(leader).address())
+      << "no second attempt elsewhere";
 }
 
 // A leader that loses its quorum with writes in flight cannot say whether
@@ -259,20 +275,24 @@ TEST(GrpcClusterTest, AWriteWithoutAQuorumIsIndeterminateOnBothFrontEnds) {
   ASSERT_GE(leader, 0);
   auto kv = v1::KV::NewStub(GrpcChannel(c.node(leader).port()));
   HttpClient http("127.0.0.1", c.node(leader).port());
-  ASSERT_EQ(http.Request("GET", "/api/v1/health").status, 200);  // connected before the fault
+  ASSERT_EQ(http.Request("GET", "/api/v1/health").status,
+            200);  // connected before the fault
   for (int i = 1; i <= 2; ++i) c.node((leader + i) % 3).Signal(SIGSTOP);
   auto ctx = GrpcContext(TestCluster::kApiKey);
   v1::PutResponse resp;
   grpc::Status g;
-  std::thread grpc_put([&] { g = kv->Put(ctx.get(), PutOf("tenant:gq/s", "a", "1"), &resp); });
-  HttpResult rest = http.Request("PUT", "/api/v1/kv/tenant:gq/s/b", "{\"value\":1}", c.Auth());
+  std::thread grpc_put(
+      [&] { g = kv->Put(ctx.get(), PutOf("tenant:gq/s", "a", "1"), &resp); });
+  HttpResult rest = http.Request("PUT", "/api/v1/kv/tenant:gq/s/b",
+                                 "{\"value\":1}", c.Auth());
   grpc_put.join();
   for (int i = 1; i <= 2; ++i) c.node((leader + i) % 3).Signal(SIGCONT);
   EXPECT_EQ(g.error_code(), grpc::StatusCode::UNAVAILABLE) << g.error_message();
   EXPECT_EQ(Trailer(*ctx, "concordance-indeterminate"), "true");
   EXPECT_EQ(Trailer(*ctx, "concordance-error-code"), "unavailable");
   EXPECT_EQ(rest.status, 503) << rest.body;
-  EXPECT_NE(rest.body.find("\"indeterminate\":true"), std::string::npos) << rest.body;
+  EXPECT_NE(rest.body.find("\"indeterminate\":true"), std::string::npos)
+      << rest.body;
 }
 
 }  // namespace
