@@ -27,6 +27,17 @@ Hub::~Hub() { Stop(); }
 
 void Hub::Stop() { worker_.Stop(); }
 
+void Hub::EndAll(absl::Status why) {
+  worker_.Post([this, why = std::move(why)] {
+    std::vector<std::shared_ptr<Subscription>> all;
+    {
+      absl::MutexLock l(&mu_);
+      for (const auto& [id, sub] : subs_) all.push_back(sub);
+    }
+    for (const auto& sub : all) End(sub, why);
+  });
+}
+
 void Hub::SetPublishedSeq(int64_t seq) {
   absl::MutexLock l(&mu_);
   published_seq_ = seq;

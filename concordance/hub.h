@@ -60,6 +60,9 @@ class Hub {
 
   // Ends the watch thread: nothing is delivered after it returns.
   void Stop();
+  // Ends every subscription with `why` (on the watch thread, after what
+  // it was given already), for a node that is shutting down.
+  void EndAll(absl::Status why);
 
   // Sets the newest seq published (at start: the store's last seq).
   void SetPublishedSeq(int64_t seq);

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "concordance/changes_poller.h"
 #include "concordance/changes_service.h"
 #include "concordance/cluster_service.h"
@@ -481,14 +482,45 @@ absl::Status NodeServer::RestoreBackup(const raft::Member& self) {
   return absl::OkStatus();
 }
 
+// A leader hands over before it goes (as etcd's does), so a rolling
+// restart costs clients a leader change of milliseconds rather than an
+// election timeout with writes stalled.
+void NodeServer::HandOffLeadership() {
+  Parts& p = *parts_;
+  if (!p.driver || !p.driver->IsLeader()) return;
+  auto done = std::make_shared<absl::Notification>();
+  auto result = std::make_shared<absl::Status>();
+  p.driver->TransferLeadership("", [done, result](absl::Status s) {
+    *result = std::move(s);
+    done->Notify();
+  });
+  if (!done->WaitForNotificationWithTimeout(absl::Seconds(4))) {
+    LOG(WARNING) << "leadership hand-off before stopping did not finish; "
+                    "stopping anyway";
+  } else if (absl::IsFailedPrecondition(*result)) {
+    LOG(INFO) << "no leadership hand-off before stopping: "
+              << result->message();  // alone, say
+  } else if (!result->ok()) {
+    LOG(WARNING) << "no leadership hand-off before stopping: " << *result;
+  } else {
+    LOG(INFO) << "handed leadership over before stopping";
+  }
+}
+
 void NodeServer::Stop() {
   Parts& p = *parts_;
   if (p.agent) p.agent->Stop();
+  HandOffLeadership();
   if (p.server) {
-    LOG(INFO) << "shutting down: closing connections";
-    p.server->Stop(5000);  // no I/O thread runs after this
+    LOG(INFO) << "shutting down: closing client connections";
+    p.server->StopClients(5000);  // in-flight requests answered; /raft still up
   }
-  if (p.grpc) p.grpc->Stop(2000);  // ends open calls (watches) after the grace
+  // Watches end now (UNAVAILABLE: a client resumes elsewhere from its last
+  // seq) rather than hold the gRPC server for its whole grace.
+  if (p.hub) p.hub->EndAll(absl::UnavailableError("node shutting down"));
+  if (p.grpc) p.grpc->Stop(2000);  // in-flight calls answered within the grace
+  if (p.server)
+    p.server->Stop(1000);  // the /raft links; no I/O thread runs after this
   // Requests still pending past the grace period are failed by the driver
   // (and long polls dropped with the hub): their callbacks reach the
   // server's handlers and post to its stopped io_context, so the server

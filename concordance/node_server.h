@@ -65,8 +65,10 @@ class NodeServer {
 
   // Opens the data dir and starts serving. Errors are for the operator.
   absl::Status Start();
-  // Graceful: stops the listener, answers in-flight requests, closes
-  // WebSockets, stops Raft, closes the databases.
+  // Graceful: a leader hands leadership over; then it stops the listener,
+  // answers in-flight requests (the /raft links still up so they can
+  // commit), ends watches, closes WebSockets, stops Raft, closes the
+  // databases.
   void Stop();
   uint16_t port() const;
   // Set when the node met an error it cannot go on from (e.g. the cluster
@@ -87,6 +89,9 @@ class NodeServer {
   void BuildServices();
   gateway::Api Api() const;
   DriverOptions DriverOptionsFor(uint64_t seed);
+
+  // Stop's first step on a leader: transfer to the most caught-up voter.
+  void HandOffLeadership();
 
   struct Parts;
   NodeOptions options_;

@@ -48,6 +48,8 @@ class Session {
  public:
   virtual ~Session() = default;
   virtual void Shutdown() = 0;
+  // A /raft link (closed last, so requests in flight can still commit).
+  virtual bool peer_link() const { return false; }
 };
 
 }  // namespace
@@ -99,6 +101,7 @@ class Server::Impl {
   }
 
   absl::Status Start();
+  void StopClients(int grace_ms);
   void Stop(int grace_ms);
   uint16_t port() const { return bound_port_; }
 
@@ -166,6 +169,12 @@ class Server::Impl {
   // Accept failed (EMFILE, ENFILE, ENOBUFS...): wait before trying again,
   // so a full fd table does not make the loop spin and flood the log.
   void BackOffAccept(const beast::error_code& ec);
+  // Shuts down the sessions that are (or are not) /raft links.
+  void ShutdownSessions(bool peer_links);
+  // Waits until at most `open()` connections remain or `deadline`; false
+  // if some are still open.
+  bool WaitFor(const std::function<size_t()>& open,
+               std::chrono::steady_clock::time_point deadline);
 
   net::io_context ioc_;
   tcp::acceptor acceptor_;
@@ -176,7 +185,8 @@ class Server::Impl {
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
   uint16_t bound_port_ = 0;
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopping_{false};  // no new connections; clients closing
+  std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> next_id_{1};
   absl::Mutex mu_;
   std::map<uint64_t, std::weak_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
@@ -449,6 +459,8 @@ class RaftSession : public Session,
     ws_.async_accept(req, beast::bind_front_handler(&RaftSession::OnAccept,
                                                     shared_from_this()));
   }
+
+  bool peer_link() const override { return true; }
 
   void Shutdown() override {
     net::post(ws_.get_executor(), [self = shared_from_this()] {
@@ -1081,31 +1093,57 @@ void Server::Impl::OnAccepted(tcp::socket socket) {
   std::make_shared<HttpSession>(std::move(socket), this, slot)->Start();
 }
 
-void Server::Impl::Stop(int grace_ms) {
+void Server::Impl::ShutdownSessions(bool peer_links) {
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    absl::MutexLock l(&mu_);
+    for (auto& [id, weak] : sessions_) {
+      auto session = weak.lock();
+      if (session != nullptr && session->peer_link() == peer_links)
+        live.push_back(std::move(session));
+    }
+  }
+  for (auto& session : live) session->Shutdown();
+}
+
+bool Server::Impl::WaitFor(const std::function<size_t()>& open,
+                           std::chrono::steady_clock::time_point deadline) {
+  while (connections_.load() > open() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return connections_.load() <= open();
+}
+
+// Clients first: in-flight requests are answered while the /raft links
+// stay up, so what they wait for can still commit.
+void Server::Impl::StopClients(int grace_ms) {
   if (stopping_.exchange(true)) return;
   net::post(ioc_, [this] {
     beast::error_code ec;
     acceptor_.close(ec);
     accept_retry_.cancel();
   });
-  std::vector<std::shared_ptr<Session>> live;
-  {
-    absl::MutexLock l(&mu_);
-    for (auto& [id, weak] : sessions_) {
-      if (auto s = weak.lock()) live.push_back(s);
-    }
-  }
-  for (auto& s : live) s->Shutdown();
-  live.clear();
+  ShutdownSessions(false);
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
-  while (connections_.load() > 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!WaitFor([this] { return peer_connections_.load(); }, deadline)) {
+    LOG(WARNING) << connections_.load() - peer_connections_.load()
+                 << " client connections still open after " << grace_ms
+                 << " ms; closing the rest";
   }
-  if (connections_.load() > 0) {
-    LOG(WARNING) << connections_.load() << " connections still open after "
-                 << grace_ms << " ms; stopping anyway";
+}
+
+void Server::Impl::Stop(int grace_ms) {
+  if (stopped_.exchange(true)) return;
+  StopClients(grace_ms);
+  ShutdownSessions(true);
+  // Peers answer a close frame at once; do not wait a client's grace.
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(std::min(grace_ms, 1000));
+  if (!WaitFor([] { return size_t{0}; }, deadline)) {
+    LOG(WARNING) << connections_.load()
+                 << " connections still open; stopping anyway";
   }
   work_.reset();
   ioc_.stop();
@@ -1124,6 +1162,7 @@ Server::~Server() { Stop(0); }
 
 absl::Status Server::Start() { return impl_->Start(); }
 uint16_t Server::port() const { return impl_->port(); }
+void Server::StopClients(int grace_ms) { impl_->StopClients(grace_ms); }
 void Server::Stop(int grace_ms) { impl_->Stop(grace_ms); }
 
 }  // namespace concordance::gateway

@@ -7,7 +7,8 @@
 // Threads: `io_threads` threads run the I/O context. Each connection is
 // served on its own strand. Stop() is graceful: no new connections, idle
 // keep-alive connections closed, in-flight requests answered, WebSockets
-// closed with a close frame (1001 going away).
+// closed with a close frame (1001 going away) — clients first, then the
+// /raft links.
 #ifndef CONCORDANCE_GATEWAY_SERVER_H_
 #define CONCORDANCE_GATEWAY_SERVER_H_
 
@@ -62,8 +63,13 @@ class Server {
   absl::Status Start();
   // The bound port (useful with port 0).
   uint16_t port() const;
-  // Graceful stop; returns once every connection is closed or `grace_ms`
-  // passed, and the I/O threads have exited.
+  // The first half of a graceful stop: no new connections, idle clients
+  // closed, in-flight requests answered (for up to `grace_ms`), while the
+  // /raft links stay up so those requests can still commit.
+  void StopClients(int grace_ms = 5000);
+  // Graceful stop (StopClients first if not done); returns once every
+  // connection is closed or the grace passed, and the I/O threads have
+  // exited.
   void Stop(int grace_ms = 5000);
 
   class Impl;  // defined in server.cc, where Beast lives

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "proto/concordance/v1/cluster.grpc.pb.h"
 #include "proto/concordance/v1/kv.grpc.pb.h"
+#include "proto/concordance/v1/watch.grpc.pb.h"
 #include "tests/lib/cluster.h"
 #include "tests/lib/grpc_client.h"
 #include "tools/client/client.h"
@@ -191,6 +192,67 @@ TEST(GrpcClusterTest, AWatchResumesOnAnotherNodeWhenItsNodeDies) {
   EXPECT_EQ(watcher->endpoint(), c.node(other).address()) << "the watch moved";
   watcher->Cancel();
   EXPECT_EQ(watcher->Next(&r).code(), absl::StatusCode::kCancelled);
+}
+
+// SIGTERM to a leader under load: it hands leadership over first (so the
+// cluster never waits out an election timeout), answers the requests in
+// flight while its /raft links are still up, ends watches at once with
+// UNAVAILABLE (a client resumes elsewhere) and exits 0 without running
+// into its grace period.
+TEST(GrpcClusterTest,
+     AGracefulStopOfTheLeaderHandsOverAndAnswersWhatIsInFlight) {
+  TestCluster c;
+  ASSERT_TRUE(c.Start(3));
+  int leader = c.WaitLeader();
+  ASSERT_GE(leader, 0);
+  auto stub = v1::Watch::NewStub(GrpcChannel(c.node(leader).port()));
+  auto ctx = GrpcContext(TestCluster::kApiKey, "", std::chrono::seconds(60));
+  v1::WatchRequest req;
+  req.set_tenant("stop");
+  auto stream = stub->Watch(ctx.get(), req);
+  v1::WatchResponse r;
+  ASSERT_TRUE(stream->Read(&r)) << "the watch's first (empty) response";
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      HttpClient http("127.0.0.1", c.node(leader).port());
+      for (int i = 0; !stop; ++i) {
+        HttpResult put = http.Request(
+            "PUT", "/api/v1/kv/tenant:stop/s/k" + std::to_string(w),
+            "{\"value\":" + std::to_string(i) + "}", c.Auth());
+        if (put.status == 0 && !put.sent) break;  // the node is gone
+        answered += put.status == 200;
+      }
+    });
+  }
+  ASSERT_TRUE(
+      WaitFor([&] { return answered.load() >= 50; }, std::chrono::seconds(20)));
+  EXPECT_EQ(c.node(leader).Stop(std::chrono::seconds(20)), 0)
+      << "a graceful stop exits 0";
+  stop = true;
+  for (auto& t : writers) t.join();
+
+  std::string log = c.node(leader).log();
+  EXPECT_NE(log.find("handed leadership over before stopping"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("still open"), std::string::npos)
+      << "a stop ran into its grace period:\n"
+      << log;
+  while (stream->Read(&r)) {
+  }  // the writes' events, then the end
+  grpc::Status ended = stream->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << ended.error_message();
+  EXPECT_EQ(ended.error_message(), "node shutting down")
+      << "ended by the node, not cut off by the server's grace";
+  // The two that remain lead on without an election timeout's wait.
+  int next = c.WaitLeader();
+  EXPECT_GE(next, 0);
+  EXPECT_NE(next, leader);
 }
 
 // Reads fail over to a live endpoint; a write whose leader is reachable
