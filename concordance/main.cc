@@ -18,6 +18,7 @@
 #include "concordance/node_server.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
+#include "util/failpoint.h"
 #include "util/flag_help.h"
 
 DEFINE_string(node_id, "", "this node's id (default: the one recorded in --data-dir, else node1)");
@@ -77,9 +78,31 @@ DEFINE_uint64(max_connections, 10000,
               "client connections (HTTP and /stream) served at once; /raft peers have 64 more "
               "of their own. Must fit the open-files limit.");
 
+DEFINE_bool(fault_injection, false,
+            "allow --failpoints (for fault-injection tests only; never in production)");
+DEFINE_string(failpoints, "",
+              "with --fault-injection: NAME=crash|sleep(MS)[@N][;...] — crash (as kill -9) or stall "
+              "at a point in the persistence path, every time or only the Nth (see docs/reliability.md)");
+
 namespace {
 
 constexpr size_t kMaxPeerConnections = 64;
+
+// --failpoints, refused without --fault-injection.
+bool ArmFailpoints() {
+  if (FLAGS_failpoints.empty()) return true;
+  if (!FLAGS_fault_injection) {
+    LOG(ERROR) << "--failpoints needs --fault-injection (failpoints are for fault-injection tests)";
+    return false;
+  }
+  absl::Status s = concordance::failpoint::Configure(FLAGS_failpoints);
+  if (!s.ok()) {
+    LOG(ERROR) << "--failpoints: " << s.message();
+    return false;
+  }
+  LOG(WARNING) << "fault injection on: failpoints armed: " << FLAGS_failpoints;
+  return true;
+}
 // File descriptors a node needs besides its connections: databases and
 // their WALs, snapshot files, outbound peer links, logs.
 constexpr size_t kReservedFds = 256;
@@ -200,6 +223,7 @@ bool OptionsFromFlags(concordance::NodeOptions* out) {
   o.max_connections = FLAGS_max_connections;
   o.max_peer_connections = kMaxPeerConnections;
   if (!FitConnectionsToFdLimit(&o.max_connections)) return false;
+  if (!ArmFailpoints()) return false;
   if (o.election_timeout_min_ms <= 0 || o.election_timeout_max_ms < o.election_timeout_min_ms ||
       o.heartbeat_ms <= 0 || o.heartbeat_ms >= o.election_timeout_min_ms || o.tick_ms <= 0 ||
       o.peer_warning_interval_ms < 100) {

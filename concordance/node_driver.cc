@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "util/status_payloads.h"
+#include "util/failpoint.h"
 
 namespace concordance {
 
@@ -485,6 +486,7 @@ void NodeDriver::HandleReady() {
         // Raft cannot continue safely without durability.
         CHECK(s.ok()) << "cannot write raft.db: " << s;
       }
+      failpoint::Hit("raft-save-after-commit");
       fsync_seconds_->Observe(std::chrono::duration<double>(Steady::now() - start).count());
       if (!rd->entries.empty()) persist_batch_entries_->Observe(rd->entries.size());
       Post([this, rd] { OnPersisted(rd); });
@@ -498,6 +500,7 @@ void NodeDriver::HandleReady() {
 
 void NodeDriver::OnPersisted(std::shared_ptr<raft::Ready> rd) {
   if (rd->snapshot) {
+    failpoint::Hit("snapshot-install-before-restore");
     absl::Status s = fsm_->Restore(*rd->snapshot->data);
     CHECK(s.ok()) << "cannot restore the state machine from a snapshot: " << s;
     LOG(INFO) << options_.raft.id << " installed a snapshot at index "
@@ -607,6 +610,7 @@ void NodeDriver::CompactLog() {
       LOG(ERROR) << "cannot make state.db durable; the log is not compacted: " << s;
       return Post([this] { snapshot_in_flight_ = false; });
     }
+    failpoint::Hit("compact-after-state-sync");
     net::post(loop_->persist, [this, meta] {
       absl::Status s = log_->CommitSnapshot(meta);
       if (s.ok()) {
@@ -651,6 +655,7 @@ void NodeDriver::MakeSnapshotImage() {
       LOG(ERROR) << "snapshot at " << meta.index() << " failed: " << s;
       return Post([this] { snapshot_in_flight_ = false; });
     }
+    failpoint::Hit("snapshot-after-image-write");
     double write_secs = std::chrono::duration<double>(Steady::now() - start).count();
     net::post(loop_->persist, [this, meta = snap.meta, write_secs] {
       absl::Status s = log_->CommitSnapshot(meta);

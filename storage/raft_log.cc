@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/durable_file.h"
 #include "util/status_macros.h"
+#include "util/failpoint.h"
 
 namespace concordance::storage {
 namespace {
@@ -402,6 +403,7 @@ absl::Status RaftLog::Save(const raft::HardState* hard_state,
   if (conf_state != nullptr) {
     RETURN_IF_ERROR(PutMeta("confState", ToText(*conf_state)));
   }
+  failpoint::Hit("raft-save-before-commit");
   RETURN_IF_ERROR(tx.Commit());
   absl::MutexLock l(&mu_);
   if (!entries.empty()) {
@@ -474,6 +476,7 @@ absl::Status RaftLog::CommitSnapshot(const raft::SnapshotMeta& meta) {
   ASSIGN_OR_RETURN(Statement * del, writer_->Prepare("DELETE FROM log WHERE idx <= ?"));
   del->Bind(1, static_cast<int64_t>(index));
   RETURN_IF_ERROR(del->Run());
+  failpoint::Hit("compact-before-commit");
   RETURN_IF_ERROR(tx.Commit());
   {
     absl::MutexLock l(&mu_);
@@ -507,6 +510,7 @@ absl::Status RaftLog::SaveSnapshot(const Snapshot& snapshot) {
 absl::Status RaftLog::InstallSnapshot(const Snapshot& snapshot) {
   const raft::SnapshotMeta& m = snapshot.meta;
   RETURN_IF_ERROR(WriteSnapshotFile(snapshot));
+  failpoint::Hit("snapshot-install-after-file");
   Transaction tx(writer_.get());
   RETURN_IF_ERROR(tx.Begin());
   RETURN_IF_ERROR(PutSnapshotMeta(m));

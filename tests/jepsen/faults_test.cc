@@ -220,9 +220,10 @@ uint32_t SeedFor(uint32_t scenario_seed) {
 // stop when it returns. Then the checks. Faults follow a schedule (sleeps
 // between them are the schedule, not synchronisation: the clients run
 // throughout).
-void RunScenario(const std::string& ns, const Nemesis& nemesis, int nodes = 3, uint32_t seed = 1) {
+void RunScenario(const std::string& ns, const Nemesis& nemesis, int nodes = 3, uint32_t seed = 1,
+                 std::vector<std::string> flags = {}) {
   PeerNetwork net;
-  TestCluster c;
+  TestCluster c(std::move(flags));
   c.set_per_node_flags([&](const std::string& id, int port) { return std::vector<std::string>{net.Add(id, port)}; });
   ASSERT_TRUE(c.Start(nodes));
   ASSERT_GE(c.WaitLeader(), 0);
@@ -547,6 +548,139 @@ TEST(FaultsTest, FlappingRandomPartitions) {
         }
       },
       5, 7);
+}
+
+// ---- Failpoints: crashes at each step of the persistence path ----
+
+std::vector<std::string> FailpointFlags(const std::string& failpoint, int hit) {
+  return {"--fault-injection", "--failpoints=" + failpoint + "=crash@" + std::to_string(hit)};
+}
+
+bool Crashed(TestCluster& c, int i, const std::string& failpoint) {
+  return !c.node(i).running() && c.node(i).log().find("failpoint " + failpoint) != std::string::npos;
+}
+
+// Restarts node `i` with `failpoint` armed to crash on its `hit`th pass,
+// waits for the crash, and restarts it clean.
+void CrashAt(TestCluster& c, int i, const std::string& failpoint, int hit) {
+  if (c.node(i).running()) c.node(i).Kill();
+  ASSERT_TRUE(c.Restart(i, FailpointFlags(failpoint, hit)));
+  EXPECT_TRUE(WaitFor([&] { return Crashed(c, i, failpoint); }, std::chrono::seconds(15)))
+      << c.id(i) << " never reached " << failpoint << " " << hit << " times";
+  if (c.node(i).running()) c.node(i).Kill();
+  EXPECT_TRUE(c.Restart(i));
+}
+
+// Every node restarted at once with `failpoint` armed (each at its own
+// seeded hit, so whoever leads may be the one that dies); once each has
+// crashed, or `within` passed, all are restarted clean.
+void CrashEveryNodeAt(TestCluster& c, Faults& f, const std::string& failpoint, int max_hit,
+                      std::chrono::milliseconds within) {
+  for (int i = 0; i < c.size(); ++i) c.node(i).Kill();
+  for (int i = 0; i < c.size(); ++i) EXPECT_TRUE(c.Restart(i, FailpointFlags(failpoint, 1 + f.Pick(max_hit))));
+  int crashed = 0;
+  WaitFor(
+      [&] {
+        crashed = 0;
+        for (int i = 0; i < c.size(); ++i) crashed += Crashed(c, i, failpoint);
+        return crashed == c.size();
+      },
+      within);
+  printf("%s: %d of %d nodes crashed there\n", failpoint.c_str(), crashed, c.size());
+  EXPECT_GT(crashed, 0) << "no node reached " << failpoint;
+  for (int i = 0; i < c.size(); ++i) {
+    if (c.node(i).running()) c.node(i).Kill();
+    EXPECT_TRUE(c.Restart(i));
+  }
+  EXPECT_GE(c.WaitLeader(std::chrono::seconds(15)), 0);
+}
+
+// Crashes after the log append, before its commit (fsync): on every node
+// at once, then on a follower.
+TEST(FaultsTest, CrashesBeforeTheLogIsDurable) {
+  RunScenario(
+      "tenant:jepsen/fp-append",
+      [](TestCluster& c, Faults& f) {
+        CrashEveryNodeAt(c, f, "raft-save-before-commit", 300, std::chrono::seconds(8));
+        std::this_thread::sleep_for(milliseconds(500));
+        int leader = c.WaitLeader();
+        if (leader >= 0) CrashAt(c, (leader + 1) % c.size(), "raft-save-before-commit", 20 + f.Pick(100));
+      },
+      3, 8);
+}
+
+// Crashes after the fsync, before the Ready's messages go out and its
+// committed entries are applied.
+TEST(FaultsTest, CrashesAfterTheFsyncBeforeApply) {
+  RunScenario(
+      "tenant:jepsen/fp-apply",
+      [](TestCluster& c, Faults& f) {
+        CrashEveryNodeAt(c, f, "raft-save-after-commit", 300, std::chrono::seconds(8));
+        std::this_thread::sleep_for(milliseconds(500));
+        int leader = c.WaitLeader();
+        if (leader >= 0) CrashAt(c, (leader + 1) % c.size(), "raft-save-after-commit", 20 + f.Pick(100));
+      },
+      3, 9);
+}
+
+// With a compaction every 100 entries, crashes between its steps: after
+// state.db's fsync before raft.db is compacted, and inside the compaction's
+// transaction before it commits.
+TEST(FaultsTest, CrashesBetweenCompactionSteps) {
+  RunScenario(
+      "tenant:jepsen/fp-compact",
+      [](TestCluster& c, Faults& f) {
+        CrashEveryNodeAt(c, f, "compact-after-state-sync", 2, std::chrono::seconds(10));
+        std::this_thread::sleep_for(milliseconds(500));
+        CrashEveryNodeAt(c, f, "compact-before-commit", 2, std::chrono::seconds(10));
+      },
+      3, 10, {"--snapshot-threshold=100"});
+}
+
+// A follower falls behind a compaction, so it needs a snapshot; it crashes
+// with the image written but raft.db unchanged, then with raft.db changed
+// but state.db not yet restored; then the node that makes the image for it
+// crashes with the image written but not recorded. Each restart must
+// finish the install.
+TEST(FaultsTest, CrashesInTheMiddleOfASnapshotInstall) {
+  RunScenario(
+      "tenant:jepsen/fp-install",
+      [](TestCluster& c, Faults&) {
+        int leader = c.WaitLeader();
+        if (leader < 0) return;
+        int behind = (leader + 1) % c.size();
+        for (const char* failpoint : {"snapshot-install-after-file", "snapshot-install-before-restore"}) {
+          c.node(behind).Kill();
+          // Clients write meanwhile: 100-entry compactions leave it behind.
+          std::this_thread::sleep_for(milliseconds(1500));
+          CrashAt(c, behind, failpoint, 1);
+        }
+        // Then the nodes that could send it are restarted with the image's
+        // failpoint armed: whichever leads dies once it has written the image.
+        leader = c.WaitLeader();
+        if (leader < 0) return;
+        behind = (leader + 1) % c.size();
+        c.node(behind).Kill();
+        std::this_thread::sleep_for(milliseconds(1500));
+        std::vector<int> senders = AllBut(c, {behind});
+        for (int i : senders) c.node(i).Kill();
+        for (int i : senders) EXPECT_TRUE(c.Restart(i, FailpointFlags("snapshot-after-image-write", 1)));
+        EXPECT_TRUE(c.Restart(behind));
+        EXPECT_TRUE(WaitFor(
+            [&] {
+              for (int i : senders) {
+                if (Crashed(c, i, "snapshot-after-image-write")) return true;
+              }
+              return false;
+            },
+            std::chrono::seconds(10)))
+            << "no leader made the image the follower needs";
+        for (int i : senders) {
+          if (c.node(i).running()) c.node(i).Kill();
+          EXPECT_TRUE(c.Restart(i));
+        }
+      },
+      3, 11, {"--snapshot-threshold=100"});
 }
 
 }  // namespace

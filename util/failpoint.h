@@ -1,0 +1,46 @@
+// Failpoints: named places in the persistence path where a test can make a
+// node crash (SIGKILL at exactly that point, as a power cut would) or
+// stall. They are compiled into every build and cost one relaxed atomic
+// load while nothing is armed; arming them is refused unless the node runs
+// with --fault-injection (design.md §14, issue 13).
+//
+//   --fault-injection --failpoints='raft-save-before-commit=crash@200'
+//
+// Spec: `name=action[;name=action...]`, action `crash` or `sleep(MS)`,
+// optionally `@N`: only the Nth time the point is reached (counting from
+// 1), once. Names are checked against kFailpoints: a typo is an error.
+#ifndef CONCORDANCE_UTIL_FAILPOINT_H_
+#define CONCORDANCE_UTIL_FAILPOINT_H_
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace concordance::failpoint {
+
+// Every failpoint there is, with what it interrupts.
+struct Known {
+  const char* name;
+  const char* where;
+};
+const std::vector<Known>& All();
+
+// Arms the failpoints of `spec` (replacing any armed before).
+absl::Status Configure(const std::string& spec);
+
+namespace internal {
+extern std::atomic<bool> any_armed;
+void HitSlow(const char* name);
+}  // namespace internal
+
+// Reached `name`: crashes, sleeps or (almost always) does nothing.
+inline void Hit(const char* name) {
+  if (internal::any_armed.load(std::memory_order_relaxed))
+    internal::HitSlow(name);
+}
+
+}  // namespace concordance::failpoint
+
+#endif  // CONCORDANCE_UTIL_FAILPOINT_H_
