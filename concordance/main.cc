@@ -78,6 +78,9 @@ DEFINE_uint64(max_connections, 10000,
               "client connections (HTTP and /stream) served at once; /raft peers have 64 more "
               "of their own. Must fit the open-files limit.");
 
+DEFINE_uint64(min_free_disk_bytes, 64 << 20,
+              "writes are refused (507 disk_full, retryable) while the data dir's filesystem has "
+              "less free than this; 0 disables the guard");
 DEFINE_bool(fault_injection, false,
             "allow --failpoints (for fault-injection tests only; never in production)");
 DEFINE_string(failpoints, "",
@@ -219,6 +222,7 @@ bool OptionsFromFlags(concordance::NodeOptions* out) {
   o.peer_warning_interval_ms = FLAGS_peer_warning_interval_ms;
   o.ws_send_queue_bytes = FLAGS_ws_send_queue_bytes;
   o.max_page_bytes = FLAGS_max_page_bytes;
+  o.min_free_disk_bytes = FLAGS_min_free_disk_bytes;
   o.raft_inbox_messages = std::max<uint64_t>(1, FLAGS_raft_inbox_messages);
   o.max_connections = FLAGS_max_connections;
   o.max_peer_connections = kMaxPeerConnections;

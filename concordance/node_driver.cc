@@ -7,6 +7,7 @@
 
 #include <atomic>
 
+#include "concordance/disk_space.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "util/status_payloads.h"
@@ -217,6 +218,11 @@ void NodeDriver::DrainIntake() {
     if (node_->role() != raft::Role::kLeader) {
       proposals_failed_->Inc();
       done(NotLeader());
+      continue;
+    }
+    if (absl::Status room = options_.admit_write ? options_.admit_write() : absl::OkStatus(); !room.ok()) {
+      proposals_failed_->Inc();
+      done(room);  // the disk is nearly full: nothing was proposed
       continue;
     }
     if (proposals_.size() >= options_.max_pending_proposals) {
@@ -478,13 +484,13 @@ void NodeDriver::HandleReady() {
       auto start = Steady::now();
       if (rd->snapshot) {
         absl::Status s = log_->InstallSnapshot(*rd->snapshot);
-        CHECK(s.ok()) << "cannot install snapshot in raft.db: " << s;
+        if (!s.ok()) FatalStorageError("cannot install a snapshot in raft.db", s);
       }
       if (rd->hard_state || !rd->entries.empty() || rd->conf_state) {
         absl::Status s = log_->Save(rd->hard_state ? &*rd->hard_state : nullptr, rd->entries,
                                     rd->conf_state ? &*rd->conf_state : nullptr);
         // Raft cannot continue safely without durability.
-        CHECK(s.ok()) << "cannot write raft.db: " << s;
+        if (!s.ok()) FatalStorageError("cannot write raft.db", s);
       }
       failpoint::Hit("raft-save-after-commit");
       fsync_seconds_->Observe(std::chrono::duration<double>(Steady::now() - start).count());
@@ -502,7 +508,7 @@ void NodeDriver::OnPersisted(std::shared_ptr<raft::Ready> rd) {
   if (rd->snapshot) {
     failpoint::Hit("snapshot-install-before-restore");
     absl::Status s = fsm_->Restore(*rd->snapshot->data);
-    CHECK(s.ok()) << "cannot restore the state machine from a snapshot: " << s;
+    if (!s.ok()) FatalStorageError("cannot restore state.db from a snapshot", s);
     LOG(INFO) << options_.raft.id << " installed a snapshot at index "
               << rd->snapshot->meta.index();
     ApplyCommitted(rd->committed_entries);
@@ -533,7 +539,7 @@ void NodeDriver::ApplyCommitted(const std::vector<raft::LogEntry>& entries) {
   std::vector<storage::CommandResult> results;
   absl::Status s = fsm_->Apply(entries, &results);
   // A state machine that cannot apply would diverge from its replicas.
-  CHECK(s.ok()) << "cannot apply committed entries: " << s;
+  if (!s.ok()) FatalStorageError("cannot apply committed entries to state.db", s);
   size_t r = 0;
   for (const raft::LogEntry& e : entries) {
     while (r < results.size() && results[r].index < e.index()) ++r;

@@ -53,6 +53,9 @@ struct DriverOptions {
   // While a member is unreachable or the quorum lost, a WARNING repeats
   // this often (PeerWarnings).
   int peer_warning_interval_ms = 10000;
+  // Asked before each proposal on the leader; an error refuses it (the
+  // disk-space guard). Null: every proposal is admitted.
+  std::function<absl::Status()> admit_write;
 };
 
 // What a node looks like from outside, for status pages and redirects.

@@ -13,6 +13,7 @@
 #include "concordance/changes_service.h"
 #include "concordance/cluster_service.h"
 #include "concordance/credential_view.h"
+#include "concordance/disk_space.h"
 #include "concordance/fsm.h"
 #include "concordance/housekeeper.h"
 #include "concordance/hub.h"
@@ -55,6 +56,7 @@ struct NodeServer::Parts {
   std::unique_ptr<Worker> maintenance;
   std::unique_ptr<Hub> hub;
   std::unique_ptr<Fsm> fsm;
+  std::unique_ptr<DiskSpace> disk_space;
   gateway::PeerTransport* peers = nullptr;  // owned by the driver
   std::unique_ptr<NodeDriver> driver;
   // The API's services and their parts.
@@ -337,6 +339,9 @@ DriverOptions NodeServer::DriverOptionsFor(uint64_t seed) {
     return s;
   };
   d.raft.seed = seed;
+  parts_->disk_space = std::make_unique<DiskSpace>(options_.data_dir, options_.min_free_disk_bytes,
+                                                   &parts_->metrics);
+  d.admit_write = [disk = parts_->disk_space.get()] { return disk->AdmitWrite(); };
   return d;
 }
 

@@ -52,6 +52,9 @@ struct NodeOptions {
   size_t ws_send_queue_messages = 4096;
   int grpc_idle_timeout_ms = 5 * 60 * 1000;
   int peer_warning_interval_ms = 10000;
+  // Writes are refused while the data dir's filesystem has less free (0:
+  // never refused; a full disk then stops the node).
+  uint64_t min_free_disk_bytes = 64 << 20;
   size_t ws_send_queue_bytes = 64 << 20;
   size_t max_connections = 10000;
   size_t max_peer_connections = 64;

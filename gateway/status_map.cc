@@ -23,6 +23,9 @@ WireError ToWire(const absl::Status& s) {
     case absl::StatusCode::kOutOfRange:
       return {410, "compacted", kRpcCompacted, 11};
     case absl::StatusCode::kResourceExhausted:
+      if (s.GetPayload(kDiskFullPayload).has_value()) {
+        return {507, "disk_full", kRpcUnavailable, 8};  // retryable once space is freed
+      }
       return {413, "too_large", kRpcInvalidParams, 3};
     case absl::StatusCode::kUnavailable:
       if (s.GetPayload(kLeaderIdPayload).has_value()) {

@@ -403,7 +403,10 @@ absl::Status RaftLog::Save(const raft::HardState* hard_state,
   if (conf_state != nullptr) {
     RETURN_IF_ERROR(PutMeta("confState", ToText(*conf_state)));
   }
-  failpoint::Hit("raft-save-before-commit");
+  if (failpoint::Hit("raft-save-before-commit")) {
+    // As SQLite reports a failed fsync (the transaction rolls back).
+    return absl::DataLossError("disk I/O error: fsync failed (injected by a failpoint)");
+  }
   RETURN_IF_ERROR(tx.Commit());
   absl::MutexLock l(&mu_);
   if (!entries.empty()) {

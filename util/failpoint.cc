@@ -19,7 +19,8 @@ namespace concordance::failpoint {
 const std::vector<Known>& All() {
   static const std::vector<Known> all = {
       {"raft-save-before-commit",
-       "raft.db: entries and hard state written, not yet committed (fsynced)"},
+       "raft.db: entries and hard state written, not yet committed (fsynced)",
+       true},
       {"raft-save-after-commit",
        "raft.db fsynced; the Ready's messages not sent, its entries not "
        "applied"},
@@ -46,6 +47,7 @@ namespace {
 
 struct Armed {
   bool crash = false;
+  bool fail = false;
   int sleep_ms = 0;
   uint64_t on_hit = 0;  // 0: every time
   uint64_t hits = 0;
@@ -57,11 +59,11 @@ std::map<std::string, Armed>& Table() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
   return *table;
 }
 
-bool IsKnown(absl::string_view name) {
+const Known* Find(absl::string_view name) {
   for (const Known& k : All()) {
-    if (name == k.name) return true;
+    if (name == k.name) return &k;
   }
-  return false;
+  return nullptr;
 }
 
 absl::Status ParseAction(absl::string_view text, Armed* armed) {
@@ -77,15 +79,20 @@ absl::Status ParseAction(absl::string_view text, Armed* armed) {
     armed->crash = true;
     return absl::OkStatus();
   }
+  if (action == "error") {
+    armed->fail = true;
+    return absl::OkStatus();
+  }
   if (absl::ConsumePrefix(&action, "sleep(") &&
       absl::ConsumeSuffix(&action, ")") &&
       absl::SimpleAtoi(action, &armed->sleep_ms) && armed->sleep_ms > 0 &&
       armed->sleep_ms <= 600000) {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "\"", text,
-      "\": the action is crash or sleep(MS) (1..600000), optionally @N"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", text,
+                   "\": the action is crash, error or sleep(MS) (1..600000), "
+                   "optionally @N"));
 }
 
 }  // namespace
@@ -100,7 +107,8 @@ absl::Status Configure(const std::string& spec) {
     if (kv.size() != 2)
       return absl::InvalidArgumentError(
           absl::StrCat("\"", item, "\": expected name=action"));
-    if (!IsKnown(name)) {
+    const Known* known = Find(name);
+    if (known == nullptr) {
       std::string names;
       for (const Known& k : All())
         absl::StrAppend(&names, names.empty() ? "" : ", ", k.name);
@@ -111,6 +119,10 @@ absl::Status Configure(const std::string& spec) {
     if (absl::Status s = ParseAction(absl::StripAsciiWhitespace(kv[1]), &armed);
         !s.ok())
       return s;
+    if (armed.fail && !known->can_fail) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "failpoint \"", name, "\" cannot fail, only crash or sleep"));
+    }
     table[std::string(name)] = armed;
   }
   absl::MutexLock l(&mu);
@@ -121,18 +133,19 @@ absl::Status Configure(const std::string& spec) {
 
 namespace internal {
 
-void HitSlow(const char* name) {
-  bool crash = false;
+bool HitSlow(const char* name) {
+  bool crash = false, fail = false;
   int sleep_ms = 0;
   uint64_t hit = 0;
   {
     absl::MutexLock l(&mu);
     auto it = Table().find(name);
-    if (it == Table().end()) return;
+    if (it == Table().end()) return false;
     Armed& a = it->second;
     hit = ++a.hits;
-    if (a.on_hit != 0 && hit != a.on_hit) return;
+    if (a.on_hit != 0 && hit != a.on_hit) return false;
     crash = a.crash;
+    fail = a.fail;
     sleep_ms = a.sleep_ms;
   }
   if (crash) {
@@ -143,9 +156,15 @@ void HitSlow(const char* name) {
     fflush(stderr);
     raise(SIGKILL);
   }
+  if (fail) {
+    fprintf(stderr, "failpoint %s (hit %llu): failing\n", name,
+            static_cast<unsigned long long>(hit));
+    return true;
+  }
   fprintf(stderr, "failpoint %s (hit %llu): sleeping %d ms\n", name,
           static_cast<unsigned long long>(hit), sleep_ms);
   std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  return false;
 }
 
 }  // namespace internal

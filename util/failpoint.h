@@ -6,9 +6,11 @@
 //
 //   --fault-injection --failpoints='raft-save-before-commit=crash@200'
 //
-// Spec: `name=action[;name=action...]`, action `crash` or `sleep(MS)`,
-// optionally `@N`: only the Nth time the point is reached (counting from
-// 1), once. Names are checked against kFailpoints: a typo is an error.
+// Spec: `name=action[;name=action...]`, action `crash`, `sleep(MS)` or —
+// where the point can fail — `error` (the step fails as an I/O error
+// would), optionally `@N`: only the Nth time the point is reached
+// (counting from 1), once. Names are checked against All(): a typo is an
+// error.
 #ifndef CONCORDANCE_UTIL_FAILPOINT_H_
 #define CONCORDANCE_UTIL_FAILPOINT_H_
 
@@ -24,6 +26,7 @@ namespace concordance::failpoint {
 struct Known {
   const char* name;
   const char* where;
+  bool can_fail = false;  // the caller acts on Hit()'s answer
 };
 const std::vector<Known>& All();
 
@@ -32,13 +35,14 @@ absl::Status Configure(const std::string& spec);
 
 namespace internal {
 extern std::atomic<bool> any_armed;
-void HitSlow(const char* name);
+bool HitSlow(const char* name);
 }  // namespace internal
 
-// Reached `name`: crashes, sleeps or (almost always) does nothing.
-inline void Hit(const char* name) {
-  if (internal::any_armed.load(std::memory_order_relaxed))
-    internal::HitSlow(name);
+// Reached `name`: crashes, sleeps or (almost always) does nothing. True
+// when the step must fail here (action `error`).
+inline bool Hit(const char* name) {
+  return internal::any_armed.load(std::memory_order_relaxed) &&
+         internal::HitSlow(name);
 }
 
 }  // namespace concordance::failpoint

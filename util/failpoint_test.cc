@@ -21,7 +21,16 @@ TEST(FailpointTest, UnknownNamesAndBadActionsAreRefused) {
       Configure(
           "raft-save-before-commit=sleep(5)@3; compact-before-commit=crash")
           .ok());
+  EXPECT_FALSE(Configure("compact-before-commit=error").ok()) << "a point that cannot fail";
   EXPECT_TRUE(Configure("").ok());
+}
+
+TEST(FailpointTest, ErrorFailsOnlyTheNthPass) {
+  ASSERT_TRUE(Configure("raft-save-before-commit=error@2").ok());
+  EXPECT_FALSE(Hit("raft-save-before-commit"));
+  EXPECT_TRUE(Hit("raft-save-before-commit"));
+  EXPECT_FALSE(Hit("raft-save-before-commit"));
+  ASSERT_TRUE(Configure("").ok());
 }
 
 TEST(FailpointTest, NothingArmedDoesNothing) {

@@ -29,6 +29,9 @@ inline constexpr char kIndeterminatePayload[] = "concordance/indeterminate";
 // the index of the configuration entry that removed it.
 inline constexpr char kRemovedPayload[] = "concordance/removed";
 
+// ResourceExhausted because the node's disk is nearly full: bytes free.
+inline constexpr char kDiskFullPayload[] = "concordance/diskFull";
+
 inline void SetIntPayload(absl::Status& s, const char* key, int64_t v) {
   s.SetPayload(key, absl::Cord(absl::StrCat(v)));
 }
