@@ -6,8 +6,8 @@
 
 namespace concordance {
 
-Fsm::Fsm(storage::KvStore* store, Hub* hub, metrics::Registry* metrics)
-    : store_(store), hub_(hub) {
+Fsm::Fsm(storage::KvStore* store, Hub* hub, metrics::Registry* metrics, LeaderClock* clock)
+    : store_(store), hub_(hub), clock_(clock) {
   absl::StatusOr<int64_t> last = store_->LastSeq();
   CHECK(last.ok()) << last.status();
   last_seq_ = *last;
@@ -36,6 +36,7 @@ absl::Status Fsm::Apply(absl::Span<const raft::LogEntry> entries,
     }
   }
   if (!changes.empty()) {
+    if (clock_ != nullptr) clock_->Observe(changes.back()->timestamp());
     last_seq_ = changes.back()->seq();
     hub_->Publish(std::move(changes));
   }

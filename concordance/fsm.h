@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "concordance/hub.h"
+#include "concordance/leader_clock.h"
 #include "storage/kv_store.h"
 #include "util/metrics.h"
 
@@ -19,7 +20,9 @@ namespace concordance {
 
 class Fsm {
  public:
-  Fsm(storage::KvStore* store, Hub* hub, metrics::Registry* metrics);
+  // `clock` (may be null) is told the leader's timestamp of each change
+  // applied.
+  Fsm(storage::KvStore* store, Hub* hub, metrics::Registry* metrics, LeaderClock* clock = nullptr);
 
   absl::Status Apply(absl::Span<const raft::LogEntry> entries,
                      std::vector<storage::CommandResult>* results);
@@ -34,6 +37,7 @@ class Fsm {
  private:
   storage::KvStore* store_;
   Hub* hub_;
+  LeaderClock* clock_;
   std::atomic<int64_t> last_seq_{0};
   metrics::Histogram* apply_seconds_;
   metrics::Counter* applied_commands_;

@@ -18,6 +18,7 @@
 #include "concordance/housekeeper.h"
 #include "concordance/hub.h"
 #include "concordance/kv_service.h"
+#include "concordance/leader_clock.h"
 #include "concordance/maintenance_service.h"
 #include "concordance/member_agent.h"
 #include "concordance/node_driver.h"
@@ -50,6 +51,7 @@ struct NodeServer::Parts {
   int lock_fd = -1;
   metrics::Registry metrics;
   SystemClock clock;
+  LeaderClock leader_clock{&clock};  // reads and writes answer by the leader's clock
   std::unique_ptr<storage::RaftLog> raft_log;
   std::unique_ptr<storage::KvStore> kv_store;
   std::unique_ptr<storage::CredentialCipher> cipher;
@@ -354,7 +356,7 @@ absl::Status NodeServer::StartNode() {
       ->Set(1);
   p.maintenance = std::make_unique<Worker>("maintenance");
   p.hub = std::make_unique<Hub>(p.kv_store.get(), Hub::Options(), &p.metrics);
-  p.fsm = std::make_unique<Fsm>(p.kv_store.get(), p.hub.get(), &p.metrics);
+  p.fsm = std::make_unique<Fsm>(p.kv_store.get(), p.hub.get(), &p.metrics, &p.leader_clock);
   uint64_t seed = std::hash<std::string>()(options_.node_id) ^
                   static_cast<uint64_t>(p.clock.NowMs());
   gateway::PeerTransport::Options po;
@@ -397,8 +399,9 @@ void NodeServer::BuildServices() {
   ko.limits = options_.limits;
   ko.min_seq_timeout_ms = options_.min_seq_timeout_ms;
   ko.max_page_bytes = options_.max_page_bytes;
+  p.leader_clock.set_is_leader([driver = p.driver.get()] { return driver->IsLeader(); });
   p.kv = std::make_unique<KvService>(ko, p.kv_store.get(), p.driver.get(),
-                                     p.credentials.get(), &p.clock);
+                                     p.credentials.get(), &p.leader_clock);
   p.changes = std::make_unique<ChangesService>(
       options_.limits, options_.max_page_bytes, p.poller.get(), p.driver.get());
   p.watch = std::make_unique<WatchService>(options_.limits, p.hub.get(),

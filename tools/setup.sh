@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libssl-dev
   # tests and scripts
   python3 python3-websockets curl sqlite3 procps
+  libfaketime  # a skewed clock for one node (tests/jepsen)
 )
 
 missing=()

@@ -97,5 +97,71 @@ TEST(TtlTest, LeaderChangeNeitherResetsNorExtendsTheTtl) {
   EXPECT_GE(JsonInt(changes["changes"][1], "timestamp"), due);
 }
 
+// libfaketime for one node: its wall clock `offset` ahead (or behind), its
+// monotonic clock (timers, elections) untouched.
+std::vector<std::string> SkewedClock(const std::string& offset) {
+  return {"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", "FAKETIME=" + offset,
+          "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_NO_CACHE=1"};
+}
+
+bool Lead(TestCluster& c, int target) {
+  int leader = c.WaitLeader();
+  if (leader == target) return true;
+  if (leader < 0) return false;
+  HttpResult r = c.node(leader).http().Request("POST", "/api/v1/cluster/transfer-leadership",
+                                               "{\"nodeId\":\"" + c.id(target) + "\"}", c.Auth());
+  return r.status == 200 && c.WaitLeader() == target;
+}
+
+// The leader's clock decides (docs/api.md, "TTL"): a follower whose clock
+// is two minutes fast answers reads as the leader would, not by its own
+// clock; the leader that stamps expiresAt stamps it by its clock; and when
+// leadership moves, the new leader's clock decides when entries are due.
+TEST(TtlTest, UnderClockSkewTheLeadersClockDecides) {
+  TestCluster c;
+  const int kFast = 2;  // node3 runs 120 s ahead
+  c.set_per_node_env([](const std::string& id) {
+    return id == "node3" ? SkewedClock("+120s") : std::vector<std::string>{};
+  });
+  ASSERT_TRUE(c.Start(3));
+  ASSERT_TRUE(Lead(c, 0));
+
+  // A fast follower still shows an entry the leader has not expired.
+  const std::string a = "/api/v1/kv/tenant:skew/s/a";
+  ASSERT_EQ(c.Request(0, "PUT", a, "{\"value\":1,\"ttlMs\":3000}").status, 200);
+  int64_t due = NowMs() + 3000;
+  HttpResult seen = c.node(kFast).http().Request("GET", a + "?consistency=linearizable", "", c.Auth());
+  EXPECT_EQ(seen.status, 200) << "the fast follower hid a live entry by its own clock: " << seen.body;
+  seen = c.node(kFast).http().Request("GET", a, "", c.Auth());
+  EXPECT_EQ(seen.status, 200) << seen.body;
+  // It expires once, by the leader's clock, everywhere.
+  EXPECT_GE(GoneEverywhere(c, a, due), 0);
+
+  // The fast node leads: it stamps expiresAt by its clock, 120 s ahead.
+  ASSERT_TRUE(Lead(c, kFast));
+  const std::string b = "/api/v1/kv/tenant:skew/s/b";
+  HttpResult put = c.Request(kFast, "PUT", b, "{\"value\":2,\"ttlMs\":60000}");
+  ASSERT_EQ(put.status, 200) << put.body;
+  int64_t expires_at = JsonInt(ParseJson(put.body), "expiresAt");
+  EXPECT_GT(expires_at, NowMs() + 60000 + 100000) << "stamped by the fast leader's clock";
+  // An entry due in 60 s by the true time is already past due by the fast
+  // leader's clock: it expires as soon as leadership moves there.
+  ASSERT_TRUE(Lead(c, 0));
+  const std::string d = "/api/v1/kv/tenant:skew/s/d";
+  ASSERT_EQ(c.Request(0, "PUT", d, "{\"value\":3,\"ttlMs\":60000}").status, 200);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.node(i).http().Request("GET", d, "", c.Auth()).status, 200) << "node " << i;
+  }
+  ASSERT_TRUE(Lead(c, kFast));
+  EXPECT_GE(GoneEverywhere(c, d, NowMs()), 0) << "the fast leader expires it at once";
+  // b, stamped 120 s ahead, is due 180 s from now by the true time: an
+  // unskewed leader would keep it that long (the price of a fast leader).
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.node(i).http().Request("GET", b, "", c.Auth()).status, 200) << "node " << i;
+  }
+  std::string detail;
+  EXPECT_TRUE(c.WaitConverged(std::chrono::seconds(20), &detail)) << detail;
+}
+
 }  // namespace
 }  // namespace concordance::testing

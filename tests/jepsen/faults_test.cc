@@ -221,9 +221,10 @@ uint32_t SeedFor(uint32_t scenario_seed) {
 // between them are the schedule, not synchronisation: the clients run
 // throughout).
 void RunScenario(const std::string& ns, const Nemesis& nemesis, int nodes = 3, uint32_t seed = 1,
-                 std::vector<std::string> flags = {}) {
+                 std::vector<std::string> flags = {}, TestCluster::PerNodeEnv env = nullptr) {
   PeerNetwork net;
   TestCluster c(std::move(flags));
+  if (env) c.set_per_node_env(std::move(env));
   c.set_per_node_flags([&](const std::string& id, int port) { return std::vector<std::string>{net.Add(id, port)}; });
   ASSERT_TRUE(c.Start(nodes));
   ASSERT_GE(c.WaitLeader(), 0);
@@ -681,6 +682,32 @@ TEST(FaultsTest, CrashesInTheMiddleOfASnapshotInstall) {
         }
       },
       3, 11, {"--snapshot-threshold=100"});
+}
+
+// ---- Clocks ----
+
+// Three wall clocks minutes apart (libfaketime; monotonic clocks, which
+// time elections, untouched) while leadership moves from node to node:
+// Raft never reads the wall clock, so safety holds; only TTLs follow the
+// leader's clock (TtlTest.UnderClockSkewTheLeadersClockDecides).
+TEST(FaultsTest, SkewedClocksLeadInTurn) {
+  RunScenario(
+      "tenant:jepsen/skew",
+      [](TestCluster& c, Faults&) {
+        for (int round = 0; round < 6; ++round) {
+          int leader = c.WaitLeader();
+          if (leader < 0) continue;
+          int target = (leader + 1) % c.size();
+          c.Request(leader, "POST", "/api/v1/cluster/transfer-leadership", "{\"nodeId\":\"" + c.id(target) + "\"}");
+          std::this_thread::sleep_for(milliseconds(600));
+        }
+      },
+      3, 12, {}, [](const std::string& id) -> std::vector<std::string> {
+        std::string offset = id == "node1" ? "+180s" : id == "node2" ? "-120s" : "";
+        if (offset.empty()) return {};
+        return {"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", "FAKETIME=" + offset,
+                "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_NO_CACHE=1"};
+      });
 }
 
 }  // namespace

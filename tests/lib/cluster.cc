@@ -45,11 +45,13 @@ bool TestCluster::Start(int n) {
       std::vector<std::string> own = per_node_flags_(id, node->port());
       flags.insert(flags.end(), own.begin(), own.end());
     }
-    if (!node->Start(flags)) return false;
+    std::vector<std::string> env = per_node_env_ ? per_node_env_(id) : std::vector<std::string>{};
+    if (!node->Start(flags, env)) return false;
     if (i == 0 && !node->WaitReady()) return false;
     nodes_.push_back(std::move(node));
     ids_.push_back(id);
     flags_.push_back(flags);
+    envs_.push_back(env);
   }
   return WaitVoters(n) && WaitLeader() >= 0;
 }
@@ -64,10 +66,12 @@ TestNode* TestCluster::AddNode(const std::string& id, int via, const std::vector
     f.insert(f.end(), own.begin(), own.end());
   }
   f.insert(f.end(), flags.begin(), flags.end());
-  if (!node->Start(f)) return nullptr;
+  std::vector<std::string> env = per_node_env_ ? per_node_env_(id) : std::vector<std::string>{};
+  if (!node->Start(f, env)) return nullptr;
   nodes_.push_back(std::move(node));
   ids_.push_back(id);
   flags_.push_back(f);
+  envs_.push_back(env);
   return nodes_.back().get();
 }
 
@@ -76,7 +80,7 @@ bool TestCluster::Restart(int i, const std::vector<std::string>& extra) {
   // A restart never bootstraps again by accident, and rejoins on its own.
   f.erase(std::remove(f.begin(), f.end(), "--bootstrap"), f.end());
   f.insert(f.end(), extra.begin(), extra.end());
-  return nodes_[i]->Start(f);
+  return nodes_[i]->Start(f, envs_[i]);
 }
 
 rapidjson::Document TestCluster::Status(int i) {

@@ -25,6 +25,10 @@ class TestCluster {
   // port); kept for its restarts. For example its own --advertise.
   using PerNodeFlags = std::function<std::vector<std::string>(const std::string& id, int port)>;
   void set_per_node_flags(PerNodeFlags f) { per_node_flags_ = std::move(f); }
+  // Environment (NAME=value) for one node, asked the same way: for
+  // example a skewed clock through libfaketime.
+  using PerNodeEnv = std::function<std::vector<std::string>(const std::string& id)>;
+  void set_per_node_env(PerNodeEnv f) { per_node_env_ = std::move(f); }
 
   // Starts node 0 with --bootstrap and nodes 1..n-1 with --join, and waits
   // until all n are voters and ready.
@@ -57,6 +61,8 @@ class TestCluster {
  private:
   std::vector<std::string> extra_;
   PerNodeFlags per_node_flags_;
+  PerNodeEnv per_node_env_;
+  std::vector<std::vector<std::string>> envs_;
   std::vector<std::unique_ptr<TestNode>> nodes_;
   std::vector<std::string> ids_;
   std::vector<std::vector<std::string>> flags_;
