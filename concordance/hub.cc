@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "storage/validation.h"
+#include "util/failpoint.h"
 #include "util/status_payloads.h"
 
 namespace concordance {
@@ -156,6 +157,7 @@ void Hub::ReplayPage(const std::shared_ptr<Subscription>& sub) {
       sub->last_delivered, sub->filter, options_.replay_page_rows,
       options_.replay_page_bytes);
   if (!page.ok()) return End(sub, page.status());
+  failpoint::Hit("watch-replay-after-read");
   for (v1::ChangeEvent& c : page->changes) {
     int64_t seq = c.seq();
     sub->sink->OnChange(sub->id,

@@ -33,6 +33,9 @@ const std::vector<Known>& All() {
        "making an image: the file written, raft.db not yet told"},
       {"compact-after-state-sync",
        "compacting: state.db fsynced, raft.db not yet compacted"},
+      {"watch-replay-after-read",
+       "a watch replaying its backlog: a page read from state.db, not yet "
+       "delivered (widens the window against a snapshot install)"},
       {"compact-before-commit",
        "compacting: raft.db's compaction written, not yet committed"},
   };
