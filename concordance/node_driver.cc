@@ -59,7 +59,8 @@ NodeDriver::NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm,
   transport_ = make_transport(this, [this](uint64_t conf_index) { ReportRemoved(conf_index); });
   fsync_seconds_ = metrics->GetHistogram(
       "concordance_raft_fsync_duration_seconds",
-      "Time to make one Ready durable in raft.db (one transaction, one fsync).",
+      "Time of one raft.db write: a Ready's entries and hard state, or a compaction (one "
+      "transaction, one fsync).",
       metrics::LatencyBuckets());
   persist_batch_entries_ = metrics->GetHistogram(
       "concordance_raft_persist_batch_entries", "Log entries per raft.db transaction.",
@@ -92,6 +93,8 @@ absl::Status NodeDriver::Start() {
   raft::Config c = options_.raft;
   c.applied = fsm_->applied_index();
   node_ = std::make_unique<raft::Node>(c, log_);
+  pipeline_ = std::make_unique<raft::ReadyPipeline>(node_.get(), log_,
+                                                    static_cast<raft::PipelineHost*>(this));
   last_conf_ = node_->conf_state();
   last_conf_index_ = node_->conf_index();
   transport_->UpdatePeers(last_conf_, last_conf_index_);
@@ -128,6 +131,7 @@ void NodeDriver::Stop() {
   if (!loop_->loop_thread.joinable()) return;
   Post([this] {
     loop_->stopping = true;
+    pipeline_->Stop();
     loop_->tick.cancel();
     loop_->sweep.cancel();
     for (auto& [i, p] : proposals_) p.done(Indeterminate("node shutting down; the write may or may not have been applied"));
@@ -412,12 +416,7 @@ void NodeDriver::NoteConfChange() {
 void NodeDriver::Tick() {
   if (loop_->stopping) return;
   node_->Tick();
-  Process();
-  // Also here, not only after a Ready: a leader whose only output is
-  // heartbeats (sent without a Ready) must still make an image that a
-  // lagging follower is waiting for. Between Readies the applied index of
-  // the core and of state.db agree.
-  if (!ready_in_flight_) MaybeSnapshot();
+  pipeline_->AfterTick();
   PublishStatus();
   WarnAboutPeers();
   loop_->tick.expires_after(std::chrono::milliseconds(options_.tick_ms));
@@ -450,91 +449,113 @@ void NodeDriver::ScheduleProcess() {
   });
 }
 
-void NodeDriver::Process() {
-  std::vector<raft::Message> msgs = node_->TakeLeaderMessages();
-  if (!msgs.empty()) transport_->Send(std::move(msgs));
-  HandleReady();
+void NodeDriver::Process() { pipeline_->Process(); }
+
+// ---- raft::PipelineHost: what each step of a Ready does here ----
+
+void NodeDriver::PostToLoop(std::function<void()> task) { Post(std::move(task)); }
+
+void NodeDriver::PostToPersist(std::function<void()> task) {
+  net::post(loop_->persist, [this, task = std::move(task)] {
+    auto start = Steady::now();
+    task();
+    fsync_seconds_->Observe(std::chrono::duration<double>(Steady::now() - start).count());
+  });
 }
 
-void NodeDriver::HandleReady() {
-  if (ready_in_flight_ || !node_->HasReady()) return;
-  auto rd = std::make_shared<raft::Ready>(node_->GetReady());
-  ready_in_flight_ = true;
-  if (!rd->leader_messages.empty()) transport_->Send(std::move(rd->leader_messages));
-  if (rd->soft_state) {
-    LOG(INFO) << options_.raft.id << " is now " << raft::RoleName(rd->soft_state->role)
-              << " at term " << node_->term()
-              << (rd->soft_state->leader.empty() ? "" : ", leader " + rd->soft_state->leader);
-    if (!rd->soft_state->leader.empty() && rd->soft_state->leader != options_.raft.id) {
-      // Answered with the replies below, once the status names the new leader.
-      const std::string& leader = rd->soft_state->leader;
-      for (Waiter& w : leader_change_waiters_) {
-        absl::Status outcome =
-            w.target.empty() || w.target == leader
-                ? absl::OkStatus()
-                : absl::AbortedError(absl::StrCat("leadership moved to ", leader, ", not to ", w.target));
-        status_replies_.push_back([done = std::move(w.done), outcome] { done(outcome); });
-      }
-      leader_change_waiters_.clear();
-    }
-  }
-  bool persist = rd->snapshot || rd->must_sync || !rd->entries.empty() || rd->conf_state;
-  if (persist) {
-    net::post(loop_->persist, [this, rd] {
-      auto start = Steady::now();
-      if (rd->snapshot) {
-        absl::Status s = log_->InstallSnapshot(*rd->snapshot);
-        if (!s.ok()) FatalStorageError("cannot install a snapshot in raft.db", s);
-      }
-      if (rd->hard_state || !rd->entries.empty() || rd->conf_state) {
-        absl::Status s = log_->Save(rd->hard_state ? &*rd->hard_state : nullptr, rd->entries,
-                                    rd->conf_state ? &*rd->conf_state : nullptr);
-        // Raft cannot continue safely without durability.
-        if (!s.ok()) FatalStorageError("cannot write raft.db", s);
-      }
-      failpoint::Hit("raft-save-after-commit");
-      fsync_seconds_->Observe(std::chrono::duration<double>(Steady::now() - start).count());
-      if (!rd->entries.empty()) persist_batch_entries_->Observe(rd->entries.size());
-      Post([this, rd] { OnPersisted(rd); });
-    });
-  }
-  // Committed entries are durable already: apply while the fsync runs
-  // (after a snapshot install they wait for the restore).
-  if (!rd->snapshot) ApplyCommitted(rd->committed_entries);
-  if (!persist) OnPersisted(rd);
+void NodeDriver::PostToSnapshot(std::function<void()> task) {
+  net::post(loop_->snapshot, std::move(task));
 }
 
-void NodeDriver::OnPersisted(std::shared_ptr<raft::Ready> rd) {
-  if (rd->snapshot) {
-    failpoint::Hit("snapshot-install-before-restore");
-    absl::Status s = fsm_->Restore(*rd->snapshot->data);
-    if (!s.ok()) FatalStorageError("cannot restore state.db from a snapshot", s);
-    LOG(INFO) << options_.raft.id << " installed a snapshot at index "
-              << rd->snapshot->meta.index();
-    ApplyCommitted(rd->committed_entries);
+void NodeDriver::Send(std::vector<raft::Message> messages) {
+  transport_->Send(std::move(messages));
+}
+
+void NodeDriver::Restore(const storage::Snapshot& snapshot) {
+  absl::Status s = fsm_->Restore(*snapshot.data);
+  if (!s.ok()) FatalStorageError("cannot restore state.db from a snapshot", s);
+  LOG(INFO) << options_.raft.id << " installed a snapshot at index " << snapshot.meta.index();
+}
+
+void NodeDriver::OnReadStates(const std::vector<raft::ReadState>& states) {
+  for (const raft::ReadState& rs : states) FinishReadRound(rs);
+}
+
+void NodeDriver::OnSoftState(const raft::SoftState& state) {
+  LOG(INFO) << options_.raft.id << " is now " << raft::RoleName(state.role) << " at term "
+            << node_->term() << (state.leader.empty() ? "" : ", leader " + state.leader);
+  if (state.leader.empty() || state.leader == options_.raft.id) return;
+  // Answered with the replies of this Ready, once the status names the new
+  // leader.
+  for (Waiter& w : leader_change_waiters_) {
+    absl::Status outcome =
+        w.target.empty() || w.target == state.leader
+            ? absl::OkStatus()
+            : absl::AbortedError(
+                  absl::StrCat("leadership moved to ", state.leader, ", not to ", w.target));
+    status_replies_.push_back([done = std::move(w.done), outcome] { done(outcome); });
   }
-  if (!rd->messages.empty()) transport_->Send(std::move(rd->messages));
-  for (const raft::ReadState& rs : rd->read_states) FinishReadRound(rs);
-  node_->Advance();
-  // The changes just applied are in effect now: their replies go out below,
-  // after the status shows them (not those of a Ready handled meanwhile).
-  std::vector<std::function<void()>> replies = std::move(status_replies_);
+  leader_change_waiters_.clear();
+}
+
+std::function<void()> NodeDriver::OnAdvanced(const raft::Ready& rd) {
+  // The changes just applied are in effect now: their replies go out once
+  // the pipeline has moved on and the status shows them (not those of a
+  // Ready handled meanwhile).
+  auto replies = std::make_shared<std::vector<std::function<void()>>>(std::move(status_replies_));
   status_replies_.clear();
-  if (rd->conf_state || rd->snapshot || node_->conf_index() != last_conf_index_ ||
+  if (rd.conf_state || rd.snapshot || node_->conf_index() != last_conf_index_ ||
       !(node_->conf_state().SerializeAsString() == last_conf_.SerializeAsString())) {
     last_conf_ = node_->conf_state();
     last_conf_index_ = node_->conf_index();
     transport_->UpdatePeers(last_conf_, last_conf_index_);
     NoteConfChange();
   }
-  ready_in_flight_ = false;
-  MaybeSnapshot();
-  Process();
-  PublishStatus();
-  for (auto& reply : replies) reply();
+  return [this, replies] {
+    PublishStatus();
+    for (auto& reply : *replies) reply();
+  };
 }
 
-void NodeDriver::ApplyCommitted(const std::vector<raft::LogEntry>& entries) {
+void NodeDriver::OnDurable(const raft::Ready& rd) {
+  if (!rd.entries.empty()) persist_batch_entries_->Observe(rd.entries.size());
+}
+
+void NodeDriver::OnSnapshotRecorded(const raft::SnapshotMeta& meta) {
+  if (storage::LogStore::HasImage(meta)) {
+    snapshots_total_->Inc();
+    LOG(INFO) << options_.raft.id << " made a snapshot image at index " << meta.index() << " ("
+              << meta.size() << " bytes) for a follower that needs one";
+  } else {
+    compactions_total_->Inc();
+    VLOG(1) << options_.raft.id << " compacted the log through " << meta.index();
+  }
+}
+
+uint64_t NodeDriver::StateApplied() const { return fsm_->applied_index(); }
+
+absl::Status NodeDriver::SyncState() { return fsm_->store()->SyncToDisk(); }
+
+absl::StatusOr<raft::PipelineHost::Image> NodeDriver::PinState(uint64_t index) {
+  absl::StatusOr<std::unique_ptr<storage::KvStore::Pinned>> pinned = fsm_->store()->Pin();
+  if (!pinned.ok()) return pinned.status();
+  if ((*pinned)->applied_index() != index) {
+    return absl::FailedPreconditionError("the applied index moved");
+  }
+  auto view = std::shared_ptr<storage::KvStore::Pinned>(std::move(*pinned));
+  return Image([view]() { return view->Serialize(); });
+}
+
+void NodeDriver::Fatal(const std::string& what, const absl::Status& status) {
+  FatalStorageError(what, status);
+}
+
+bool NodeDriver::Failpoint(const char* name) {
+  failpoint::Hit(name);  // crash or sleep; an 'error' here changes nothing
+  return false;
+}
+
+void NodeDriver::Apply(const std::vector<raft::LogEntry>& entries) {
   if (entries.empty()) return;
   std::vector<storage::CommandResult> results;
   absl::Status s = fsm_->Apply(entries, &results);
@@ -584,98 +605,6 @@ void NodeDriver::ReleaseWaiters() {
     seq_waiters_.erase(seq_waiters_.begin());
     w.done(absl::OkStatus());
   }
-}
-
-void NodeDriver::MaybeSnapshot() {
-  if (snapshot_in_flight_ || loop_->stopping) return;
-  // A lagging follower needs an image: make one. Otherwise compact the log
-  // once enough has been applied since the last compaction point; that
-  // needs no image (see storage/raft_log.h).
-  if (log_->ImageWanted()) {
-    MakeSnapshotImage();
-  } else if (node_->SnapshotDue()) {
-    CompactLog();
-  }
-}
-
-void NodeDriver::CompactLog() {
-  // Everything up to the applied index is committed in state.db (the loop
-  // applies before it advances); fsync it on the snapshot thread, then
-  // record the compaction point and delete the entries on the persist
-  // thread. Neither waits on the loop or holds up group commit.
-  raft::SnapshotMeta meta = node_->SnapshotMetaAtApplied();
-  if (fsm_->applied_index() < meta.index()) {
-    LOG(ERROR) << "state.db is at " << fsm_->applied_index() << ", behind the applied index "
-               << meta.index() << "; not compacting";
-    return;
-  }
-  snapshot_in_flight_ = true;
-  net::post(loop_->snapshot, [this, meta] {
-    absl::Status s = fsm_->store()->SyncToDisk();
-    if (!s.ok()) {
-      LOG(ERROR) << "cannot make state.db durable; the log is not compacted: " << s;
-      return Post([this] { snapshot_in_flight_ = false; });
-    }
-    failpoint::Hit("compact-after-state-sync");
-    net::post(loop_->persist, [this, meta] {
-      absl::Status s = log_->CommitSnapshot(meta);
-      if (s.ok()) {
-        compactions_total_->Inc();
-        VLOG(1) << options_.raft.id << " compacted the log through " << meta.index();
-      } else {
-        LOG(WARNING) << "log compaction at " << meta.index() << " not recorded: " << s;
-      }
-      Post([this] { snapshot_in_flight_ = false; });
-    });
-  });
-}
-
-void NodeDriver::MakeSnapshotImage() {
-  // Pin the state as of this instant (the loop is the only writer, so it is
-  // exactly the applied index), then do the slow parts elsewhere: serialize
-  // and write the image on the snapshot thread, record it and compact the
-  // log on the persist thread. Group commit never waits for a snapshot.
-  raft::SnapshotMeta meta = node_->SnapshotMetaAtApplied();
-  absl::StatusOr<std::unique_ptr<storage::KvStore::Pinned>> pinned = fsm_->store()->Pin();
-  if (!pinned.ok() || (*pinned)->applied_index() != meta.index()) {
-    LOG(ERROR) << "cannot pin state.db for a snapshot: "
-               << (pinned.ok() ? "applied index moved" : pinned.status().ToString());
-    return;
-  }
-  snapshot_in_flight_ = true;
-  auto view = std::shared_ptr<storage::KvStore::Pinned>(std::move(*pinned));
-  net::post(loop_->snapshot, [this, view, meta]() mutable {
-    auto start = Steady::now();
-    absl::StatusOr<std::string> data = view->Serialize();
-    view.reset();  // release the read transaction at once
-    storage::Snapshot snap;
-    snap.meta = meta;
-    absl::Status s = data.status();
-    if (s.ok()) {
-      snap.meta.set_size(data->size());
-      snap.meta.set_checksum(storage::SnapshotChecksum(*data));
-      snap.data = std::make_shared<const std::string>(std::move(*data));
-      s = log_->WriteSnapshotFile(snap);
-    }
-    if (!s.ok()) {
-      LOG(ERROR) << "snapshot at " << meta.index() << " failed: " << s;
-      return Post([this] { snapshot_in_flight_ = false; });
-    }
-    failpoint::Hit("snapshot-after-image-write");
-    double write_secs = std::chrono::duration<double>(Steady::now() - start).count();
-    net::post(loop_->persist, [this, meta = snap.meta, write_secs] {
-      absl::Status s = log_->CommitSnapshot(meta);
-      if (s.ok()) {
-        snapshots_total_->Inc();
-        LOG(INFO) << options_.raft.id << " made a snapshot image at index " << meta.index() << " ("
-                  << meta.size() << " bytes, written in " << static_cast<int>(write_secs * 1000)
-                  << " ms) for a follower that needs one";
-      } else {
-        LOG(WARNING) << "snapshot at " << meta.index() << " not recorded: " << s;
-      }
-      Post([this] { snapshot_in_flight_ = false; });
-    });
-  });
 }
 
 void NodeDriver::CheckpointWals() {

@@ -1,19 +1,20 @@
 // NodeDriver: runs the Raft core (raft::Node) on one event-loop thread and
-// carries out its Ready per the persistence contract in raft/node.h:
+// carries out its Ready. The order of the steps (send a leader's appends at
+// once, persist on the persist thread, apply while the fsync runs, send the
+// rest once durable, Advance, compact or make an image) is
+// raft::ReadyPipeline's, shared with the simulator, so simulated seeds run
+// exactly what ships; this class says what each step does with threads,
+// SQLite and sockets:
 //
 //   - ticks every tick_ms; steps peer messages; accepts proposals;
-//   - sends a leader's appends at once;
-//   - hands everything a Ready must make durable to the persist thread as
-//     one job — one raft.db transaction, one fsync (group commit: all the
-//     entries proposed while the previous fsync ran go into the next one);
-//   - meanwhile applies committed entries (already durable) through the FSM;
-//   - when the fsync completes (posted back to the loop), sends the
-//     messages that promise durable state, answers reads, calls Advance();
-//   - takes snapshots when the core says one is due (serialized on the
-//     loop, written and the log compacted on the persist thread);
+//   - a Ready's durable part is one job on the persist thread — one raft.db
+//     transaction, one fsync (group commit: all the entries proposed while
+//     the previous fsync ran go into the next one); its completion is
+//     posted back to the loop;
+//   - state images and state.db syncs run on the snapshot thread;
 //   - answers proposals when their entry applies, or after proposal_timeout
 //     with an Unavailable status saying the write may or may not have been
-//     applied.
+//     applied; linearizable reads once their ReadIndex is applied.
 //
 // Thread-safe entry points post to the loop. Callbacks run on the loop.
 #ifndef CONCORDANCE_CONCORDANCE_NODE_DRIVER_H_
@@ -34,6 +35,7 @@
 #include "gateway/api.h"
 #include "gateway/raft_transport.h"
 #include "raft/node.h"
+#include "raft/ready_pipeline.h"
 #include "storage/raft_log.h"
 #include "util/metrics.h"
 
@@ -76,7 +78,7 @@ struct NodeStatus {
   bool removed = false;
 };
 
-class NodeDriver : public gateway::RaftInbox {
+class NodeDriver : public gateway::RaftInbox, private raft::PipelineHost {
  public:
   using ProposalCallback = std::function<void(absl::StatusOr<storage::CommandResult>)>;
   using DoneCallback = std::function<void(absl::Status)>;
@@ -165,14 +167,27 @@ class NodeDriver : public gateway::RaftInbox {
   // one Ready).
   void ScheduleProcess();
   void Process();
-  void HandleReady();
-  void OnPersisted(std::shared_ptr<raft::Ready> rd);
-  void ApplyCommitted(const std::vector<raft::LogEntry>& entries);
   void ReleaseWaiters();
-  void MaybeSnapshot();
-  void CompactLog();
-  void MakeSnapshotImage();
   void CheckpointWals();  // snapshot thread
+
+  // raft::PipelineHost: how each step of a Ready is carried out here (the
+  // order of the steps is the pipeline's, shared with the simulator).
+  void PostToLoop(std::function<void()> task) override;
+  void PostToPersist(std::function<void()> task) override;
+  void PostToSnapshot(std::function<void()> task) override;
+  void Send(std::vector<raft::Message> messages) override;
+  void Apply(const std::vector<raft::LogEntry>& entries) override;  // answers proposals
+  void Restore(const storage::Snapshot& snapshot) override;
+  void OnReadStates(const std::vector<raft::ReadState>& states) override;
+  void OnSoftState(const raft::SoftState& state) override;
+  std::function<void()> OnAdvanced(const raft::Ready& rd) override;
+  void OnDurable(const raft::Ready& rd) override;
+  void OnSnapshotRecorded(const raft::SnapshotMeta& meta) override;
+  uint64_t StateApplied() const override;
+  absl::Status SyncState() override;
+  absl::StatusOr<Image> PinState(uint64_t index) override;
+  void Fatal(const std::string& what, const absl::Status& status) override;
+  bool Failpoint(const char* name) override;
   void SweepTimeouts();
   void SweepReadRounds(std::chrono::steady_clock::time_point now);
   void PublishStatus();
@@ -185,11 +200,10 @@ class NodeDriver : public gateway::RaftInbox {
   // Stopped and destroyed after the loop (its threads call into us).
   std::unique_ptr<gateway::RaftTransport> transport_;
   std::unique_ptr<raft::Node> node_;
+  std::unique_ptr<raft::ReadyPipeline> pipeline_;
 
   // Loop-thread state.
-  bool ready_in_flight_ = false;
   bool process_scheduled_ = false;
-  bool snapshot_in_flight_ = false;
   uint64_t next_read_id_ = 0;
   std::map<uint64_t, Pending> proposals_;     // by log index
   std::map<uint64_t, PendingConf> conf_changes_;

@@ -1325,6 +1325,17 @@ Ready Node::GetReady() {
   for (const LogEntry& e : rd.committed_entries) {
     if (e.type() == CONFIG) ready_conf_entries_.push_back(e);
   }
+  if (!ready_conf_entries_.empty()) {
+    // A configuration takes effect at Advance(). Make a commit index that
+    // covers it durable first: a restarted node takes its configuration
+    // from the latest CONFIG entry at or below its durable commit (or its
+    // state machine's applied index, which a power loss may roll back), so
+    // without this it could come back with an older configuration than the
+    // one it acted on — and wait forever for votes from removed members
+    // while refusing its vote to the new ones (found by the simulator).
+    rd.hard_state = hs;
+    rd.must_sync = true;
+  }
   if (!rd.committed_entries.empty()) applying_ = rd.committed_entries.back().index();
   ready_applied_to_ = applying_;
   // This Ready persists term_; messages of a term not yet durable go out

@@ -44,7 +44,9 @@
 //     first entry's index), `hard_state` (term, vote, commit) and
 //     `conf_state`. `must_sync` says whether this needs an fsync before step
 //     3; when false only the commit index changed, which may be written
-//     lazily or not at all.
+//     lazily or not at all. (A Ready that applies a configuration entry
+//     always carries the hard state with must_sync: the commit index that
+//     covers the entry must be durable before it takes effect at step 5.)
 //  3. Only then send `messages` (votes, vote requests, append answers...):
 //     each may promise something about this node's durable state.
 //  4. Apply `committed_entries` in order. They are all already durable in

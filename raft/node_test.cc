@@ -635,6 +635,41 @@ TEST(PersistenceTest, SoleVoterSendsNothingInANewTermBeforeTheTermIsDurable) {
   EXPECT_TRUE(fast);
 }
 
+TEST(PersistenceTest, AConfigurationEntryIsAppliedOnlyWithItsCommitIndexMadeDurable) {
+  // The Ready that applies a CONFIG entry must sync a commit index covering
+  // it: a restart takes the configuration from the durable commit (or the
+  // state machine's applied index, which a power loss can roll back).
+  Cluster c(1);
+  ASSERT_TRUE(c.Elect("n1"));
+  Node& n = c.node("n1");
+  auto r = n.ProposeConfChange(ConfChange::ADD_LEARNER, M("n2"));
+  ASSERT_TRUE(r.ok());
+  uint64_t conf_index = r->first;
+  bool seen = false;
+  for (int i = 0; i < 10 && !seen && n.HasReady(); ++i) {
+    Ready rd = n.GetReady();
+    for (const LogEntry& e : rd.committed_entries) seen |= e.index() == conf_index;
+    if (seen) {
+      EXPECT_TRUE(rd.must_sync);
+      ASSERT_TRUE(rd.hard_state.has_value());
+      EXPECT_GE(rd.hard_state->commit(), conf_index);
+    }
+    ASSERT_TRUE(c.host("n1")
+                    .store()
+                    .Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries,
+                          rd.conf_state ? &*rd.conf_state : nullptr)
+                    .ok());
+    n.Advance();
+  }
+  ASSERT_TRUE(seen) << "the configuration entry was never applied";
+  // Restarted with the state machine from before the change, the node
+  // still comes back in the configuration it acted on.
+  Config cfg = c.host("n1").config();
+  cfg.applied = conf_index - 1;
+  Node restarted(cfg, &c.host("n1").store());
+  EXPECT_TRUE(restarted.IsMember("n2"));
+}
+
 TEST(PersistenceTest, CrashBeforePersistingLosesOnlyUnacknowledgedEntries) {
   Cluster c(3);
   ASSERT_TRUE(c.Elect("n1"));

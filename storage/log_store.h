@@ -82,6 +82,22 @@ class LogStore {
   // the whole log (the Raft core installs a snapshot only when its log does
   // not already match it). Atomic and durable.
   virtual absl::Status InstallSnapshot(const Snapshot& snapshot) = 0;
+
+  // ---- Snapshots in two halves (how the node driver takes them) ----
+  // SaveSnapshot split so that the slow half can run off the writer thread:
+  // WriteSnapshotImage makes an image durable (any thread; nothing is
+  // recorded), then CommitSnapshot (writer thread) records it and compacts
+  // the log. A commit of a snapshot older than the current one is a no-op.
+  // A `meta` with size 0 records a compaction point without an image: the
+  // caller has made its state machine durable at or past meta.index, so
+  // nothing is lost, but LoadSnapshot() then has no image to give until one
+  // is made — it answers Unavailable and ImageWanted() turns true.
+  virtual absl::Status WriteSnapshotImage(const Snapshot& snapshot) const = 0;
+  virtual absl::Status CommitSnapshot(const raft::SnapshotMeta& meta) = 0;
+  // True once LoadSnapshot() was asked for an image that does not exist,
+  // until a snapshot with an image is committed or installed.
+  virtual bool ImageWanted() const = 0;
+  static bool HasImage(const raft::SnapshotMeta& m) { return m.size() > 0; }
 };
 
 // The checksum of snapshot data: the first 64 bits of its SHA-256

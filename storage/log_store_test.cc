@@ -155,6 +155,43 @@ TEST_P(LogStoreTest, LastConfigEntry) {
   EXPECT_EQ(store_->LastConfigEntry(2).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_P(LogStoreTest, SnapshotInTwoHalvesAndCompactionPointsWithoutImage) {
+  Append({Entry(1, 1), Entry(2, 1), Entry(3, 2), Entry(4, 2), Entry(5, 2)});
+  // An image alone changes nothing; committing it compacts.
+  Snapshot at2 = MakeSnapshot(2, 1, "image-2");
+  ASSERT_TRUE(store_->WriteSnapshotImage(at2).ok());
+  EXPECT_EQ(store_->FirstIndex(), 1u);
+  ASSERT_TRUE(store_->CommitSnapshot(at2.meta).ok());
+  EXPECT_EQ(store_->FirstIndex(), 3u);
+  EXPECT_EQ(*store_->LoadSnapshot()->data, "image-2");
+  // A commit whose image was never written is refused.
+  Snapshot unwritten = MakeSnapshot(3, 2, "never");
+  EXPECT_FALSE(store_->CommitSnapshot(unwritten.meta).ok());
+  EXPECT_EQ(store_->FirstIndex(), 3u);
+  // A compaction point without an image: entries go, and an image is
+  // asked for on demand.
+  raft::SnapshotMeta point;
+  point.set_index(4);
+  point.set_term(2);
+  ASSERT_TRUE(store_->CommitSnapshot(point).ok());
+  EXPECT_EQ(store_->FirstIndex(), 5u);
+  EXPECT_EQ(*store_->Term(4), 2u);
+  EXPECT_FALSE(store_->ImageWanted());
+  EXPECT_EQ(store_->LoadSnapshot().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(store_->ImageWanted());
+  // An older snapshot committed late is a no-op.
+  ASSERT_TRUE(store_->CommitSnapshot(at2.meta).ok());
+  EXPECT_EQ(store_->snapshot_meta().index(), 4u);
+  // An image made at the same point is recorded and answers the request.
+  Snapshot at4 = MakeSnapshot(4, 2, "image-4");
+  ASSERT_TRUE(store_->WriteSnapshotImage(at4).ok());
+  ASSERT_TRUE(store_->CommitSnapshot(at4.meta).ok());
+  EXPECT_FALSE(store_->ImageWanted());
+  absl::StatusOr<Snapshot> loaded = store_->LoadSnapshot();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(*loaded->data, "image-4");
+}
+
 INSTANTIATE_TEST_SUITE_P(Both, LogStoreTest, ::testing::Values(false, true),
                          [](const auto& info) {
                            return info.param ? "RaftLog" : "MemoryLogStore";
@@ -291,19 +328,19 @@ TEST(RaftLogTest, SnapshotFileWrittenThenCommitted) {
   snap.meta.set_checksum(SnapshotChecksum("image"));
   // The file alone changes nothing; a crash here leaves an orphan that the
   // next open removes.
-  ASSERT_TRUE(log->WriteSnapshotFile(snap).ok());
+  ASSERT_TRUE(log->WriteSnapshotImage(snap).ok());
   EXPECT_EQ(log->FirstIndex(), 1u);
   log.reset();
   log = *RaftLog::Open(path);
   EXPECT_FALSE(std::filesystem::exists(dir.File("snapshots/snap-2-1.db")));
-  ASSERT_TRUE(log->WriteSnapshotFile(snap).ok());
+  ASSERT_TRUE(log->WriteSnapshotImage(snap).ok());
   ASSERT_TRUE(log->CommitSnapshot(snap.meta).ok());
   EXPECT_EQ(log->FirstIndex(), 3u);
   EXPECT_EQ(*log->LoadSnapshot()->data, "image");
   // An older snapshot committed late is ignored.
   Snapshot old = snap;
   old.meta.set_index(1);
-  ASSERT_TRUE(log->WriteSnapshotFile(old).ok());
+  ASSERT_TRUE(log->WriteSnapshotImage(old).ok());
   ASSERT_TRUE(log->CommitSnapshot(old.meta).ok());
   EXPECT_EQ(log->snapshot_meta().index(), 2u);
   EXPECT_FALSE(std::filesystem::exists(dir.File("snapshots/snap-1-1.db")));
@@ -356,7 +393,7 @@ TEST(RaftLogTest, CompactionWithoutImageAsksForOneOnDemand) {
   image.data = std::make_shared<const std::string>("image-at-3");
   image.meta.set_size(image.data->size());
   image.meta.set_checksum(SnapshotChecksum(*image.data));
-  ASSERT_TRUE(log->WriteSnapshotFile(image).ok());
+  ASSERT_TRUE(log->WriteSnapshotImage(image).ok());
   ASSERT_TRUE(log->CommitSnapshot(image.meta).ok());
   EXPECT_FALSE(log->ImageWanted());
   absl::StatusOr<Snapshot> loaded = log->LoadSnapshot();

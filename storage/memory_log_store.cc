@@ -82,6 +82,12 @@ raft::SnapshotMeta MemoryLogStore::snapshot_meta() const {
 
 absl::StatusOr<Snapshot> MemoryLogStore::LoadSnapshot() const {
   absl::MutexLock l(&mu_);
+  if (snapshot_.meta.index() > 0 && !HasImage(snapshot_.meta)) {
+    image_wanted_ = true;
+    return absl::UnavailableError(absl::StrCat(
+        "the log is compacted at ", snapshot_.meta.index(),
+        " without a snapshot image; one is requested"));
+  }
   Snapshot s = snapshot_;
   if (s.data == nullptr) s.data = std::make_shared<const std::string>();
   return s;
@@ -126,16 +132,63 @@ void MemoryLogStore::CompactLocked(uint64_t index) {
 }
 
 absl::Status MemoryLogStore::SaveSnapshot(const Snapshot& snapshot) {
-  absl::MutexLock l(&mu_);
-  uint64_t index = snapshot.meta.index();
-  if (index < snapshot_.meta.index() || index > LastIndexLocked()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "snapshot at ", index, " outside log [", snapshot_.meta.index(), ",",
-        LastIndexLocked(), "]"));
+  {
+    absl::MutexLock l(&mu_);
+    uint64_t index = snapshot.meta.index();
+    if (index < snapshot_.meta.index() || index > LastIndexLocked()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "snapshot at ", index, " outside log [", snapshot_.meta.index(), ",",
+          LastIndexLocked(), "]"));
+    }
   }
-  snapshot_ = snapshot;
+  if (absl::Status s = WriteSnapshotImage(snapshot); !s.ok()) return s;
+  return CommitSnapshot(snapshot.meta);
+}
+
+absl::Status MemoryLogStore::WriteSnapshotImage(const Snapshot& snapshot) const {
+  if (snapshot.data == nullptr || snapshot.data->size() != snapshot.meta.size()) {
+    return absl::InvalidArgumentError("snapshot data does not match its size");
+  }
+  absl::MutexLock l(&mu_);
+  images_[{snapshot.meta.index(), snapshot.meta.term()}] = snapshot.data;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryLogStore::CommitSnapshot(const raft::SnapshotMeta& meta) {
+  absl::MutexLock l(&mu_);
+  uint64_t index = meta.index();
+  auto key = std::make_pair(meta.index(), meta.term());
+  // As RaftLog: an image at the current compaction point still gets
+  // recorded; anything older is a no-op.
+  bool adds_image = index == snapshot_.meta.index() && HasImage(meta) &&
+                    !HasImage(snapshot_.meta);
+  if (index <= snapshot_.meta.index() && !adds_image) {
+    images_.erase(key);
+    return absl::OkStatus();
+  }
+  if (index > LastIndexLocked()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "snapshot at ", index, " beyond the log's last index ", LastIndexLocked()));
+  }
+  std::shared_ptr<const std::string> data;
+  if (HasImage(meta)) {
+    auto it = images_.find(key);
+    if (it == images_.end()) {
+      return absl::FailedPreconditionError("snapshot image not written before its commit");
+    }
+    data = it->second;
+    image_wanted_ = false;
+  }
+  images_.clear();  // older images are of no use once the log is past them
+  snapshot_.meta = meta;
+  snapshot_.data = std::move(data);
   CompactLocked(index);
   return absl::OkStatus();
+}
+
+bool MemoryLogStore::ImageWanted() const {
+  absl::MutexLock l(&mu_);
+  return image_wanted_;
 }
 
 absl::Status MemoryLogStore::InstallSnapshot(const Snapshot& snapshot) {
@@ -143,6 +196,8 @@ absl::Status MemoryLogStore::InstallSnapshot(const Snapshot& snapshot) {
   entries_.clear();
   offset_ = snapshot.meta.index() + 1;
   snapshot_ = snapshot;
+  images_.clear();
+  image_wanted_ = false;
   conf_state_ = snapshot.meta.conf_state();
   return absl::OkStatus();
 }

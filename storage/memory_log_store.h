@@ -5,6 +5,8 @@
 #define CONCORDANCE_STORAGE_MEMORY_LOG_STORE_H_
 
 #include <deque>
+#include <map>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -33,6 +35,9 @@ class MemoryLogStore : public LogStore {
                     const raft::ConfState* conf_state) override;
   absl::Status SaveSnapshot(const Snapshot& snapshot) override;
   absl::Status InstallSnapshot(const Snapshot& snapshot) override;
+  absl::Status WriteSnapshotImage(const Snapshot& snapshot) const override;
+  absl::Status CommitSnapshot(const raft::SnapshotMeta& meta) override;
+  bool ImageWanted() const override;
 
  private:
   uint64_t FirstIndexLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -45,7 +50,12 @@ class MemoryLogStore : public LogStore {
   uint64_t offset_ ABSL_GUARDED_BY(mu_) = 1;
   raft::HardState hard_state_ ABSL_GUARDED_BY(mu_);
   raft::ConfState conf_state_ ABSL_GUARDED_BY(mu_);
-  Snapshot snapshot_ ABSL_GUARDED_BY(mu_);
+  Snapshot snapshot_ ABSL_GUARDED_BY(mu_);  // data null: no image
+  // Images written and not yet committed (or overtaken), by (index, term):
+  // they survive a crash as RaftLog's files do.
+  mutable std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<const std::string>> images_
+      ABSL_GUARDED_BY(mu_);
+  mutable bool image_wanted_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace concordance::storage

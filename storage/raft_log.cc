@@ -440,7 +440,7 @@ absl::Status RaftLog::PutSnapshotMeta(const raft::SnapshotMeta& m) {
   return absl::OkStatus();
 }
 
-absl::Status RaftLog::WriteSnapshotFile(const Snapshot& snapshot) const {
+absl::Status RaftLog::WriteSnapshotImage(const Snapshot& snapshot) const {
   // Callers have just computed (leader) or verified (installing follower)
   // the checksum, and LoadSnapshot verifies it on every read back: hashing
   // a 45 MB image a second time here bought nothing.
@@ -503,7 +503,7 @@ absl::Status RaftLog::SaveSnapshot(const Snapshot& snapshot) {
                        last_index_, "]"));
     }
   }
-  RETURN_IF_ERROR(WriteSnapshotFile(snapshot));
+  RETURN_IF_ERROR(WriteSnapshotImage(snapshot));
   RETURN_IF_ERROR(CommitSnapshot(snapshot.meta));
   absl::MutexLock l(&mu_);
   if (snapshot_meta_.index() == snapshot.meta.index()) snapshot_data_ = snapshot.data;
@@ -512,7 +512,7 @@ absl::Status RaftLog::SaveSnapshot(const Snapshot& snapshot) {
 
 absl::Status RaftLog::InstallSnapshot(const Snapshot& snapshot) {
   const raft::SnapshotMeta& m = snapshot.meta;
-  RETURN_IF_ERROR(WriteSnapshotFile(snapshot));
+  RETURN_IF_ERROR(WriteSnapshotImage(snapshot));
   failpoint::Hit("snapshot-install-after-file");
   Transaction tx(writer_.get());
   RETURN_IF_ERROR(tx.Begin());

@@ -37,7 +37,7 @@
 // by every write of the writer thread).
 //
 // Threads: one writer thread (Save/SaveSnapshot/CommitSnapshot/
-// InstallSnapshot) and any number of reader threads; WriteSnapshotFile may
+// InstallSnapshot) and any number of reader threads; WriteSnapshotImage may
 // run on any thread. Writes use their own connection; reads share a
 // second connection under a lock; both see only committed data. The hot
 // metadata (first/last index, hard state, snapshot meta) is cached in memory.
@@ -83,20 +83,9 @@ class RaftLog : public LogStore {
   // True when the store holds nothing yet: no entries, no snapshot, term 0.
   bool IsEmpty() const;
 
-  // The two halves of SaveSnapshot, so that the slow one (writing and
-  // fsyncing a large image) can run off the writer thread:
-  // WriteSnapshotFile makes the image durable (any thread, no database);
-  // CommitSnapshot (writer thread) then records it and compacts the log. A
-  // commit of a snapshot older than the current one is a no-op.
-  // A `meta` with size 0 records a compaction point without an image
-  // (the caller has made the state machine durable at or past meta.index).
-  absl::Status WriteSnapshotFile(const Snapshot& snapshot) const;
-  absl::Status CommitSnapshot(const raft::SnapshotMeta& meta);
-
-  // True once LoadSnapshot() was asked for an image that does not exist,
-  // until a snapshot with an image is committed or installed.
-  bool ImageWanted() const { return image_wanted_.load(); }
-  static bool HasImage(const raft::SnapshotMeta& m) { return m.size() > 0; }
+  absl::Status WriteSnapshotImage(const Snapshot& snapshot) const override;  // a file
+  absl::Status CommitSnapshot(const raft::SnapshotMeta& meta) override;
+  bool ImageWanted() const override { return image_wanted_.load(); }
 
   // Copies committed WAL frames into raft.db without blocking the writer
   // (a PASSIVE checkpoint on a connection of its own). Commits never

@@ -120,6 +120,19 @@ void InvariantChecker::OnPersist(const std::string& id, const std::vector<LogEnt
 }
 
 void InvariantChecker::OnApply(const std::string& id, const LogEntry& e, uint64_t state_hash) {
+  // The driver applies while its fsync runs: only entries already durable
+  // in this node's own log may be applied (raft/node.h, clause 4).
+  if (const storage::MemoryLogStore* store = stores_(id)) {
+    absl::StatusOr<uint64_t> term = store->Term(e.index());
+    bool durable = e.index() <= store->snapshot_meta().index() || (term.ok() && *term == e.term());
+    if (!durable) {
+      Violation(absl::StrCat("durability before apply: ", id, " applied index ", e.index(),
+                             " (term ", e.term(), ") before it was durable in its own log (",
+                             term.ok() ? absl::StrCat("which holds term ", *term, " there")
+                                       : std::string("which does not reach it"),
+                             ")"));
+    }
+  }
   auto [it, added] = applied_.emplace(e.index(), std::make_pair(e.term(), state_hash));
   if (!added && (it->second.first != e.term() || it->second.second != state_hash)) {
     Violation(absl::StrCat("state machine safety: ", id, " applied term ", e.term(),

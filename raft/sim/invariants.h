@@ -11,6 +11,8 @@
 //   leader completeness   a new leader's log holds every committed entry
 //   state machine safety  every node applies the same entry at each index
 //                         and reaches the same state after it
+//   durable before apply  a node applies only entries durable in its own
+//                         log (the driver applies while its fsync runs)
 //   read linearizability  a ReadIndex answer is at least every commit index
 //                         reached before the read began
 #ifndef CONCORDANCE_RAFT_SIM_INVARIANTS_H_
@@ -49,11 +51,13 @@ class InvariantChecker {
   // Pairwise log matching over the durable stores of `ids`.
   void CheckLogMatching(const std::vector<std::string>& ids);
 
+  // A violation the simulator found itself.
+  void Violation(std::string what);
+
   uint64_t max_committed() const { return max_committed_; }
   const std::vector<std::string>& violations() const { return violations_; }
 
  private:
-  void Violation(std::string what);
   void RecordCommitted(const Node& node, uint64_t from, uint64_t to);
 
   StoreLookup stores_;

@@ -6,11 +6,13 @@
 #include <queue>
 #include <random>
 #include <set>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
 #include "raft/node.h"
+#include "raft/ready_pipeline.h"
 #include "raft/sim/invariants.h"
 #include "raft/testing/sim_state_machine.h"
 #include "storage/memory_log_store.h"
@@ -20,6 +22,9 @@ namespace {
 
 constexpr int64_t kTickMs = 10;  // one Raft tick
 
+class Simulation;
+class SimHost;
+
 // One simulated server and everything that survives its crash.
 struct Server {
   std::string id;
@@ -27,14 +32,23 @@ struct Server {
   std::unique_ptr<storage::MemoryLogStore> store;  // raft.db: never loses data
   testing::SimStateMachine sm;                     // state.db as of now
   testing::SimStateMachine sm_synced;  // what a power cut would leave
-  std::unique_ptr<Node> node;          // null while down
+  // The running incarnation (null while down): the core, the shipped Ready
+  // pipeline, and the host that carries out its steps as events.
+  std::unique_ptr<Node> node;
+  std::unique_ptr<SimHost> host;
+  std::unique_ptr<ReadyPipeline> pipeline;
   uint64_t epoch = 0;                  // bumped on crash: stale events die
   bool retired = false;                // removed and shut down for good
-  std::optional<Ready> in_flight;      // Ready being persisted
+  // Set when the node dies in the middle of an event (at a failpoint, right
+  // after a vote or a commit): nothing it does after that point takes
+  // effect, and the crash is carried out once the event ends.
+  std::optional<bool> dying;           // the value: a power loss
+  int64_t restart_after = 0;           // ms after a crash while dying
+  uint64_t commit_seen = 0;            // for the crash-after-commit failpoint
 };
 
 struct Event {
-  enum Kind { kTick, kDeliver, kPersisted, kRestart, kClient, kFault, kWeatherEnd,
+  enum Kind { kTick, kDeliver, kTask, kRestart, kClient, kFault, kWeatherEnd,
               kPartitionEnd, kCrash };
   int64_t time;
   uint64_t seq;
@@ -42,6 +56,7 @@ struct Event {
   std::string node;
   uint64_t epoch = 0;
   Message msg;
+  std::function<void()> task;  // kTask: a step of the node's pipeline
   bool operator>(const Event& o) const {
     return time != o.time ? time > o.time : seq > o.seq;
   }
@@ -74,16 +89,19 @@ class Simulation {
     if (opts_.verbose) printf("[t=%lld] %s\n", static_cast<long long>(now_), s.c_str());
   }
 
+  friend class SimHost;
   Server& AddServer(const std::string& id);
   void Start(Server& s);
   void Crash(Server& s, bool power_loss);
-  void Send(const std::string& from_role_tag, std::vector<Message> msgs);
+  // Marks `s` as dying in the middle of an event (see Server::dying).
+  void Die(Server& s, const std::string& why, int64_t restart_lo, int64_t restart_hi);
+  void Send(std::vector<Message> msgs);
   void Deliver(const Message& m);
-  void Pump(Server& s);
-  void Persisted(Server& s);
+  // Hands the node's new work to its pipeline.
   void AfterInput(Server& s);
+  // The crash-after-commit failpoint's dice (a leader whose commit moved).
+  bool CommitMovedAndCrash(Server& s, uint64_t commit_before);
   bool CrashedAfterCommit(Server& s, uint64_t commit_before);
-  void MaybeSnapshot(Server& s);
   void ClientOp();
   void Fault();
   void ConfChangeOp(Server& leader);
@@ -117,6 +135,138 @@ class Simulation {
   std::set<std::string> to_retire_;
 };
 
+// Carries out the shipped pipeline's steps as simulated events: each
+// executor (the loop, the persist thread, the snapshot thread) runs its
+// tasks in order, after a random delay, interleaved with everything else
+// the node does; a crash drops whatever has not run.
+class SimHost : public PipelineHost {
+ public:
+  SimHost(Simulation* sim, Server* s) : sim_(sim), s_(s), epoch_(s->epoch) {}
+
+  void PostToLoop(std::function<void()> task) override { Post(&loop_at_, 0, 2, std::move(task)); }
+  // The fsync takes a while; meanwhile the node keeps running.
+  void PostToPersist(std::function<void()> task) override {
+    Post(&persist_at_, 0, 4, std::move(task));
+  }
+  void PostToSnapshot(std::function<void()> task) override {
+    Post(&snapshot_at_, 1, 30, std::move(task));
+  }
+
+  void Send(std::vector<Message> messages) override {
+    if (s_->dying) return;
+    bool granted_vote = false;
+    for (const Message& m : messages) {
+      granted_vote |= m.has_request_vote_response() && m.request_vote_response().granted() &&
+                      !m.request_vote_response().pre_vote();
+    }
+    sim_->Send(std::move(messages));
+    if (granted_vote && !sim_->healed_ && sim_->Chance(0.15)) {
+      // Failpoint: crash right after a vote is durable and sent.
+      sim_->Die(*s_, "right after voting", 10, 300);
+    }
+  }
+
+  void Apply(const std::vector<LogEntry>& entries) override {
+    if (s_->dying) return;
+    // The pipeline applies in the same step that commits (a leader's
+    // Advance, then the next Ready): let the checker see the commit first.
+    sim_->checker_.CheckNode(*s_->node);
+    for (const LogEntry& e : entries) {
+      if (e.index() <= s_->sm.applied_index()) continue;
+      ConfChange cc;
+      if (e.type() == CONFIG && cc.ParseFromString(e.data()) &&
+          cc.type() == ConfChange::REMOVE) {
+        sim_->to_retire_.insert(cc.member().node_id());
+      }
+      s_->sm.Apply(e);
+      sim_->checker_.OnApply(s_->id, e, s_->sm.Hash());
+    }
+    if (sim_->Chance(0.7)) s_->sm_synced = s_->sm;  // state.db's NORMAL sync lags
+  }
+
+  void Restore(const storage::Snapshot& snapshot) override {
+    if (s_->dying) return;
+    CHECK(s_->sm.Restore(*snapshot.data));
+    s_->sm_synced = s_->sm;
+    ++sim_->stats_.snapshots_installed;
+    sim_->checker_.OnRestore(s_->id, snapshot.meta.index(), s_->sm.Hash());
+    sim_->Trace(absl::StrCat(s_->id, " installed snapshot at ", snapshot.meta.index()));
+  }
+
+  void OnReadStates(const std::vector<ReadState>& states) override {
+    if (s_->dying) return;
+    for (const ReadState& r : states) {
+      sim_->checker_.OnReadState(s_->id, r);
+      if (r.ok) ++sim_->stats_.reads_ok;
+    }
+  }
+
+  void OnSoftState(const SoftState&) override {}
+
+  std::function<void()> OnAdvanced(const Ready&) override {
+    // Failpoint: the leader dies right after its commit index moves, before
+    // the news (or its next entries) reach anyone.
+    if (!s_->dying && sim_->CommitMovedAndCrash(*s_, s_->commit_seen)) {
+      sim_->Die(*s_, absl::StrCat("right after committing ", s_->node->commit_index()), 50,
+                1500);
+    }
+    return nullptr;
+  }
+
+  void OnDurable(const Ready& rd) override { sim_->checker_.OnPersist(s_->id, rd.entries); }
+
+  void OnSnapshotRecorded(const SnapshotMeta& meta) override {
+    if (storage::LogStore::HasImage(meta)) {
+      ++sim_->stats_.images;
+    } else {
+      ++sim_->stats_.compactions;
+    }
+  }
+
+  uint64_t StateApplied() const override { return s_->sm.applied_index(); }
+
+  absl::Status SyncState() override {
+    s_->sm_synced = s_->sm;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Image> PinState(uint64_t index) override {
+    if (s_->sm.applied_index() != index) {
+      return absl::FailedPreconditionError("the applied index moved");
+    }
+    auto data = std::make_shared<std::string>(s_->sm.Serialize());
+    return Image([data]() -> absl::StatusOr<std::string> { return *data; });
+  }
+
+  void Fatal(const std::string& what, const absl::Status& status) override {
+    LOG(FATAL) << s_->id << ": " << what << ": " << status;
+  }
+
+  // The driver's named crash points: now and then the node dies there.
+  bool Failpoint(const char* name) override {
+    // Every Ready passes the first; the snapshot ones are rare.
+    double p = std::string_view(name) == "raft-save-after-commit" ? 0.004 : 0.1;
+    if (s_->dying || sim_->healed_ || !sim_->Chance(p)) return false;
+    ++sim_->stats_.failpoint_crashes;
+    sim_->Die(*s_, absl::StrCat("at failpoint ", name), 10, 1000);
+    return true;
+  }
+
+ private:
+  void Post(int64_t* at, int64_t lo, int64_t hi, std::function<void()> task) {
+    if (s_->dying) return;
+    *at = std::max(sim_->now_ + sim_->Between(lo, hi), *at);  // in order
+    Event e{0, 0, Event::kTask, s_->id, epoch_};
+    e.task = std::move(task);
+    sim_->Schedule(*at, std::move(e));
+  }
+
+  Simulation* sim_;
+  Server* s_;
+  uint64_t epoch_;
+  int64_t loop_at_ = 0, persist_at_ = 0, snapshot_at_ = 0;
+};
+
 Server& Simulation::AddServer(const std::string& id) {
   Server& s = servers_[id];
   s.id = id;
@@ -136,23 +286,39 @@ Server& Simulation::AddServer(const std::string& id) {
 }
 
 void Simulation::Start(Server& s) {
-  absl::StatusOr<storage::Snapshot> snap = s.store->LoadSnapshot();
-  CHECK(snap.ok());
-  if (s.sm.applied_index() < snap->meta.index()) {
+  SnapshotMeta meta = s.store->snapshot_meta();
+  if (s.sm.applied_index() < meta.index()) {
+    // A state machine behind the snapshot (lost state.db) is rebuilt from
+    // its image; behind a compaction point without one, committed state is
+    // gone (compaction must follow a sync of the state machine).
+    if (!storage::LogStore::HasImage(meta)) {
+      checker_.Violation(absl::StrCat(
+          "durability: ", s.id, " restarts with its state machine at ", s.sm.applied_index(),
+          ", behind its log's compaction point ", meta.index(), " (no image): state lost"));
+      return;
+    }
+    absl::StatusOr<storage::Snapshot> snap = s.store->LoadSnapshot();
+    CHECK(snap.ok()) << snap.status();
     CHECK(s.sm.Restore(*snap->data));
     s.sm_synced = s.sm;
   }
   Config c = s.config;
   c.applied = s.sm.applied_index();
   s.node = std::make_unique<Node>(c, s.store.get());
+  s.host = std::make_unique<SimHost>(this, &s);
+  s.pipeline = std::make_unique<ReadyPipeline>(s.node.get(), s.store.get(), s.host.get());
+  s.dying.reset();
+  s.commit_seen = s.node->commit_index();
   // Ticks with a random phase.
   Schedule(now_ + 1 + Rand(kTickMs), Event{0, 0, Event::kTick, s.id, s.epoch});
 }
 
 void Simulation::Crash(Server& s, bool power_loss) {
   Trace(absl::StrCat("crash ", s.id, power_loss ? " (power loss)" : ""));
+  s.pipeline.reset();
+  s.host.reset();
   s.node.reset();
-  s.in_flight.reset();
+  s.dying.reset();
   ++s.epoch;
   ++stats_.crashes;
   if (power_loss) {
@@ -161,7 +327,14 @@ void Simulation::Crash(Server& s, bool power_loss) {
   }
 }
 
-void Simulation::Send(const std::string&, std::vector<Message> msgs) {
+void Simulation::Die(Server& s, const std::string& why, int64_t restart_lo, int64_t restart_hi) {
+  if (s.dying) return;
+  Trace(absl::StrCat(s.id, " crashes ", why));
+  s.dying = Chance(0.5);
+  s.restart_after = Between(restart_lo, restart_hi);
+}
+
+void Simulation::Send(std::vector<Message> msgs) {
   for (Message& m : msgs) {
     ++stats_.messages;
     if (blocked_.count({m.from(), m.to()}) || Chance(drop_)) {
@@ -186,11 +359,13 @@ void Simulation::Deliver(const Message& m) {
   AfterInput(it->second);
 }
 
+bool Simulation::CommitMovedAndCrash(Server& s, uint64_t commit_before) {
+  return s.node->role() == Role::kLeader && s.node->commit_index() > commit_before &&
+         !healed_ && Chance(0.03);
+}
+
 bool Simulation::CrashedAfterCommit(Server& s, uint64_t commit_before) {
-  if (s.node->role() != Role::kLeader || s.node->commit_index() <= commit_before ||
-      healed_ || !Chance(0.03)) {
-    return false;
-  }
+  if (!CommitMovedAndCrash(s, commit_before)) return false;
   // Failpoint: the leader dies right after its commit index moves, before
   // the news (or its next entries) reach anyone.
   Trace(absl::StrCat(s.id, " crashes right after committing ", s.node->commit_index()));
@@ -199,93 +374,7 @@ bool Simulation::CrashedAfterCommit(Server& s, uint64_t commit_before) {
   return true;
 }
 
-void Simulation::AfterInput(Server& s) {
-  // The driver sends a leader's appends at once (contract, clause 1).
-  Send(s.id, s.node->TakeLeaderMessages());
-  Pump(s);
-}
-
-void Simulation::Pump(Server& s) {
-  if (!s.node || s.in_flight || !s.node->HasReady()) return;
-  Ready rd = s.node->GetReady();
-  Send(s.id, std::move(rd.leader_messages));
-  rd.leader_messages.clear();
-  s.in_flight = std::move(rd);
-  // The fsync takes a while; meanwhile the node keeps running.
-  Schedule(now_ + Rand(4), Event{0, 0, Event::kPersisted, s.id, s.epoch});
-}
-
-void Simulation::Persisted(Server& s) {
-  Ready rd = std::move(*s.in_flight);
-  s.in_flight.reset();
-  // Step 2: durable.
-  if (rd.snapshot) {
-    CHECK(s.store->InstallSnapshot(*rd.snapshot).ok());
-    CHECK(s.sm.Restore(*rd.snapshot->data));
-    s.sm_synced = s.sm;
-    ++stats_.snapshots_installed;
-    checker_.OnRestore(s.id, rd.snapshot->meta.index(), s.sm.Hash());
-    Trace(absl::StrCat(s.id, " installed snapshot at ", rd.snapshot->meta.index()));
-  }
-  if (rd.must_sync || rd.hard_state || rd.conf_state || !rd.entries.empty()) {
-    absl::Status st = s.store->Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries,
-                                    rd.conf_state ? &*rd.conf_state : nullptr);
-    CHECK(st.ok()) << st;
-    checker_.OnPersist(s.id, rd.entries);
-  }
-  // Step 3.
-  bool granted_vote = false;
-  for (const Message& m : rd.messages) {
-    granted_vote |= m.has_request_vote_response() && m.request_vote_response().granted() &&
-                    !m.request_vote_response().pre_vote();
-  }
-  Send(s.id, std::move(rd.messages));
-  if (granted_vote && !healed_ && Chance(0.15)) {
-    // Failpoint: crash right after a vote is durable and sent.
-    Trace(absl::StrCat(s.id, " crashes right after voting"));
-    Crash(s, Chance(0.5));
-    Schedule(now_ + Between(10, 300), Event{0, 0, Event::kRestart, s.id, s.epoch});
-    return;
-  }
-  // Step 4.
-  for (const LogEntry& e : rd.committed_entries) {
-    if (e.index() <= s.sm.applied_index()) continue;
-    ConfChange cc;
-    if (e.type() == CONFIG && cc.ParseFromString(e.data()) &&
-        cc.type() == ConfChange::REMOVE) {
-      to_retire_.insert(cc.member().node_id());
-    }
-    s.sm.Apply(e);
-    checker_.OnApply(s.id, e, s.sm.Hash());
-    if (probe_ && e.index() == probe_->first && e.term() == probe_->second) {
-      Trace(absl::StrCat(s.id, " applied the liveness probe"));
-    }
-  }
-  if (Chance(0.7)) s.sm_synced = s.sm;  // state.db's NORMAL sync lags
-  for (const ReadState& r : rd.read_states) {
-    checker_.OnReadState(s.id, r);
-    if (r.ok) ++stats_.reads_ok;
-  }
-  // Step 5.
-  uint64_t commit_before = s.node->commit_index();
-  s.node->Advance();
-  if (CrashedAfterCommit(s, commit_before)) return;
-  MaybeSnapshot(s);
-  AfterInput(s);
-}
-
-void Simulation::MaybeSnapshot(Server& s) {
-  if (!s.node->SnapshotDue()) return;
-  CHECK_EQ(s.sm.applied_index(), s.node->applied_index());
-  storage::Snapshot snap;
-  snap.meta = s.node->SnapshotMetaAtApplied();
-  std::string data = s.sm.Serialize();
-  snap.meta.set_size(data.size());
-  snap.meta.set_checksum(storage::SnapshotChecksum(data));
-  snap.data = std::make_shared<const std::string>(std::move(data));
-  CHECK(s.store->SaveSnapshot(snap).ok());
-  s.sm_synced = s.sm;  // the snapshot is taken from a synced state.db
-}
+void Simulation::AfterInput(Server& s) { s.pipeline->Process(); }
 
 std::vector<Server*> Simulation::Live() {
   std::vector<Server*> out;
@@ -444,6 +533,7 @@ void Simulation::HealAll() {
 
 void Simulation::CheckAll() {
   for (Server* s : Live()) {
+    s->commit_seen = s->node->commit_index();
     checker_.CheckNode(*s->node);
     if (s->node->role() == Role::kLeader &&
         seen_leaders_.insert({s->node->term(), s->id}).second) {
@@ -527,15 +617,15 @@ SimResult Simulation::Run() {
       case Event::kTick:
         if (s == nullptr || !s->node || s->epoch != e.epoch) break;
         s->node->Tick();
-        AfterInput(*s);
+        s->pipeline->AfterTick();
         Schedule(now_ + kTickMs, Event{0, 0, Event::kTick, s->id, s->epoch});
         break;
       case Event::kDeliver:
         Deliver(e.msg);
         break;
-      case Event::kPersisted:
-        if (s == nullptr || !s->node || s->epoch != e.epoch || !s->in_flight) break;
-        Persisted(*s);
+      case Event::kTask:
+        if (s == nullptr || !s->node || s->epoch != e.epoch) break;
+        e.task();
         break;
       case Event::kRestart:
         if (s == nullptr || s->node || s->retired || s->epoch != e.epoch) break;
@@ -571,6 +661,13 @@ SimResult Simulation::Run() {
         }
         break;
     }
+    // A node that died in the middle of this event is gone now.
+    for (auto& [id, srv] : servers_) {
+      if (!srv.dying) continue;
+      int64_t restart_after = srv.restart_after;
+      Crash(srv, *srv.dying);
+      Schedule(now_ + restart_after, Event{0, 0, Event::kRestart, srv.id, srv.epoch});
+    }
     CheckAll();
     // Shut down nodes whose removal has been applied somewhere (so it is
     // committed for good), as an operator would.
@@ -600,6 +697,18 @@ SimResult Simulation::Run() {
   SimResult result;
   result.violations = checker_.violations();
   if (result.violations.empty() && !live) {
+    // What each server looked like when time ran out (with --verbose).
+    for (auto& [id, srv] : servers_) {
+      if (!srv.node) {
+        Trace(absl::StrCat(id, " down", srv.retired ? " (retired)" : ""));
+        continue;
+      }
+      Trace(absl::StrCat(id, " ", RoleName(srv.node->role()), " term ", srv.node->term(),
+                         " commit ", srv.node->commit_index(), " applied ",
+                         srv.sm.applied_index(), " last ", srv.node->last_index(),
+                         srv.pipeline->ready_in_flight() ? " (a Ready in flight)" : "",
+                         " conf ", srv.node->conf_state().ShortDebugString()));
+    }
     Server* l = Leader();
     result.violations.push_back(absl::StrCat(
         "liveness: ", opts_.liveness_ms, " ms after healing, ",
@@ -629,6 +738,9 @@ void SimStats::Add(const SimStats& o) {
   reads += o.reads;
   reads_ok += o.reads_ok;
   snapshots_installed += o.snapshots_installed;
+  compactions += o.compactions;
+  images += o.images;
+  failpoint_crashes += o.failpoint_crashes;
   max_commit = std::max(max_commit, o.max_commit);
   leaders += o.leaders;
 }
@@ -640,7 +752,8 @@ std::string SimStats::ToString() const {
       " (power losses=", power_losses, ") restarts=", restarts, " leaders=", leaders,
       " proposals=", proposals, " conf_changes=", conf_changes,
       " transfers=", transfers, " reads=", reads, " (ok=", reads_ok,
-      ") snapshots_installed=", snapshots_installed);
+      ") snapshots_installed=", snapshots_installed, " compactions=", compactions,
+      " images=", images, " failpoint_crashes=", failpoint_crashes);
 }
 
 SimResult RunSimulation(const SimOptions& options) {

@@ -42,6 +42,9 @@ struct SimStats {
   uint64_t reads = 0;
   uint64_t reads_ok = 0;
   uint64_t snapshots_installed = 0;
+  uint64_t compactions = 0;        // compaction points recorded (no image)
+  uint64_t images = 0;             // snapshot images made for followers
+  uint64_t failpoint_crashes = 0;  // deaths at the pipeline's crash points
   uint64_t max_commit = 0;
   uint64_t leaders = 0;  // distinct (term, leader) pairs
   void Add(const SimStats& o);
