@@ -13,6 +13,7 @@ PACKAGES=(
   # tests and scripts
   python3 python3-websockets curl sqlite3 procps
   libfaketime  # a skewed clock for one node (tests/jepsen)
+  clang-14 libclang-rt-14-dev  # the fuzzers: libFuzzer, ASan, UBSan (tools/fuzz.sh)
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: setup, then `bazel test //...` (unit tests, the Raft
-# simulator's CI run, the multi-process server and cluster suites). Ends with
+# simulator's CI run, the multi-process server and cluster suites), then a
+# short run of each fuzzer (tools/fuzz.sh smoke). Ends with
 # a line `N passed, N failed` counting test cases (gtest cases from each
 # test.xml), not targets. Exits non-zero on any failure.
 #
@@ -19,8 +20,20 @@ trap 'rm -f "$bep"' EXIT
 bazel test --keep_going --build_event_json_file="$bep" "${targets[@]}"
 bazel_rc=$?
 
-python3 tools/test_summary.py "$bep"
+# The fuzzers (clang, ASan, UBSan): every seed and regression input, then a
+# few seconds of fuzzing each. Only with the whole suite.
+fuzz_results=()
+fuzz_rc=0
+if (($# == 0)); then
+  fuzz_file=$(mktemp /tmp/concordance-fuzz.XXXXXX)
+  trap 'rm -f "$bep" "$fuzz_file"' EXIT
+  tools/fuzz.sh smoke "$fuzz_file"
+  fuzz_rc=$?
+  fuzz_results=("$fuzz_file")
+fi
+
+python3 tools/test_summary.py "$bep" "${fuzz_results[@]}"
 summary_rc=$?
 
-if ((bazel_rc != 0 || summary_rc != 0)); then exit 1; fi
+if ((bazel_rc != 0 || summary_rc != 0 || fuzz_rc != 0)); then exit 1; fi
 exit 0

@@ -95,6 +95,22 @@ def main():
                 failed += 1
                 failures.append(f"{label}: {ev['aborted'].get('reason', 'ABORTED')}")
 
+    # Results from outside Bazel (tools/fuzz.sh smoke): "PASS name" or
+    # "FAIL name ..." per line, one case each.
+    for extra in sys.argv[2:]:
+        try:
+            with open(extra) as ef:
+                for l in ef:
+                    word, _, rest = l.strip().partition(" ")
+                    if word == "PASS":
+                        passed += 1
+                    elif word == "FAIL":
+                        failed += 1
+                        failures.append(rest)
+        except OSError:
+            failed += 1
+            failures.append(f"{extra}: no results")
+
     for s in summaries:
         print(s)
     for f in failures:
