@@ -7,9 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <functional>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -20,6 +21,7 @@
 #include "tests/jepsen/peer_network.h"
 #include "tests/jepsen/watch_recorder.h"
 #include "tests/lib/cluster.h"
+#include "tests/lib/fault_tally.h"
 #include "tools/client/client.h"
 
 namespace concordance::jepsen {
@@ -106,6 +108,21 @@ void ExpectLinearizableAndConverged(TestCluster& c, const RunResult& run) {
   EXPECT_GT(acknowledged, 50) << "too few writes to judge";
 }
 
+// Operations by kind and faults by kind, as test properties (the soak run,
+// tests/jepsen/soak.sh, adds them up).
+void RecordOperationsAndFaults(const std::vector<Operation>& history) {
+  std::map<std::string, int> ops;
+  for (const Operation& op : history) {
+    std::string kind = op.kind == OpKind::kGet   ? "get"
+                       : op.kind == OpKind::kPut ? (op.expected_version ? "cas" : "put")
+                                                 : (op.expected_version ? "cas-delete" : "delete");
+    ++ops["op:" + kind];
+    if (op.outcome == Outcome::kIndeterminate) ++ops["indeterminate:" + kind];
+  }
+  for (const auto& [kind, n] : testing::fault_tally::Counts()) ops["fault:" + kind] = n;
+  for (const auto& [name, n] : ops) ::testing::Test::RecordProperty(name, n);
+}
+
 // What a nemesis injects faults with: the proxy on every peer link and a
 // seeded random source (CONCORDANCE_JEPSEN_SEED overrides the scenario's).
 struct Faults {
@@ -136,6 +153,7 @@ void RunScenario(const std::string& ns, const Nemesis& nemesis, int nodes = 3, u
   c.set_per_node_flags([&](const std::string& id, int port) { return std::vector<std::string>{net.Add(id, port)}; });
   ASSERT_TRUE(c.Start(nodes));
   ASSERT_GE(c.WaitLeader(), 0);
+  testing::fault_tally::Reset();
   seed = SeedFor(seed);
   printf("%s: seed %u (CONCORDANCE_JEPSEN_SEED=%u repeats it)\n", ns.c_str(), seed, seed);
   ::testing::Test::RecordProperty("seed", static_cast<int>(seed));
@@ -161,6 +179,7 @@ void RunScenario(const std::string& ns, const Nemesis& nemesis, int nodes = 3, u
   RunResult run = RunClients(c, ns, stop, seed);
   schedule.join();
   printf("%s: %zu operations in %.1f s\n", ns.c_str(), run.history.size(), since());
+  RecordOperationsAndFaults(run.history);
   ::testing::Test::RecordProperty("peer_connections", static_cast<int>(net.connections()));
   ExpectLinearizableAndConverged(c, run);
   printf("%s: checked and converged at %.1f s\n", ns.c_str(), since());
@@ -209,6 +228,7 @@ TEST(FaultsTest, TransferLeadershipInALoop) {
       if (leader < 0) continue;
       int target = (leader + 1) % c.size();
       c.Request(leader, "POST", "/api/v1/cluster/transfer-leadership", "{\"nodeId\":\"" + c.id(target) + "\"}");
+      testing::fault_tally::Note("leadership transfer");
       std::this_thread::sleep_for(milliseconds(300));
     }
   });
@@ -241,8 +261,10 @@ TEST(FaultsTest, RemoveAFollowerAndAddAReplacement) {
     testing::HttpResult r =
         c.Request(leader, "POST", "/api/v1/cluster/remove", "{\"nodeId\":\"" + c.id(gone) + "\"}");
     EXPECT_EQ(r.status, 200) << r.body;
+    testing::fault_tally::Note("member removed");
     c.node(gone).Kill();
     EXPECT_NE(c.AddNode("jepsen-new", (leader + 2) % c.size()), nullptr);
+    testing::fault_tally::Note("member added");
     EXPECT_TRUE(c.WaitVoters(3));
   });
 }
@@ -478,8 +500,9 @@ bool Crashed(TestCluster& c, int i, const std::string& failpoint) {
 void CrashAt(TestCluster& c, int i, const std::string& failpoint, int hit) {
   if (c.node(i).running()) c.node(i).Kill();
   ASSERT_TRUE(c.Restart(i, FailpointFlags(failpoint, hit)));
-  EXPECT_TRUE(WaitFor([&] { return Crashed(c, i, failpoint); }, std::chrono::seconds(15)))
-      << c.id(i) << " never reached " << failpoint << " " << hit << " times";
+  bool crashed = WaitFor([&] { return Crashed(c, i, failpoint); }, std::chrono::seconds(15));
+  EXPECT_TRUE(crashed) << c.id(i) << " never reached " << failpoint << " " << hit << " times";
+  if (crashed) testing::fault_tally::Note("crash at " + failpoint);
   if (c.node(i).running()) c.node(i).Kill();
   EXPECT_TRUE(c.Restart(i));
 }
@@ -500,6 +523,7 @@ void CrashEveryNodeAt(TestCluster& c, Faults& f, const std::string& failpoint, i
       },
       within);
   printf("%s: %d of %d nodes crashed there\n", failpoint.c_str(), crashed, c.size());
+  testing::fault_tally::Note("crash at " + failpoint, crashed);
   EXPECT_GT(crashed, 0) << "no node reached " << failpoint;
   for (int i = 0; i < c.size(); ++i) {
     if (c.node(i).running()) c.node(i).Kill();
@@ -611,12 +635,14 @@ TEST(FaultsTest, SkewedClocksLeadInTurn) {
           if (leader < 0) continue;
           int target = (leader + 1) % c.size();
           c.Request(leader, "POST", "/api/v1/cluster/transfer-leadership", "{\"nodeId\":\"" + c.id(target) + "\"}");
+          testing::fault_tally::Note("leadership transfer");
           std::this_thread::sleep_for(milliseconds(600));
         }
       },
       3, 12, {}, [](const std::string& id) -> std::vector<std::string> {
         std::string offset = id == "node1" ? "+180s" : id == "node2" ? "-120s" : "";
         if (offset.empty()) return {};
+        testing::fault_tally::Note("wall clock skewed by minutes");
         return {"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", "FAKETIME=" + offset,
                 "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_NO_CACHE=1"};
       });

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <deque>
 
+#include "tests/lib/fault_tally.h"
+
 namespace concordance::jepsen {
 
 using Clock = std::chrono::steady_clock;
@@ -274,12 +276,14 @@ void PeerNetwork::AcceptLoop(Proxy* proxy) {
 }
 
 void PeerNetwork::Block(const std::string& from, const std::string& to) {
+  testing::fault_tally::Note("one-way link cut");
   absl::MutexLock l(&mu_);
   blocked_.insert({from, to});
 }
 
 void PeerNetwork::Partition(const std::vector<std::string>& a,
                             const std::vector<std::string>& b) {
+  testing::fault_tally::Note("partition");
   absl::MutexLock l(&mu_);
   for (const std::string& x : a) {
     for (const std::string& y : b) {
@@ -296,6 +300,7 @@ void PeerNetwork::Heal() {
 
 void PeerNetwork::SetDelay(std::chrono::milliseconds base,
                            std::chrono::milliseconds jitter) {
+  if (base.count() > 0 || jitter.count() > 0) testing::fault_tally::Note("delay and jitter");
   absl::MutexLock l(&mu_);
   delay_ = base;
   jitter_ = jitter;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "gtest/gtest.h"
+#include "tests/lib/fault_tally.h"
 
 namespace concordance::testing {
 
@@ -76,6 +77,7 @@ TestNode* TestCluster::AddNode(const std::string& id, int via, const std::vector
 }
 
 bool TestCluster::Restart(int i, const std::vector<std::string>& extra) {
+  fault_tally::Note("restart");
   std::vector<std::string> f = flags_[i];
   // A restart never bootstraps again by accident, and rejoins on its own.
   f.erase(std::remove(f.begin(), f.end(), "--bootstrap"), f.end());

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/lib/fault_tally.h"
+
 namespace concordance::testing {
 
 TestNode::TestNode(std::string name)
@@ -84,8 +86,14 @@ int TestNode::Stop(std::chrono::milliseconds timeout) {
   return process_->Wait(timeout);
 }
 
+void TestNode::Signal(int sig) {
+  if (sig == SIGSTOP) fault_tally::Note("SIGSTOP");
+  process_->Signal(sig);
+}
+
 void TestNode::Kill() {
   if (!process_) return;
+  fault_tally::Note("kill -9");
   process_->Signal(SIGKILL);
   process_->Wait(std::chrono::seconds(10));
 }

@@ -32,7 +32,7 @@ class TestNode {
   // SIGTERM and wait; returns the wait status (-1 on timeout).
   int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(15));
   void Kill();  // SIGKILL and reap
-  void Signal(int sig) { process_->Signal(sig); }
+  void Signal(int sig);  // SIGSTOP and SIGCONT are noted as faults
   bool running() { return process_ && process_->running(); }
 
   HttpClient& http() { return *http_; }
