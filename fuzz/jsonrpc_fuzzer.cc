@@ -2,6 +2,7 @@
 // connection's dispatcher (gateway/rpc_connection.h) against a fake API.
 // Every reply must parse as JSON; nothing may crash or hang.
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -28,7 +29,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (cut != std::string::npos) conn->OnText(text.substr(cut + 1));
   conn->Closed();
   for (const std::string& s : sent) {
-    if (!ParseJson(s, 1000).ok()) abort();  // a reply that is not JSON
+    if (!ParseJson(s, 1000).ok()) {  // a reply that is not JSON
+      fprintf(stderr, "reply is not JSON: %s\n", s.c_str());
+      abort();
+    }
   }
   return 0;
 }

@@ -5,12 +5,22 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "storage/kv_store.h"
 
 using namespace concordance;
+
+namespace {
+
+[[noreturn]] void Fail(const char* what, const absl::Status& s) {
+  fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
+  abort();
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string image(reinterpret_cast<const char*>(data), size);
@@ -26,9 +36,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       return std::string(d);
     }();
     auto store = storage::KvStore::Open(dir + "/state.db");
-    if (!store.ok()) abort();
-    if (!(*store)->Restore(image).ok()) abort();  // validated, yet unusable
-    if (!(*store)->Serialize().ok()) abort();
+    if (!store.ok()) Fail("cannot open the scratch store", store.status());
+    absl::Status restored = (*store)->Restore(image);
+    if (!restored.ok()) Fail("a validated image does not restore", restored);  // validated, yet unusable
+    absl::StatusOr<std::string> again = (*store)->Serialize();
+    if (!again.ok()) Fail("a restored image does not serialize", again.status());
   }
   return 0;
 }

@@ -46,8 +46,14 @@ inline void Key(JsonWriter& w, absl::string_view k) {
 inline void String(JsonWriter& w, absl::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
-// Writes already-serialized JSON text as a value.
+// Writes already-serialized JSON text as a value; empty text (which no
+// valid write stores, but a damaged or hostile snapshot image could hold)
+// as null, so that an answer is always JSON (found by jsonrpc_fuzzer).
 inline void Raw(JsonWriter& w, absl::string_view json) {
+  if (json.empty()) {
+    w.Null();
+    return;
+  }
   w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
 }
 

@@ -43,6 +43,22 @@ TEST(JsonTest, SerializeIsCompact) {
   EXPECT_EQ(Serialize(*doc), "{\"a\":[1,\"x\"]}");
 }
 
+// Found by jsonrpc_fuzzer: an entry with an empty stored value (no valid
+// write makes one; a hostile snapshot image could) was written as
+// `"value":,` — not JSON. It is written as null.
+TEST(JsonTest, AnEntryWithAnEmptyValueIsStillJson) {
+  v1::Entry e;
+  e.set_namespace_("tenant:a/b");
+  e.set_key("k");
+  e.set_version(1);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  WriteEntry(w, e);
+  absl::StatusOr<rapidjson::Document> doc = ParseJson(buf.GetString());
+  ASSERT_TRUE(doc.ok()) << buf.GetString();
+  EXPECT_TRUE((*doc)["value"].IsNull());
+}
+
 TEST(UrlTest, DecodeAndQuery) {
   EXPECT_EQ(*PercentDecode("a%2Fb%20c+d"), "a/b c+d");
   EXPECT_FALSE(PercentDecode("%2").ok());

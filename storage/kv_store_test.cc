@@ -351,6 +351,27 @@ TEST_F(KvStoreTest, RestoreRejectsGarbageAndKeepsData) {
 }
 
 // Two replicas fed the same log hold the same seqs and the same bytes.
+// Found by snapshot_image_fuzzer: an image whose header names another text
+// encoding passed validation, then failed the restore ("attached databases
+// must use the same text encoding") — on a follower, after raft.db had
+// recorded the install, so the node stopped and could not start again.
+// Validation now refuses it, and Restore refuses it before touching ours.
+TEST_F(KvStoreTest, AnImageInAnotherTextEncodingIsRefusedBeforeAnythingChanges) {
+  ASSERT_TRUE(Run(Set("a", "1")).status.ok());
+  absl::StatusOr<std::string> image = store_->Serialize();
+  ASSERT_TRUE(image.ok());
+  for (char encoding : {'\x02', '\x03', '\x10'}) {  // UTF-16le, UTF-16be, nonsense
+    std::string other = *image;
+    other[59] = encoding;  // the header's text encoding (big-endian at offset 56)
+    EXPECT_FALSE(KvStore::ValidateImage(other, store_->AppliedIndex(), store_->AppliedTerm()).ok())
+        << static_cast<int>(encoding);
+    EXPECT_FALSE(store_->Restore(other).ok()) << static_cast<int>(encoding);
+    absl::StatusOr<std::string> still = store_->Serialize();
+    ASSERT_TRUE(still.ok()) << still.status();
+    EXPECT_TRUE(KvStore::ValidateImage(*still, store_->AppliedIndex(), store_->AppliedTerm()).ok());
+  }
+}
+
 TEST_F(KvStoreTest, ValidateImageChecksTheWholeImageAndItsIndex) {
   ASSERT_TRUE(Run(Set("a", "1")).status.ok());
   ASSERT_TRUE(Run(Set("b", "2")).status.ok());

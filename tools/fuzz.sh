@@ -34,7 +34,8 @@ run_one() {  # name seconds [extra libFuzzer flags...]
   work=$(mktemp -d "/tmp/fuzz-${name}.XXXXXX")
   mkdir -p fuzz/crashes
   # ASan: report leaks too; UBSan findings abort (-fno-sanitize-recover).
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  # The Raft core logs every message it refuses: only FATAL is printed.
+  GLOG_minloglevel=3 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     "$BIN/$name" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
     -artifact_prefix="fuzz/crashes/${name}-" -print_final_stats=1 "$@" \
     "$work" "fuzz/corpus/$name"
