@@ -59,8 +59,7 @@ NodeDriver::NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm,
   transport_ = make_transport(this, [this](uint64_t conf_index) { ReportRemoved(conf_index); });
   fsync_seconds_ = metrics->GetHistogram(
       "concordance_raft_fsync_duration_seconds",
-      "Time of one raft.db write: a Ready's entries and hard state, or a compaction (one "
-      "transaction, one fsync).",
+      "Time to make one Ready durable in raft.db (one transaction, one fsync).",
       metrics::LatencyBuckets());
   persist_batch_entries_ = metrics->GetHistogram(
       "concordance_raft_persist_batch_entries", "Log entries per raft.db transaction.",
@@ -456,11 +455,7 @@ void NodeDriver::Process() { pipeline_->Process(); }
 void NodeDriver::PostToLoop(std::function<void()> task) { Post(std::move(task)); }
 
 void NodeDriver::PostToPersist(std::function<void()> task) {
-  net::post(loop_->persist, [this, task = std::move(task)] {
-    auto start = Steady::now();
-    task();
-    fsync_seconds_->Observe(std::chrono::duration<double>(Steady::now() - start).count());
-  });
+  net::post(loop_->persist, std::move(task));
 }
 
 void NodeDriver::PostToSnapshot(std::function<void()> task) {
@@ -517,7 +512,10 @@ std::function<void()> NodeDriver::OnAdvanced(const raft::Ready& rd) {
   };
 }
 
+void NodeDriver::OnPersistStarted() { persist_started_ = Steady::now(); }
+
 void NodeDriver::OnDurable(const raft::Ready& rd) {
+  fsync_seconds_->Observe(std::chrono::duration<double>(Steady::now() - persist_started_).count());
   if (!rd.entries.empty()) persist_batch_entries_->Observe(rd.entries.size());
 }
 

@@ -181,6 +181,7 @@ class NodeDriver : public gateway::RaftInbox, private raft::PipelineHost {
   void OnReadStates(const std::vector<raft::ReadState>& states) override;
   void OnSoftState(const raft::SoftState& state) override;
   std::function<void()> OnAdvanced(const raft::Ready& rd) override;
+  void OnPersistStarted() override;
   void OnDurable(const raft::Ready& rd) override;
   void OnSnapshotRecorded(const raft::SnapshotMeta& meta) override;
   uint64_t StateApplied() const override;
@@ -201,6 +202,7 @@ class NodeDriver : public gateway::RaftInbox, private raft::PipelineHost {
   std::unique_ptr<gateway::RaftTransport> transport_;
   std::unique_ptr<raft::Node> node_;
   std::unique_ptr<raft::ReadyPipeline> pipeline_;
+  std::chrono::steady_clock::time_point persist_started_;  // persist thread only
 
   // Loop-thread state.
   bool process_scheduled_ = false;

@@ -41,6 +41,7 @@ void ReadyPipeline::HandleReady() {
 }
 
 bool ReadyPipeline::Persist(const Ready& rd) {
+  host_->OnPersistStarted();
   if (rd.snapshot) {
     absl::Status s = log_->InstallSnapshot(*rd.snapshot);
     if (!s.ok()) {

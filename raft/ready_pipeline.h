@@ -65,7 +65,9 @@ class PipelineHost {
   virtual std::function<void()> OnAdvanced(const Ready& rd) = 0;
 
   // ---- The persist executor ----
-  // `rd`'s state is durable (called right after the write).
+  // A Ready's write begins, and its state is durable (right after the
+  // write): the two ends of one fsync, for its timing.
+  virtual void OnPersistStarted() {}
   virtual void OnDurable(const Ready& rd) {}
   // A snapshot (with an image) or a compaction point (without) is recorded
   // and the log compacted through meta.index().
