@@ -151,9 +151,9 @@ void RunScenario(const std::string& ns, const Nemesis& nemesis, int nodes = 3, u
   TestCluster c(std::move(flags));
   if (env) c.set_per_node_env(std::move(env));
   c.set_per_node_flags([&](const std::string& id, int port) { return std::vector<std::string>{net.Add(id, port)}; });
+  testing::fault_tally::Reset();  // before the start: a skewed clock is noted there
   ASSERT_TRUE(c.Start(nodes));
   ASSERT_GE(c.WaitLeader(), 0);
-  testing::fault_tally::Reset();
   seed = SeedFor(seed);
   printf("%s: seed %u (CONCORDANCE_JEPSEN_SEED=%u repeats it)\n", ns.c_str(), seed, seed);
   ::testing::Test::RecordProperty("seed", static_cast<int>(seed));
