@@ -5,7 +5,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -37,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   req.method = std::string(msg.method_string());
   req.target = std::string(msg.target());
   auto auth_header = msg.find(http::field::authorization);
-  if (auth_header != msg.end()) req.authorization = std::string(auth_header->value());
+  if (auth_header != msg.end())
+    req.authorization = std::string(auth_header->value());
   auto actor = msg.find("X-Concordance-Actor");
   if (actor != msg.end()) req.actor = std::string(actor->value());
   req.body = msg.body();

@@ -19,8 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> sent;
   RpcConnection::Hooks hooks;
   hooks.send = [&sent](std::string s) { sent.push_back(std::move(s)); };
-  auto conn = std::make_shared<RpcConnection>(api.api(), Caller{Access::kWrite, true, "api"},
-                                              RpcConnection::Options(), hooks, nullptr);
+  auto conn = std::make_shared<RpcConnection>(
+      api.api(), Caller{Access::kWrite, true, "api"}, RpcConnection::Options(),
+      hooks, nullptr);
   // A message may also be split in two: the second half is a request of
   // its own on the same connection (subscriptions carry over).
   std::string text(reinterpret_cast<const char*>(data), size);

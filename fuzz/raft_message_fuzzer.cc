@@ -63,11 +63,13 @@ void StepInto(const raft::Message& m, bool lead) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t binary_length = 0;
   absl::StatusOr<raft::Message> m = gateway::DecodeRaftMessage(
-      absl::string_view(reinterpret_cast<const char*>(data), size), &binary_length);
+      absl::string_view(reinterpret_cast<const char*>(data), size),
+      &binary_length);
   if (!m.ok()) return 0;
   // The transport attaches the binary frame and fixes `to` and `from`.
   if (binary_length > 0 && m->has_install_snapshot()) {
-    m->mutable_install_snapshot()->set_data(std::string(std::min<size_t>(binary_length, 4096), 'x'));
+    m->mutable_install_snapshot()->set_data(
+        std::string(std::min<size_t>(binary_length, 4096), 'x'));
   }
   m->set_to("n1");
   if (m->from().empty() || m->from() == "n1") m->set_from("n2");

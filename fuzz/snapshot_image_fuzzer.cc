@@ -38,9 +38,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto store = storage::KvStore::Open(dir + "/state.db");
     if (!store.ok()) Fail("cannot open the scratch store", store.status());
     absl::Status restored = (*store)->Restore(image);
-    if (!restored.ok()) Fail("a validated image does not restore", restored);  // validated, yet unusable
+    if (!restored.ok())
+      Fail("a validated image does not restore",
+           restored);  // validated, yet unusable
     absl::StatusOr<std::string> again = (*store)->Serialize();
-    if (!again.ok()) Fail("a restored image does not serialize", again.status());
+    if (!again.ok())
+      Fail("a restored image does not serialize", again.status());
   }
   return 0;
 }

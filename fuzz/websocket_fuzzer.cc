@@ -6,7 +6,6 @@
 #include <boost/beast/_experimental/test/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
-
 #include <cstdint>
 #include <string>
 

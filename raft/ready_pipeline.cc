@@ -26,7 +26,8 @@ void ReadyPipeline::HandleReady() {
   if (!rd->leader_messages.empty()) host_->Send(std::move(rd->leader_messages));
   if (rd->soft_state) host_->OnSoftState(*rd->soft_state);
   // 2. One durable write, on the persist executor.
-  bool persist = rd->snapshot || rd->must_sync || !rd->entries.empty() || rd->conf_state;
+  bool persist =
+      rd->snapshot || rd->must_sync || !rd->entries.empty() || rd->conf_state;
   if (persist) {
     host_->PostToPersist([this, rd] {
       if (!Persist(*rd)) return;
@@ -36,7 +37,8 @@ void ReadyPipeline::HandleReady() {
   }
   // 4. Committed entries are durable already: apply them while the write
   // runs (after a snapshot install they wait for its restore).
-  if (!rd->snapshot && !rd->committed_entries.empty()) host_->Apply(rd->committed_entries);
+  if (!rd->snapshot && !rd->committed_entries.empty())
+    host_->Apply(rd->committed_entries);
   if (!persist) OnPersisted(rd);
 }
 
@@ -50,8 +52,9 @@ bool ReadyPipeline::Persist(const Ready& rd) {
     }
   }
   if (rd.hard_state || !rd.entries.empty() || rd.conf_state) {
-    absl::Status s = log_->Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries,
-                                rd.conf_state ? &*rd.conf_state : nullptr);
+    absl::Status s =
+        log_->Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries,
+                   rd.conf_state ? &*rd.conf_state : nullptr);
     // Raft cannot continue safely without durability.
     if (!s.ok()) {
       host_->Fatal("cannot write the log store", s);
@@ -100,26 +103,21 @@ void ReadyPipeline::CompactLog() {
   SnapshotMeta meta = node_->SnapshotMetaAtApplied();
   if (host_->StateApplied() < meta.index()) {
     LOG(ERROR) << "the state machine is at " << host_->StateApplied()
-               << ", behind the applied index " << meta.index() << "; not compacting";
+               << ", behind the applied index " << meta.index()
+               << "; not compacting";
     return;
   }
   snapshot_in_flight_ = true;
   host_->PostToSnapshot([this, meta] {
     absl::Status s = host_->SyncState();
     if (!s.ok()) {
-      LOG(ERROR) << "cannot make the state machine durable; the log is not compacted: " << s;
+      LOG(ERROR)
+          << "cannot make the state machine durable; the log is not compacted: "
+          << s;
       return host_->PostToLoop([this] { SnapshotDone(); });
     }
     if (host_->Failpoint("compact-after-state-sync")) return;
-    host_->PostToPersist([this, meta] {
-      absl::Status s = log_->CommitSnapshot(meta);
-      if (s.ok()) {
-        host_->OnSnapshotRecorded(meta);
-      } else {
-        LOG(WARNING) << "log compaction at " << meta.index() << " not recorded: " << s;
-      }
-      host_->PostToLoop([this] { SnapshotDone(); });
-    });
+    RecordSnapshot(meta);
   });
 }
 
@@ -130,8 +128,8 @@ void ReadyPipeline::MakeSnapshotImage() {
   SnapshotMeta meta = node_->SnapshotMetaAtApplied();
   absl::StatusOr<PipelineHost::Image> image = host_->PinState(meta.index());
   if (!image.ok()) {
-    LOG(ERROR) << "cannot pin the state for a snapshot at " << meta.index() << ": "
-               << image.status();
+    LOG(ERROR) << "cannot pin the state for a snapshot at " << meta.index()
+               << ": " << image.status();
     return;
   }
   snapshot_in_flight_ = true;
@@ -152,15 +150,21 @@ void ReadyPipeline::MakeSnapshotImage() {
       return host_->PostToLoop([this] { SnapshotDone(); });
     }
     if (host_->Failpoint("snapshot-after-image-write")) return;
-    host_->PostToPersist([this, meta = snap.meta] {
-      absl::Status s = log_->CommitSnapshot(meta);
-      if (s.ok()) {
-        host_->OnSnapshotRecorded(meta);
-      } else {
-        LOG(WARNING) << "snapshot at " << meta.index() << " not recorded: " << s;
-      }
-      host_->PostToLoop([this] { SnapshotDone(); });
-    });
+    RecordSnapshot(snap.meta);
+  });
+}
+
+void ReadyPipeline::RecordSnapshot(const SnapshotMeta& meta) {
+  host_->PostToPersist([this, meta] {
+    absl::Status s = log_->CommitSnapshot(meta);
+    if (s.ok()) {
+      host_->OnSnapshotRecorded(meta);
+    } else {
+      LOG(WARNING) << (storage::LogStore::HasImage(meta) ? "snapshot"
+                                                         : "log compaction")
+                   << " at " << meta.index() << " not recorded: " << s;
+    }
+    host_->PostToLoop([this] { SnapshotDone(); });
   });
 }
 

@@ -117,6 +117,9 @@ class ReadyPipeline {
   void MaybeSnapshot();
   void CompactLog();
   void MakeSnapshotImage();
+  // On the persist executor: records `meta` (an image or a compaction
+  // point) and compacts the log; then the next snapshot may start.
+  void RecordSnapshot(const SnapshotMeta& meta);
   void SnapshotDone() { snapshot_in_flight_ = false; }
 
   Node* node_;
