@@ -29,16 +29,22 @@ absl::Status Fsm::Apply(absl::Span<const raft::LogEntry> entries,
   apply_seconds_->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   applied_commands_->Inc(results->size() - first);
-  std::vector<std::shared_ptr<const v1::ChangeEvent>> changes;
+  const v1::ChangeEvent* last = nullptr;
   for (size_t i = first; i < results->size(); ++i) {
-    for (const v1::ChangeEvent& c : (*results)[i].changes) {
-      changes.push_back(std::make_shared<const v1::ChangeEvent>(c));
-    }
+    if (!(*results)[i].changes.empty()) last = &(*results)[i].changes.back();
   }
-  if (!changes.empty()) {
-    if (clock_ != nullptr) clock_->Observe(changes.back()->timestamp());
-    last_seq_ = changes.back()->seq();
-    hub_->Publish(std::move(changes));
+  if (last != nullptr) {
+    if (clock_ != nullptr) clock_->Observe(last->timestamp());
+    last_seq_ = last->seq();
+    hub_->Publish(last->seq(), [&] {
+      Hub::Changes changes;
+      for (size_t i = first; i < results->size(); ++i) {
+        for (const v1::ChangeEvent& c : (*results)[i].changes) {
+          changes.push_back(std::make_shared<const v1::ChangeEvent>(c));
+        }
+      }
+      return changes;
+    });
   }
   return absl::OkStatus();
 }

@@ -44,7 +44,18 @@ void Hub::SetPublishedSeq(int64_t seq) {
   published_seq_ = seq;
 }
 
-void Hub::Publish(std::vector<std::shared_ptr<const v1::ChangeEvent>> changes) {
+void Hub::Publish(int64_t last_seq, absl::FunctionRef<Changes()> build) {
+  {
+    absl::MutexLock l(&mu_);
+    published_seq_ = std::max(published_seq_, last_seq);
+    if (subs_.empty() && waiters_.empty()) return;
+  }
+  Changes changes = build();
+  if (changes.empty()) return;
+  worker_.Post([this, changes = std::move(changes)] { Deliver(changes); });
+}
+
+void Hub::Publish(Changes changes) {
   if (changes.empty()) return;
   {
     absl::MutexLock l(&mu_);

@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "concordance/worker.h"
@@ -67,8 +68,15 @@ class Hub {
   // Sets the newest seq published (at start: the store's last seq).
   void SetPublishedSeq(int64_t seq);
 
+  using Changes = std::vector<std::shared_ptr<const v1::ChangeEvent>>;
   // Hands changes (in seq order, just applied) to the watch thread.
-  void Publish(std::vector<std::shared_ptr<const v1::ChangeEvent>> changes);
+  void Publish(Changes changes);
+  // Marks changes through `last_seq` (just applied) published, and hands
+  // them — made by `build`, only when someone listens — to the watch
+  // thread. With no subscription and no waiter, that costs no copy and no
+  // wake-up of the watch thread: a subscription or waiter that arrives
+  // later starts past `last_seq` or replays it from the changelog.
+  void Publish(int64_t last_seq, absl::FunctionRef<Changes()> build);
   // After a snapshot replaced the state: every live subscription replays
   // what it missed from the new changelog (or ends if that was compacted),
   // and every long-poll waiter looks again.

@@ -173,7 +173,7 @@ void KvService::Put(const gateway::Caller& caller, const v1::PutRequest& req,
     out.set_updated_at(now);
     out.set_expires_at(expires_at);
     done(std::move(out));
-  });
+  }, AnswerOn::kReplyExecutor);
 }
 
 void KvService::Delete(const gateway::Caller& caller, const v1::DeleteRequest& req,
@@ -196,7 +196,7 @@ void KvService::Delete(const gateway::Caller& caller, const v1::DeleteRequest& r
     v1::DeleteResponse out;
     out.set_seq(ev[0]->seq());
     done(std::move(out));
-  });
+  }, AnswerOn::kReplyExecutor);
 }
 
 absl::Status KvService::BuildBatch(const v1::BatchRequest& req, int64_t now,
@@ -265,7 +265,7 @@ void KvService::Batch(const gateway::Caller& caller, const v1::BatchRequest& req
       set->set_expires_at(expiries[i]);
     }
     done(std::move(out));
-  });
+  }, AnswerOn::kReplyExecutor);
 }
 
 }  // namespace concordance

@@ -84,6 +84,15 @@ NodeDriver::NodeDriver(DriverOptions options, storage::RaftLog* log, Fsm* fsm,
   inbox_full_ = metrics->GetCounter(
       "concordance_raft_inbox_full_total",
       "Times a peer connection was paused because the Raft loop's inbox was full.");
+  auto stage = [metrics](const char* name) {
+    return metrics->GetHistogram(metrics::kWriteStageName, metrics::kWriteStageHelp,
+                                 metrics::StageBuckets(), {{"stage", name}});
+  };
+  stage_intake_ = stage("intake");
+  stage_append_ = stage("append");
+  stage_replicate_ = stage("replicate");
+  stage_apply_ = stage("apply");
+  stage_answer_ = stage("answer");
 }
 
 NodeDriver::~NodeDriver() { Stop(); }
@@ -194,11 +203,11 @@ absl::Status NodeDriver::NotLeader() const {
   return s;
 }
 
-void NodeDriver::Propose(std::string command, ProposalCallback done) {
+void NodeDriver::Propose(std::string command, ProposalCallback done, AnswerOn answer_on) {
   bool schedule;
   {
     absl::MutexLock l(&intake_mu_);
-    intake_.emplace_back(std::move(command), std::move(done));
+    intake_.push_back(Intake{std::move(command), std::move(done), Steady::now(), answer_on});
     schedule = !intake_scheduled_;
     intake_scheduled_ = true;
   }
@@ -206,14 +215,15 @@ void NodeDriver::Propose(std::string command, ProposalCallback done) {
 }
 
 void NodeDriver::DrainIntake() {
-  std::vector<std::pair<std::string, ProposalCallback>> batch;
+  std::vector<Intake> batch;
   {
     absl::MutexLock l(&intake_mu_);
     batch.swap(intake_);
     intake_scheduled_ = false;
   }
-  auto deadline = Steady::now() + std::chrono::milliseconds(options_.proposal_timeout_ms);
-  for (auto& [command, done] : batch) {
+  const auto now = Steady::now();
+  auto deadline = now + std::chrono::milliseconds(options_.proposal_timeout_ms);
+  for (auto& [command, done, at, answer_on] : batch) {
     if (loop_->stopping) {
       done(absl::UnavailableError("node shutting down"));
       continue;
@@ -241,7 +251,8 @@ void NodeDriver::DrainIntake() {
       continue;
     }
     proposals_total_->Inc();
-    proposals_[r->first] = Pending{r->second, std::move(done), deadline};
+    stage_intake_->Observe(std::chrono::duration<double>(now - at).count());
+    proposals_[r->first] = Pending{r->second, std::move(done), deadline, now, answer_on};
   }
   Process();
 }
@@ -494,6 +505,14 @@ void NodeDriver::OnSoftState(const raft::SoftState& state) {
 }
 
 std::function<void()> NodeDriver::OnAdvanced(const raft::Ready& rd) {
+  if (!rd.entries.empty()) {
+    // The leader's own append of these entries is durable now.
+    const auto now = Steady::now();
+    for (auto it = proposals_.lower_bound(rd.entries.front().index());
+         it != proposals_.end() && it->first <= rd.entries.back().index(); ++it) {
+      stage_append_->Observe(std::chrono::duration<double>(now - it->second.proposed_at).count());
+    }
+  }
   // The changes just applied are in effect now: their replies go out once
   // the pipeline has moved on and the status shows them (not those of a
   // Ready handled meanwhile).
@@ -555,10 +574,19 @@ bool NodeDriver::Failpoint(const char* name) {
 
 void NodeDriver::Apply(const std::vector<raft::LogEntry>& entries) {
   if (entries.empty()) return;
+  const auto committed_at = Steady::now();
   std::vector<storage::CommandResult> results;
   absl::Status s = fsm_->Apply(entries, &results);
   // A state machine that cannot apply would diverge from its replicas.
   if (!s.ok()) FatalStorageError("cannot apply committed entries to state.db", s);
+  const auto applied_at = Steady::now();
+  const double apply_seconds = std::chrono::duration<double>(applied_at - committed_at).count();
+  // Answers for the reply executor, run there as one task, in order.
+  struct Answer {
+    ProposalCallback done;
+    absl::StatusOr<storage::CommandResult> outcome;
+  };
+  std::vector<Answer> elsewhere;
   size_t r = 0;
   for (const raft::LogEntry& e : entries) {
     while (r < results.size() && results[r].index < e.index()) ++r;
@@ -566,14 +594,26 @@ void NodeDriver::Apply(const std::vector<raft::LogEntry>& entries) {
     if (p != proposals_.end()) {
       Pending pending = std::move(p->second);
       proposals_.erase(p);
+      stage_replicate_->Observe(
+          std::chrono::duration<double>(committed_at - pending.proposed_at).count());
+      stage_apply_->Observe(apply_seconds);
+      absl::StatusOr<storage::CommandResult> outcome;
       if (pending.term != e.term()) {
         proposals_failed_->Inc();
-        pending.done(absl::UnavailableError(
-            "leadership changed before the write committed; it was not applied, retry"));
+        outcome = absl::UnavailableError(
+            "leadership changed before the write committed; it was not applied, retry");
       } else if (r < results.size() && results[r].index == e.index()) {
-        pending.done(std::move(results[r]));
+        outcome = std::move(results[r]);
       } else {
-        pending.done(absl::InternalError("the committed entry produced no result"));
+        outcome = absl::InternalError("the committed entry produced no result");
+      }
+      if (pending.answer_on == AnswerOn::kReplyExecutor && options_.reply_executor) {
+        elsewhere.push_back(Answer{std::move(pending.done), std::move(outcome)});
+      } else {
+        const auto answer_start = Steady::now();
+        pending.done(std::move(outcome));
+        stage_answer_->Observe(
+            std::chrono::duration<double>(Steady::now() - answer_start).count());
       }
     }
     auto c = conf_changes_.find(e.index());
@@ -586,6 +626,16 @@ void NodeDriver::Apply(const std::vector<raft::LogEntry>& entries) {
                                  : absl::UnavailableError("leadership changed; the change was not applied");
       status_replies_.push_back([done = std::move(pending.done), outcome] { done(outcome); });
     }
+  }
+  if (!elsewhere.empty()) {
+    auto answers = std::make_shared<std::vector<Answer>>(std::move(elsewhere));
+    options_.reply_executor([answers, stage = stage_answer_] {
+      for (Answer& a : *answers) {
+        const auto answer_start = Steady::now();
+        a.done(std::move(a.outcome));
+        stage->Observe(std::chrono::duration<double>(Steady::now() - answer_start).count());
+      }
+    });
   }
   ReleaseWaiters();
 }

@@ -58,6 +58,17 @@ struct DriverOptions {
   // Asked before each proposal on the leader; an error refuses it (the
   // disk-space guard). Null: every proposal is admitted.
   std::function<absl::Status()> admit_write;
+  // Runs the answers of proposals made with AnswerOn::kReplyExecutor, one
+  // task per applied batch, in order (the server's I/O threads, where the
+  // responses are encoded and written), so encoding them does not hold up
+  // the Raft loop. Null: they run on the loop.
+  std::function<void(std::function<void()>)> reply_executor;
+};
+
+// Where a proposal's callback runs once its entry applies.
+enum class AnswerOn {
+  kLoop,           // on the Raft loop (internal proposers that own loop state)
+  kReplyExecutor,  // DriverOptions::reply_executor, if set (client requests)
 };
 
 // What a node looks like from outside, for status pages and redirects.
@@ -99,7 +110,9 @@ class NodeDriver : public gateway::RaftInbox, private raft::PipelineHost {
 
   // ---- Thread-safe ----
   // Proposes a kv.Command. On a follower: Unavailable naming the leader.
-  void Propose(std::string command, ProposalCallback done);
+  // Refusals are answered on the loop; the outcome of an applied entry
+  // where `answer_on` says.
+  void Propose(std::string command, ProposalCallback done, AnswerOn answer_on = AnswerOn::kLoop);
   void ProposeConfChange(raft::ConfChange::Type type, raft::Member member, DoneCallback done);
   // Calls `done` once a linearizable read may be served from this node's
   // state (ReadIndex confirmed and applied here).
@@ -135,6 +148,14 @@ class NodeDriver : public gateway::RaftInbox, private raft::PipelineHost {
     uint64_t term;
     ProposalCallback done;
     std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point proposed_at;  // for the stage metrics
+    AnswerOn answer_on;
+  };
+  struct Intake {
+    std::string command;
+    ProposalCallback done;
+    std::chrono::steady_clock::time_point at;
+    AnswerOn answer_on;
   };
   struct PendingConf {
     uint64_t term;
@@ -239,7 +260,7 @@ class NodeDriver : public gateway::RaftInbox, private raft::PipelineHost {
   // per pass, so a burst of client writes is one task on the loop's queue
   // (peer messages and ticks don't wait behind hundreds of them).
   absl::Mutex intake_mu_;
-  std::vector<std::pair<std::string, ProposalCallback>> intake_ ABSL_GUARDED_BY(intake_mu_);
+  std::vector<Intake> intake_ ABSL_GUARDED_BY(intake_mu_);
   bool intake_scheduled_ ABSL_GUARDED_BY(intake_mu_) = false;
   // Peer messages, likewise, bounded (Step returns false when full).
   std::vector<raft::Message> inbox_ ABSL_GUARDED_BY(intake_mu_);
@@ -265,6 +286,13 @@ class NodeDriver : public gateway::RaftInbox, private raft::PipelineHost {
   metrics::Counter* compactions_total_;
   metrics::Counter* read_rounds_;
   metrics::Counter* inbox_full_;
+  // concordance_write_stage_seconds{stage=...}: where a write's time goes
+  // on the leader (see docs/benchmarks.md, "Where a write's time goes").
+  metrics::Histogram* stage_intake_;     // Propose() called -> proposed to the core
+  metrics::Histogram* stage_append_;     // proposed -> the leader's own append durable
+  metrics::Histogram* stage_replicate_;  // proposed -> committed (a quorum has it durable)
+  metrics::Histogram* stage_apply_;      // committed -> applied to state.db
+  metrics::Histogram* stage_answer_;     // the answer callback (encode, hand to the connection)
 };
 
 }  // namespace concordance

@@ -1,5 +1,6 @@
 #include "concordance/node_server.h"
 
+#include <atomic>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -74,6 +75,9 @@ struct NodeServer::Parts {
   std::unique_ptr<gateway::Authenticator> auth;
   std::unique_ptr<gateway::GrpcServer> grpc;
   std::unique_ptr<gateway::Server> server;
+  // The server while its I/O threads run: where the driver's answers to
+  // client writes are encoded and sent (DriverOptions::reply_executor).
+  std::atomic<gateway::Server*> reply_server{nullptr};
   std::unique_ptr<MemberAgent> agent;
 };
 
@@ -344,6 +348,13 @@ DriverOptions NodeServer::DriverOptionsFor(uint64_t seed) {
   parts_->disk_space = std::make_unique<DiskSpace>(options_.data_dir, options_.min_free_disk_bytes,
                                                    &parts_->metrics);
   d.admit_write = [disk = parts_->disk_space.get()] { return disk->AdmitWrite(); };
+  d.reply_executor = [p = parts_.get()](std::function<void()> fn) {
+    if (gateway::Server* server = p->reply_server.load()) {
+      server->PostInOrder(std::move(fn));
+    } else {
+      fn();
+    }
+  };
   return d;
 }
 
@@ -438,6 +449,7 @@ absl::Status NodeServer::StartServing() {
   p.server = std::make_unique<gateway::Server>(go, Api(), p.auth.get(), p.peers,
                                                p.grpc.get(), &p.metrics);
   RETURN_IF_ERROR(p.server->Start());
+  p.reply_server = p.server.get();
   LOG(INFO) << "concordance " << options_.node_id << " serving on "
             << p.listener->address() << ":" << p.server->port() << " (data in "
             << options_.data_dir << ")";
@@ -527,6 +539,7 @@ void NodeServer::Stop() {
   // seq) rather than hold the gRPC server for its whole grace.
   if (p.hub) p.hub->EndAll(absl::UnavailableError("node shutting down"));
   if (p.grpc) p.grpc->Stop(2000);  // in-flight calls answered within the grace
+  p.reply_server = nullptr;  // answers run on the loop again
   if (p.server)
     p.server->Stop(1000);  // the /raft links; no I/O thread runs after this
   // Requests still pending past the grace period are failed by the driver

@@ -256,19 +256,38 @@ bool PeerDialer::Send(const std::string& peer_id, std::string text, std::string 
     impl_->dropped_->Inc();
     return false;
   }
-  net::post(impl_->ioc_, [impl = impl_.get(), peer_id, text = std::move(text),
-                          binary = std::move(binary)]() mutable {
-    auto it = impl->links_.find(peer_id);
-    if (it == impl->links_.end() || !it->second->connected ||
-        it->second->queue.size() >= impl->options_.max_queue) {
-      impl->dropped_->Inc();
-      return;
-    }
-    Impl::Link& link = *it->second;
-    link.queue.emplace_back(std::move(text), std::move(binary));
-    if (!link.writing) link.Write(link.generation);
-  });
+  std::vector<Frame> one;  // (checked again in SendAll: it may just have closed)
+  one.push_back(Frame{peer_id, std::move(text), std::move(binary)});
+  SendAll(std::move(one));
   return true;
+}
+
+void PeerDialer::SendAll(std::vector<Frame> frames) {
+  // Frames for a peer not connected now are dropped here (Raft resends).
+  size_t kept = 0;
+  for (Frame& f : frames) {
+    if (!Connected(f.peer_id)) {
+      impl_->dropped_->Inc();
+      continue;
+    }
+    if (&frames[kept] != &f) frames[kept] = std::move(f);
+    ++kept;
+  }
+  frames.resize(kept);
+  if (frames.empty()) return;
+  net::post(impl_->ioc_, [impl = impl_.get(), frames = std::move(frames)]() mutable {
+    for (Frame& f : frames) {
+      auto it = impl->links_.find(f.peer_id);
+      if (it == impl->links_.end() || !it->second->connected ||
+          it->second->queue.size() >= impl->options_.max_queue) {
+        impl->dropped_->Inc();
+        continue;
+      }
+      Impl::Link& link = *it->second;
+      link.queue.emplace_back(std::move(f.text), std::move(f.binary));
+      if (!link.writing) link.Write(link.generation);
+    }
+  });
 }
 
 bool PeerDialer::Connected(const std::string& peer_id) const {

@@ -49,6 +49,14 @@ class PeerDialer {
   // Queues one message: a text frame and, when `binary` is not empty, the
   // binary frame that must follow it. False when it was dropped.
   bool Send(const std::string& peer_id, std::string text, std::string binary);
+  // Several frames at once (each: peer, text, binary), in order per peer,
+  // as one task on the dialer's thread.
+  struct Frame {
+    std::string peer_id;
+    std::string text;
+    std::string binary;
+  };
+  void SendAll(std::vector<Frame> frames);
   // Whether the connection to `peer_id` is open.
   bool Connected(const std::string& peer_id) const;
   void Stop();

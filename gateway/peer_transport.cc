@@ -52,11 +52,15 @@ PeerTransport::~PeerTransport() { Stop(); }
 void PeerTransport::Stop() { dialer_.Stop(); }
 
 void PeerTransport::Send(std::vector<raft::Message> messages) {
+  // One hand-off to the dialer's thread for the whole batch.
+  std::vector<PeerDialer::Frame> frames;
+  frames.reserve(messages.size());
   for (const raft::Message& m : messages) {
-    std::string binary;
-    std::string json = EncodeRaftMessage(m, &binary);
-    dialer_.Send(m.to(), std::move(json), std::move(binary));
+    PeerDialer::Frame f{m.to(), "", ""};
+    f.text = EncodeRaftMessage(m, &f.binary);
+    frames.push_back(std::move(f));
   }
+  dialer_.SendAll(std::move(frames));
 }
 
 void PeerTransport::UpdatePeers(const raft::ConfState& conf, uint64_t conf_index) {

@@ -179,6 +179,22 @@ HttpResponse RestHandler::Error(const absl::Status& s, absl::string_view target)
   return r;
 }
 
+RestHandler::RouteSeries RestHandler::SeriesFor(const std::string& route,
+                                                const std::string& method, int code) {
+  std::string key = absl::StrCat(route, " ", method, " ", code);
+  absl::MutexLock l(&series_mu_);
+  auto it = series_.find(key);
+  if (it != series_.end()) return it->second;
+  RouteSeries series{
+      metrics_->GetCounter("concordance_http_requests_total", "HTTP requests by route and status.",
+                           {{"route", route}, {"method", method}, {"code", absl::StrCat(code)}}),
+      metrics_->GetHistogram("concordance_http_request_duration_seconds",
+                             "HTTP request latency by route.", metrics::LatencyBuckets(),
+                             {{"route", route}})};
+  series_.emplace(std::move(key), series);
+  return series;
+}
+
 void RestHandler::Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
   auto start = std::chrono::steady_clock::now();
   auto label = std::make_shared<std::string>("unknown");
@@ -189,17 +205,10 @@ void RestHandler::Handle(HttpRequest req, std::function<void(HttpResponse)> done
   std::string method = kKnownMethods->contains(req.method) ? req.method : "other";
   Done finish = [this, done = std::move(done), start, label, method](HttpResponse r) {
     if (metrics_ != nullptr) {
-      metrics_
-          ->GetCounter("concordance_http_requests_total", "HTTP requests by route and status.",
-                       {{"route", *label}, {"method", method}, {"code", absl::StrCat(r.status)}})
-          ->Inc();
-      double secs =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      metrics_
-          ->GetHistogram("concordance_http_request_duration_seconds",
-                         "HTTP request latency by route.", metrics::LatencyBuckets(),
-                         {{"route", *label}})
-          ->Observe(secs);
+      RouteSeries series = SeriesFor(*label, method, r.status);
+      series.requests->Inc();
+      series.seconds->Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     done(std::move(r));
   };

@@ -16,7 +16,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "gateway/api.h"
 #include "gateway/auth.h"
 #include "storage/validation.h"
@@ -88,10 +91,20 @@ class RestHandler {
   void ClusterTransfer(Call& c, Done done);
   void Snapshot(Call& c, Done done);
 
+  // The series for one route, method and status code, looked up in the
+  // registry once (not per request). Routes, methods and codes are finite.
+  struct RouteSeries {
+    metrics::Counter* requests;
+    metrics::Histogram* seconds;
+  };
+  RouteSeries SeriesFor(const std::string& route, const std::string& method, int code);
+
   Api api_;
   const Authenticator* auth_;
   Options options_;
   metrics::Registry* metrics_;
+  absl::Mutex series_mu_;
+  absl::flat_hash_map<std::string, RouteSeries> series_ ABSL_GUARDED_BY(series_mu_);
 };
 
 }  // namespace concordance::gateway

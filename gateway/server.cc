@@ -92,7 +92,13 @@ class Server::Impl {
         metrics->GetCounter("concordance_accept_errors_total",
                             "accept() failures (e.g. out of file descriptors); "
                             "the server backs off after each.");
+    stage_send_ = metrics->GetHistogram(metrics::kWriteStageName, metrics::kWriteStageHelp,
+                                        metrics::StageBuckets(), {{"stage", "send"}});
+    stage_total_ = metrics->GetHistogram(metrics::kWriteStageName, metrics::kWriteStageHelp,
+                                         metrics::StageBuckets(), {{"stage", "total"}});
   }
+
+  void PostInOrder(std::function<void()> fn) { net::post(in_order_, std::move(fn)); }
 
   static RestHandler::Options RestOptions(const Options& o) {
     RestHandler::Options r;
@@ -150,6 +156,8 @@ class Server::Impl {
   GrpcServer* grpc_;
   metrics::Counter* grpc_connections_;
   metrics::Gauge* grpc_open_;
+  metrics::Histogram* stage_send_;   // writes: answered -> response written
+  metrics::Histogram* stage_total_;  // writes: request read -> response written
   HangupWatcher hangups_;  // of the connections handed to gRPC
   metrics::Registry* metrics_;
   RestHandler rest_;
@@ -177,6 +185,7 @@ class Server::Impl {
                std::chrono::steady_clock::time_point deadline);
 
   net::io_context ioc_;
+  net::strand<net::io_context::executor_type> in_order_{net::make_strand(ioc_)};
   tcp::acceptor acceptor_;
   net::steady_timer accept_retry_;
   int accept_backoff_ms_ = 0;
@@ -868,13 +877,18 @@ class HttpSession : public Session,
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
     bool head = req.method() == http::verb::head;
+    bool write = req.method() == http::verb::put || req.method() == http::verb::post ||
+                 req.method() == http::verb::delete_;
+    read_at_ = std::chrono::steady_clock::now();
     stream_.expires_never();  // the backend bounds its own waits
     server_->rest_.Handle(std::move(hr), [self = shared_from_this(), keep_alive,
-                                          version, head](HttpResponse r) {
-      net::post(self->stream_.get_executor(),
-                [self, r = std::move(r), keep_alive, version, head]() mutable {
-                  self->Write(std::move(r), keep_alive, version, head);
-                });
+                                          version, head, write](HttpResponse r) {
+      auto answered_at = std::chrono::steady_clock::now();
+      net::post(self->stream_.get_executor(), [self, r = std::move(r), keep_alive, version,
+                                               head, write, answered_at]() mutable {
+        self->Write(std::move(r), keep_alive, version, head,
+                    write ? std::optional(answered_at) : std::nullopt);
+      });
     });
   }
 
@@ -904,7 +918,10 @@ class HttpSession : public Session,
         });
   }
 
-  void Write(HttpResponse r, bool keep_alive, unsigned version, bool head) {
+  // `answered_at`: when the backend answered a write (for the stage
+  // metrics); unset for reads.
+  void Write(HttpResponse r, bool keep_alive, unsigned version, bool head,
+             std::optional<std::chrono::steady_clock::time_point> answered_at) {
     if (closed_) return;  // the client went away while we waited
     cancel_.reset();
     auto res = std::make_shared<http::response<http::string_body>>(
@@ -920,9 +937,17 @@ class HttpSession : public Session,
     stream_.expires_after(
         std::chrono::milliseconds(server_->options_.header_timeout_ms));
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, keep_alive](
+                      [self = shared_from_this(), res, keep_alive, answered_at](
                           beast::error_code ec, size_t) {
                         self->busy_ = false;
+                        if (answered_at && !ec) {
+                          auto now = std::chrono::steady_clock::now();
+                          using Seconds = std::chrono::duration<double>;
+                          self->server_->stage_send_->Observe(
+                              Seconds(now - *answered_at).count());
+                          self->server_->stage_total_->Observe(
+                              Seconds(now - self->read_at_).count());
+                        }
                         if (ec || !keep_alive) return self->CloseSocket();
                         if (self->watching_) {
                           // Stop the close watch first; its handler starts the
@@ -997,6 +1022,7 @@ class HttpSession : public Session,
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::chrono::steady_clock::time_point read_at_;  // the request being served
   Server::Impl* server_;
   uint64_t id_;
   Slot slot_;
@@ -1163,6 +1189,7 @@ Server::~Server() { Stop(0); }
 absl::Status Server::Start() { return impl_->Start(); }
 uint16_t Server::port() const { return impl_->port(); }
 void Server::StopClients(int grace_ms) { impl_->StopClients(grace_ms); }
+void Server::PostInOrder(std::function<void()> fn) { impl_->PostInOrder(std::move(fn)); }
 void Server::Stop(int grace_ms) { impl_->Stop(grace_ms); }
 
 }  // namespace concordance::gateway

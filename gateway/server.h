@@ -63,6 +63,10 @@ class Server {
   absl::Status Start();
   // The bound port (useful with port 0).
   uint16_t port() const;
+  // Runs `fn` on an I/O thread, after every task posted here before it and
+  // never at the same time as one (a strand). For work that ends in
+  // writing responses: the node driver's answers to applied writes.
+  void PostInOrder(std::function<void()> fn);
   // The first half of a graceful stop: no new connections, idle clients
   // closed, in-flight requests answered (for up to `grace_ms`), while the
   // /raft links stay up so those requests can still commit.

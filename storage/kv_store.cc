@@ -241,13 +241,13 @@ absl::Status KvStore::ApplyInTransaction(absl::Span<const raft::LogEntry> entrie
       r.status = absl::InvalidArgumentError("undecodable command");
       continue;
     }
-    RETURN_IF_ERROR(writer_->Exec("SAVEPOINT command"));
+    RETURN_IF_ERROR(writer_->Run("SAVEPOINT command"));
     RETURN_IF_ERROR(ApplyCommand(cmd, &r));  // SQLite failure: all rolls back
     if (!r.status.ok()) {
-      RETURN_IF_ERROR(writer_->Exec("ROLLBACK TO command"));
+      RETURN_IF_ERROR(writer_->Run("ROLLBACK TO command"));
       r.changes.clear();
     }
-    RETURN_IF_ERROR(writer_->Exec("RELEASE command"));
+    RETURN_IF_ERROR(writer_->Run("RELEASE command"));
   }
   if (last == nullptr) return absl::OkStatus();
   ASSIGN_OR_RETURN(Statement * st,

@@ -126,6 +126,14 @@ absl::Status Connection::Exec(absl::string_view sql) {
   return absl::OkStatus();
 }
 
+absl::Status Connection::Run(absl::string_view sql) {
+  absl::StatusOr<Statement*> st = Prepare(sql);
+  if (!st.ok()) return st.status();
+  absl::Status s = (*st)->Run();
+  (*st)->Reset();
+  return s;
+}
+
 absl::StatusOr<Statement*> Connection::Prepare(absl::string_view sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) {
@@ -158,13 +166,13 @@ Transaction::~Transaction() {
 }
 
 absl::Status Transaction::Begin(absl::string_view sql) {
-  absl::Status s = conn_->Exec(sql);
+  absl::Status s = conn_->Run(sql);
   open_ = s.ok();
   return s;
 }
 
 absl::Status Transaction::Commit() {
-  absl::Status s = conn_->Exec("COMMIT");
+  absl::Status s = conn_->Run("COMMIT");
   if (s.ok()) open_ = false;
   return s;
 }
@@ -183,6 +191,11 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Open(const std
   }
   mode->Reset();
   RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
+  // A TRUNCATE checkpoint holds off writers while it waits for readers:
+  // give up soon (a passive one runs instead) rather than stall them.
+  sqlite3_busy_timeout(conn->raw(), kTruncateWaitMs);
+  RETURN_IF_ERROR(
+      writer->Exec(absl::StrCat("PRAGMA journal_size_limit=", kJournalSizeLimit)));
   std::unique_ptr<WalCheckpointer> c(new WalCheckpointer(std::move(conn), writer, min_frames));
   // Replaces SQLite's autocheckpoint hook: commits never checkpoint.
   sqlite3_wal_hook(writer->raw(), &WalCheckpointer::OnCommit, c.get());
@@ -197,9 +210,20 @@ int WalCheckpointer::OnCommit(void* self, sqlite3*, const char*, int frames) {
 }
 
 absl::Status WalCheckpointer::Run() {
-  if (wal_frames_.load() < min_frames_) return absl::OkStatus();
+  int frames = wal_frames_.load();
+  if (frames < min_frames_) return absl::OkStatus();
   int log = 0, done = 0;
-  int rc = sqlite3_wal_checkpoint_v2(conn_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  int rc = SQLITE_BUSY;
+  if (frames >= kTruncateFrames) {
+    rc = sqlite3_wal_checkpoint_v2(conn_->raw(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    if (rc == SQLITE_OK) {
+      wal_frames_.store(0);
+      return absl::OkStatus();
+    }
+  }
+  if (rc == SQLITE_BUSY) {
+    rc = sqlite3_wal_checkpoint_v2(conn_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  }
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) return SqliteError(conn_->raw(), rc, "checkpoint");
   // All copied: the next commit restarts the WAL (and reports its size).
   if (rc == SQLITE_OK && log >= 0 && done == log) wal_frames_.store(0);

@@ -77,6 +77,13 @@ std::vector<double> LatencyBuckets() {
           0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 5, 10};
 }
 
+std::vector<double> StageBuckets() {
+  return {0.00001, 0.000025, 0.00005, 0.0001, 0.00015, 0.0002, 0.0003, 0.0004,
+          0.0005,  0.00075,  0.001,   0.0015, 0.002,   0.003,  0.005,  0.0075,
+          0.01,    0.015,    0.025,   0.05,   0.1,     0.25,   0.5,    1,
+          5};
+}
+
 std::string FormatLabels(const Labels& labels) {
   if (labels.empty()) return "";
   std::string out = "{";

@@ -58,6 +58,18 @@ class Histogram {
 
 // Latency buckets in seconds, 100 µs .. 10 s.
 std::vector<double> LatencyBuckets();
+// Finer buckets for the stages of one write, 10 µs .. 5 s (the write path's
+// stages are tens to hundreds of microseconds each).
+std::vector<double> StageBuckets();
+// concordance_write_stage_seconds, recorded by the node driver (intake ..
+// answer) and by the HTTP server (send, total).
+inline constexpr char kWriteStageName[] = "concordance_write_stage_seconds";
+inline constexpr char kWriteStageHelp[] =
+    "Where a write's time goes on the leader, stage by stage: intake (handed to the "
+    "driver -> proposed), append (proposed -> the leader's own append fsynced), "
+    "replicate (proposed -> committed by a quorum), apply (committed -> applied), "
+    "answer (the reply callback), send (HTTP: answered -> written to the socket), "
+    "total (HTTP PUT/POST/DELETE: request read -> response written).";
 
 class Registry {
  public:
