@@ -10,6 +10,7 @@
 #include <deque>
 
 #include "absl/strings/escaping.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gateway/json.h"
@@ -239,11 +240,30 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchResponse> {
     std::optional<absl::Status> end ABSL_GUARDED_BY(mu);  // finish once flushed
     std::vector<std::function<void()>> room_waiters ABSL_GUARDED_BY(mu);
     size_t max_messages = 0, max_bytes = 0;
+    static constexpr int kMaxBatchEvents = 256;
 
     void OnChange(const std::string&, std::shared_ptr<const v1::ChangeEvent> c) override {
+      if (AppendToQueued(*c)) return;
       v1::WatchResponse r;
       *r.add_events() = *c;
       Enqueue(std::move(r));
+    }
+    // A change that arrives while a write is in flight joins the last
+    // response queued behind it (up to kMaxBatchEvents): a watcher that
+    // falls behind gets fewer, fuller messages — one gRPC write per batch,
+    // not per change. False when there is no such response to join.
+    bool AppendToQueued(const v1::ChangeEvent& c) {
+      absl::MutexLock l(&mu);
+      if (finished || end || queue.size() <= (writing ? 1u : 0u)) return false;
+      v1::WatchResponse& last = queue.back();
+      if (last.events_size() == 0 || last.events_size() >= kMaxBatchEvents) return false;
+      // What the response grows by: the event, its field tag and length.
+      size_t event = c.ByteSizeLong();
+      size_t bytes = 1 + google::protobuf::io::CodedOutputStream::VarintSize64(event) + event;
+      if (queued_bytes + bytes > max_bytes) return false;  // Enqueue ends it
+      *last.add_events() = c;
+      queued_bytes += bytes;
+      return true;
     }
     void OnEnded(const std::string&, absl::Status why) override { End(std::move(why)); }
     bool HasRoom() const override {

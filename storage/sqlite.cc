@@ -1,5 +1,7 @@
 #include "storage/sqlite.h"
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "util/status_macros.h"
 
@@ -104,8 +106,23 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
   }
   sqlite3_extended_result_codes(db, 1);
   // Readers and the writer of a WAL database may briefly contend during a
-  // checkpoint; wait rather than fail.
-  sqlite3_busy_timeout(db, 5000);
+  // checkpoint; wait rather than fail, for up to 5 s: every 100 µs for the
+  // first 100 ms (SQLite's default handler sleeps 1, 2, 5 ... 100 ms, so a
+  // writer held off for a 30 ms checkpoint could sleep on for 50 ms more),
+  // then every millisecond.
+  sqlite3_busy_handler(
+      db,
+      [](void*, int attempts) -> int {
+        constexpr int kFine = 1000;  // 100 ms of 100 µs
+        if (attempts < kFine) {
+          usleep(100);
+          return 1;
+        }
+        if (attempts - kFine >= 4900) return 0;  // 4.9 s of 1 ms
+        usleep(1000);
+        return 1;
+      },
+      nullptr);
   return std::unique_ptr<Connection>(new Connection(db));
 }
 
@@ -191,9 +208,19 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Open(const std
   }
   mode->Reset();
   RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
-  // A TRUNCATE checkpoint holds off writers while it waits for readers:
-  // give up soon (a passive one runs instead) rather than stall them.
-  sqlite3_busy_timeout(conn->raw(), kTruncateWaitMs);
+  // A TRUNCATE checkpoint must find a moment with no writer, and then
+  // holds off writers while it waits for readers: try every 100 µs (the
+  // default handler's sleeps of 1, 2, 5 ... ms kept missing the gaps
+  // between raft.db's back-to-back group commits), and give up after
+  // kTruncateWaitMs (a passive checkpoint runs instead).
+  sqlite3_busy_handler(
+      conn->raw(),
+      [](void*, int attempts) -> int {
+        if (attempts * 100 >= kTruncateWaitMs * 1000) return 0;
+        usleep(100);
+        return 1;
+      },
+      nullptr);
   RETURN_IF_ERROR(
       writer->Exec(absl::StrCat("PRAGMA journal_size_limit=", kJournalSizeLimit)));
   std::unique_ptr<WalCheckpointer> c(new WalCheckpointer(std::move(conn), writer, min_frames));

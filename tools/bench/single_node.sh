@@ -13,7 +13,7 @@ for p in wrk etcd-server; do
   dpkg -s "$p" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$p" >/dev/null; }
 done
 bazel build //concordance:concordance 2>/dev/null
-BIN=bazel-bin/concordance/concordance
+BIN=${CONCORDANCE_BIN:-bazel-bin/concordance/concordance}  # another build: CONCORDANCE_BIN=path
 WORK=$(mktemp -d "${BENCH_DIR:-$PWD/.benchtmp}/single.XXXXXX" 2>/dev/null || mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 

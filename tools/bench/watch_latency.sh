@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 DURATION=${1:-10}
 SUBS=${2:-1000}
 bazel build //concordance:concordance //tools:concordance-bench 2>/dev/null
-BIN=bazel-bin/concordance/concordance
+BIN=${CONCORDANCE_BIN:-bazel-bin/concordance/concordance}  # another build: CONCORDANCE_BIN=path
 BENCH=bazel-bin/tools/concordance-bench
 mkdir -p "${BENCH_DIR:-$PWD/.benchtmp}"
 WORK=$(mktemp -d "${BENCH_DIR:-$PWD/.benchtmp}/watch.XXXXXX")
