@@ -1,5 +1,7 @@
 #include "concordance/housekeeper.h"
 
+#include <algorithm>
+
 #include "glog/logging.h"
 
 namespace concordance {
@@ -54,11 +56,19 @@ void Housekeeper::TrimChangelog() {
   absl::StatusOr<int64_t> last = store_->LastSeq();
   if (!oldest.ok() || !last.ok()) return;
   int64_t rows = *last - *oldest + 1;  // seqs are contiguous in the changelog
-  if (rows <= options_.changelog_retention + options_.changelog_retention / 10) return;
+  const int64_t retention = options_.changelog_retention;
+  if (!trimming_ && rows <= retention + retention / 10) return;
+  if (rows <= retention) {
+    trimming_ = false;
+    return;
+  }
+  int64_t keep = std::max(retention, rows - options_.max_trim_rows);
+  trimming_ = keep > retention;
+  if (trimming_) next_retention_check_ = now;  // the next step on the next run
   kv::Command cmd;
   cmd.set_timestamp_ms(now);
   cmd.set_actor("system:retention");
-  cmd.mutable_trim_changelog()->set_keep(options_.changelog_retention);
+  cmd.mutable_trim_changelog()->set_keep(keep);
   trims_->Inc();
   trim_in_flight_ = true;
   driver_->Propose(cmd.SerializeAsString(), [this](absl::StatusOr<storage::CommandResult>) {

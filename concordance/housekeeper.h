@@ -35,6 +35,11 @@ class Housekeeper {
     int max_expire_batch = 512;      // ops per expire command
     int64_t changelog_retention = 100000;
     int retention_check_ms = 1000;
+    // Once 10% more than the retention have accumulated, the changelog is
+    // trimmed back to it in steps of at most this many rows, one step per
+    // `interval_ms`: a step is one short apply on every node, where one
+    // trim of 10,000 rows held every node's Raft loop at the same moment.
+    int64_t max_trim_rows = 1000;
   };
   Housekeeper(Options options, const storage::KvStore* store, NodeDriver* driver,
               const Clock* clock, metrics::Registry* metrics);
@@ -55,6 +60,7 @@ class Housekeeper {
   // Loop thread only.
   bool expire_in_flight_ = false;
   bool trim_in_flight_ = false;
+  bool trimming_ = false;  // between steps of one trim back to the retention
   int64_t next_retention_check_ = 0;
   metrics::Counter* expired_;
   metrics::Counter* trims_;

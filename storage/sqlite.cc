@@ -208,15 +208,15 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Open(const std
   }
   mode->Reset();
   RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
-  // A TRUNCATE checkpoint must find a moment with no writer, and then
+  // A RESTART checkpoint must find a moment with no writer, and then
   // holds off writers while it waits for readers: try every 100 µs (the
   // default handler's sleeps of 1, 2, 5 ... ms kept missing the gaps
   // between raft.db's back-to-back group commits), and give up after
-  // kTruncateWaitMs (a passive checkpoint runs instead).
+  // kRestartWaitMs (the next run tries again).
   sqlite3_busy_handler(
       conn->raw(),
       [](void*, int attempts) -> int {
-        if (attempts * 100 >= kTruncateWaitMs * 1000) return 0;
+        if (attempts * 100 >= kRestartWaitMs * 1000) return 0;
         usleep(100);
         return 1;
       },
@@ -239,21 +239,26 @@ int WalCheckpointer::OnCommit(void* self, sqlite3*, const char*, int frames) {
 absl::Status WalCheckpointer::Run() {
   int frames = wal_frames_.load();
   if (frames < min_frames_) return absl::OkStatus();
+  // First copy what can be copied without holding anyone up.
   int log = 0, done = 0;
-  int rc = SQLITE_BUSY;
-  if (frames >= kTruncateFrames) {
-    rc = sqlite3_wal_checkpoint_v2(conn_->raw(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-    if (rc == SQLITE_OK) {
-      wal_frames_.store(0);
-      return absl::OkStatus();
-    }
-  }
-  if (rc == SQLITE_BUSY) {
-    rc = sqlite3_wal_checkpoint_v2(conn_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-  }
+  int rc = sqlite3_wal_checkpoint_v2(conn_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) return SqliteError(conn_->raw(), rc, "checkpoint");
-  // All copied: the next commit restarts the WAL (and reports its size).
-  if (rc == SQLITE_OK && log >= 0 && done == log) wal_frames_.store(0);
+  if (frames < kRestartFrames) {
+    // All copied: the next commit may restart the WAL (its hook reports).
+    if (rc == SQLITE_OK && log >= 0 && done == log) wal_frames_.store(0);
+    return absl::OkStatus();
+  }
+  // Under load a commit is nearly always in progress: one that began
+  // before the passive checkpoint ended appends after it, and the WAL
+  // never restarts even when every frame was copied. Copy what is left
+  // while holding writers off, so the next commit starts at the WAL's
+  // beginning.
+  rc = sqlite3_wal_checkpoint_v2(conn_->raw(), "main", SQLITE_CHECKPOINT_RESTART, &log, &done);
+  if (rc == SQLITE_OK) {
+    wal_frames_.store(0);
+  } else if (rc != SQLITE_BUSY) {
+    return SqliteError(conn_->raw(), rc, "checkpoint");
+  }
   return absl::OkStatus();
 }
 
