@@ -295,29 +295,31 @@ absl::Status KvStore::ApplyCommand(const kv::Command& cmd, CommandResult* r) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<v1::Entry>> KvStore::CurrentRow(
+absl::StatusOr<std::optional<int64_t>> KvStore::CurrentVersion(
     const std::string& ns, const std::string& key, int64_t now_ms,
     CommandResult* r) {
+  // Only what a write needs: not the stored value.
   ASSIGN_OR_RETURN(Statement * st,
-                   writer_->Prepare(absl::StrCat("SELECT ", kKvColumns,
-                                                 " FROM kv WHERE namespace = ? AND key = ?")));
+                   writer_->Prepare("SELECT version, expires_at FROM kv "
+                                    "WHERE namespace = ? AND key = ?"));
   st->Bind(1, ns).Bind(2, key);
   ASSIGN_OR_RETURN(bool row, st->Step());
-  if (!row) return std::optional<v1::Entry>();
-  v1::Entry e = ReadEntry(*st);
+  if (!row) return std::optional<int64_t>();
+  int64_t version = st->Int(0);
+  int64_t expires_at = st->IsNull(1) ? 0 : st->Int(1);
   st->Reset();
-  if (e.expires_at() == 0 || e.expires_at() > now_ms) return e;
+  if (expires_at == 0 || expires_at > now_ms) return version;
   // Due but not yet expired by the leader's expirer: expire it now, so it
   // gets exactly one expire event and the later expire op finds nothing.
   kv::ExpireOp op;
   op.set_namespace_(ns);
   op.set_key(key);
-  op.set_version(e.version());
+  op.set_version(version);
   kv::Command expire_cmd;
   expire_cmd.set_timestamp_ms(now_ms);
   expire_cmd.set_actor("system:ttl");
   RETURN_IF_ERROR(ApplyExpire(expire_cmd, op, r));
-  return std::optional<v1::Entry>();
+  return std::optional<int64_t>();
 }
 
 absl::StatusOr<int64_t> KvStore::AppendChange(v1::ChangeEvent* c) {
@@ -345,9 +347,9 @@ absl::Status KvStore::ApplySet(const kv::Command& cmd, const kv::SetOp& op,
     r->status = absl::InvalidArgumentError("set: invalid namespace or key");
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(std::optional<v1::Entry> cur,
-                   CurrentRow(op.namespace_(), op.key(), cmd.timestamp_ms(), r));
-  int64_t current = cur ? cur->version() : 0;
+  ASSIGN_OR_RETURN(std::optional<int64_t> cur,
+                   CurrentVersion(op.namespace_(), op.key(), cmd.timestamp_ms(), r));
+  int64_t current = cur.value_or(0);
   if (op.has_expected_version() && op.expected_version() != current) {
     r->status = VersionConflict(current);
     return absl::OkStatus();
@@ -389,9 +391,9 @@ absl::Status KvStore::ApplyDelete(const kv::Command& cmd, const kv::DeleteOp& op
     r->status = absl::InvalidArgumentError("delete: invalid namespace or key");
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(std::optional<v1::Entry> cur,
-                   CurrentRow(op.namespace_(), op.key(), cmd.timestamp_ms(), r));
-  int64_t current = cur ? cur->version() : 0;
+  ASSIGN_OR_RETURN(std::optional<int64_t> cur,
+                   CurrentVersion(op.namespace_(), op.key(), cmd.timestamp_ms(), r));
+  int64_t current = cur.value_or(0);
   if (op.has_expected_version() && op.expected_version() != current) {
     r->status = VersionConflict(current);
     return absl::OkStatus();

@@ -167,9 +167,10 @@ class KvStore : public StateMachine {
   absl::Status ApplyExpire(const kv::Command& cmd, const kv::ExpireOp& op,
                            CommandResult* result);
   absl::Status ApplyTrim(const kv::TrimChangelog& op);
-  // The current row of (ns, key) as of `now_ms`; an expired row is removed
-  // first, recording its expire event in *result. nullopt when absent.
-  absl::StatusOr<std::optional<v1::Entry>> CurrentRow(
+  // The current version of (ns, key) as of `now_ms`; an expired row is
+  // removed first, recording its expire event in *result. nullopt when
+  // absent.
+  absl::StatusOr<std::optional<int64_t>> CurrentVersion(
       const std::string& ns, const std::string& key, int64_t now_ms,
       CommandResult* result);
   absl::StatusOr<int64_t> AppendChange(v1::ChangeEvent* event);
