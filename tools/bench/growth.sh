@@ -18,7 +18,7 @@ bazel build //concordance:concordance 2>/dev/null
 BIN=${CONCORDANCE_BIN:-bazel-bin/concordance/concordance}  # another build: CONCORDANCE_BIN=path
 mkdir -p "${BENCH_DIR:-$PWD/.benchtmp}"
 WORK=$(mktemp -d "${BENCH_DIR:-$PWD/.benchtmp}/growth.XXXXXX")
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; [[ -n ${KEEP:-} ]] || rm -rf "$WORK"' EXIT  # KEEP=1: keep the data and logs
 TIMING="--heartbeat-ms=100 --election-timeout-min-ms=1000 --election-timeout-max-ms=2000"
 wait_http() { for _ in $(seq 600); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; return 1; }
 now() { date +%s.%N; }
@@ -60,10 +60,13 @@ SAMPLER=$!
 run() {  # label
   local out
   out=$(wrk -t2 -c64 -d"${DURATION}s" --timeout 10s -s tools/bench/put_concordance.lua http://127.0.0.1:14401 | grep RESULT)
-  echo "| $1 | $(sed -E 's/.*rps=([0-9.]+) p50_ms=([0-9.]+) p99_ms=([0-9.]+).*/\1 | \2 | \3/' <<<"$out") |"
+  # writes/s counts 2xx answers only (a 307 from a node that lost the
+  # leadership is not a write).
+  echo "| $1 | $(sed -E 's/.*requests=([0-9]+).*non2xx=([0-9]+) rps=([0-9.]+) p50_ms=([0-9.]+) p99_ms=([0-9.]+).*/\1 \2 \3 \4 \5/' <<<"$out" |
+    awk -v d="$DURATION" '{ printf "%.0f | %s | %s | %s", ($1 - $2) / d, $4, $5, $2 }') | $(status 1 | field "['leader']['nodeId']") |"
 }
-echo "| keys | 64-conn writes/s | p50 ms | p99 ms |"
-echo "|---|---|---|---|"
+echo "| keys | 64-conn writes/s | p50 ms | p99 ms | non-2xx | leader after |"
+echo "|---|---|---|---|---|---|"
 run "10,000"
 echo load >"$WORK/phase"
 load=$(python3 tools/bench/bulk_load.py 127.0.0.1:14401 --keys "$KEYS")
@@ -95,6 +98,7 @@ echo "n2 restart after kill -9: serving after $(ready_after "$t0" 2) s"
 
 # A wiped follower: removed, its data deleted, started again with --join.
 echo catchup >"$WORK/phase"
+echo "leadership changes (all nodes' logs): $(cat "$WORK"/c*.log | grep -c 'is now leader')"
 kill -TERM "${PID[3]}"; wait "${PID[3]}" 2>/dev/null || true
 leader=$(status 1 | field "['leader']['address']")
 curl -sf -X POST "http://$leader/api/v1/cluster/remove" -d '{"nodeId":"n3"}' >/dev/null
