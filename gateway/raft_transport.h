@@ -25,8 +25,7 @@ class RaftTransport {
  public:
   virtual ~RaftTransport() = default;
   // Sends each message to its `to` node; never blocks. Messages for an
-  // unreachable peer may be dropped (Raft retransmits). Thread-safe: the
-  // node's loop and its persist thread both send.
+  // unreachable peer may be dropped (Raft retransmits). Thread-safe.
   virtual void Send(std::vector<raft::Message> messages) = 0;
   // The configuration changed: these are the members and their addresses;
   // `conf_index` is the log index of the entry that produced it.

@@ -32,11 +32,6 @@ void ReadyPipeline::HandleReady() {
     host_->PostToPersist([this, rd] {
       if (!Persist(*rd)) return;
       if (host_->Failpoint("raft-save-after-commit")) return;
-      // 3. Messages that promise durable state (a follower's append
-      // acknowledgement, a vote) leave from here, the moment the write is
-      // durable, rather than after a hand-off back to the loop. A
-      // snapshot's wait for its restore (OnPersisted).
-      if (!rd->snapshot && !rd->messages.empty()) host_->Send(std::move(rd->messages));
       host_->PostToLoop([this, rd] { OnPersisted(rd); });
     });
   }
@@ -76,8 +71,7 @@ void ReadyPipeline::OnPersisted(std::shared_ptr<Ready> rd) {
     host_->Restore(*rd->snapshot);
     if (!rd->committed_entries.empty()) host_->Apply(rd->committed_entries);
   }
-  // 3. Messages that promise durable state, if the persist executor did not
-  // send them (a Ready with nothing to write, or a snapshot install).
+  // 3. Messages that promise durable state.
   if (!rd->messages.empty()) host_->Send(std::move(rd->messages));
   if (!rd->read_states.empty()) host_->OnReadStates(rd->read_states);
   // 5.

@@ -11,10 +11,9 @@
 //                meanwhile applies its committed entries (durable here
 //                already, raft/node.h clause 4) — unless it installs a
 //                snapshot, whose restore comes first;
-//   once durable the persist executor sends the messages that promise
-//                durable state (a snapshot install's wait for its restore);
-//                back on the loop: restores an installed snapshot and
-//                applies what waited for it, answers read states, Advance();
+//   once durable back on the loop: restores an installed snapshot and
+//                applies what waited for it, sends the messages that
+//                promise durable state, answers read states, Advance();
 //   then         compacts the log when the core says one is due — the state
 //                machine synced on the snapshot executor, the compaction
 //                point (no image) recorded on the persist executor — or,
@@ -53,8 +52,6 @@ class PipelineHost {
   virtual void PostToSnapshot(std::function<void()> task) = 0;
 
   // ---- Effects on the loop ----
-  // Send alone is also called on the persist executor (a Ready's messages,
-  // once its write is durable): it must be thread-safe.
   virtual void Send(std::vector<Message> messages) = 0;
   // Applies committed entries (in order, each once) through the state
   // machine and answers what waited for them.
