@@ -130,12 +130,22 @@ absl::Status RaftLog::Load() {
   ASSIGN_OR_RETURN(int64_t last, writer_->QueryInt("SELECT max(idx) FROM log", 0));
   ASSIGN_OR_RETURN(int64_t first, writer_->QueryInt("SELECT min(idx) FROM log", 0));
   first_index_ = snapshot_meta_.index() + 1;
-  last_index_ = last > 0 ? last : snapshot_meta_.index();
+  last_index_ = std::max<uint64_t>(last > 0 ? last : 0, snapshot_meta_.index());
   tail_first_ = last_index_ + 1;
-  if (first != 0 && static_cast<uint64_t>(first) != first_index_) {
-    return absl::DataLossError(
-        absl::StrCat("raft.db: log starts at ", first,
-                     " but the snapshot covers up to ", snapshot_meta_.index()));
+  // Rows below first_index_ are compacted ones not purged yet (see
+  // PurgeCompactedRows); the live log must start right after the snapshot.
+  purged_below_ = first > 0 ? std::min<uint64_t>(first, first_index_) : first_index_;
+  if (last_index_ >= first_index_) {
+    ASSIGN_OR_RETURN(Statement * st, writer_->Prepare("SELECT min(idx) FROM log WHERE idx >= ?"));
+    st->Bind(1, static_cast<int64_t>(first_index_));
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    uint64_t live_first = row ? st->Int(0) : 0;
+    st->Reset();
+    if (live_first != first_index_) {
+      return absl::DataLossError(
+          absl::StrCat("raft.db: log starts at ", live_first,
+                       " but the snapshot covers up to ", snapshot_meta_.index()));
+    }
   }
   return absl::OkStatus();
 }
@@ -270,11 +280,13 @@ absl::Status RaftLog::Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes,
 }
 
 absl::StatusOr<raft::LogEntry> RaftLog::LastConfigEntry(uint64_t max_index) const {
+  uint64_t first = FirstIndex();  // rows below it are compacted, not purged yet
   absl::MutexLock l(&read_mu_);
   ASSIGN_OR_RETURN(Statement * st,
                    reader_->Prepare("SELECT idx, term, data FROM log WHERE type = 1 "
-                                    "AND idx <= ? ORDER BY idx DESC LIMIT 1"));
-  st->Bind(1, static_cast<int64_t>(std::min<uint64_t>(max_index, INT64_MAX)));
+                                    "AND idx <= ? AND idx >= ? ORDER BY idx DESC LIMIT 1"));
+  st->Bind(1, static_cast<int64_t>(std::min<uint64_t>(max_index, INT64_MAX)))
+      .Bind(2, static_cast<int64_t>(first));
   ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return absl::NotFoundError("no config entry in the log");
   raft::LogEntry e;
@@ -379,6 +391,9 @@ absl::Status RaftLog::Save(const raft::HardState* hard_state,
   }
   Transaction tx(writer_.get());
   RETURN_IF_ERROR(tx.Begin());
+  // Purge a little more than is appended, so the purge always catches up.
+  uint64_t purge_end = PurgeEnd(kPurgeRows + 2 * entries.size());
+  RETURN_IF_ERROR(PurgeCompactedRows(purge_end));
   if (!entries.empty()) {
     ASSIGN_OR_RETURN(Statement * del, writer_->Prepare("DELETE FROM log WHERE idx >= ?"));
     del->Bind(1, static_cast<int64_t>(entries.front().index()));
@@ -408,6 +423,7 @@ absl::Status RaftLog::Save(const raft::HardState* hard_state,
     return absl::DataLossError("disk I/O error: fsync failed (injected by a failpoint)");
   }
   RETURN_IF_ERROR(tx.Commit());
+  purged_below_ = purge_end;
   absl::MutexLock l(&mu_);
   if (!entries.empty()) {
     uint64_t first = entries.front().index();
@@ -429,6 +445,18 @@ absl::Status RaftLog::Save(const raft::HardState* hard_state,
   if (hard_state != nullptr) hard_state_ = *hard_state;
   if (conf_state != nullptr) conf_state_ = *conf_state;
   return absl::OkStatus();
+}
+
+uint64_t RaftLog::PurgeEnd(uint64_t max_rows) const {
+  absl::MutexLock l(&mu_);
+  return std::min(first_index_, purged_below_ + max_rows);
+}
+
+absl::Status RaftLog::PurgeCompactedRows(uint64_t end) {
+  if (end <= purged_below_) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Statement * del, writer_->Prepare("DELETE FROM log WHERE idx < ?"));
+  del->Bind(1, static_cast<int64_t>(end));
+  return del->Run();
 }
 
 absl::Status RaftLog::PutSnapshotMeta(const raft::SnapshotMeta& m) {
@@ -476,11 +504,14 @@ absl::Status RaftLog::CommitSnapshot(const raft::SnapshotMeta& meta) {
   Transaction tx(writer_.get());
   RETURN_IF_ERROR(tx.Begin());
   RETURN_IF_ERROR(PutSnapshotMeta(meta));
-  ASSIGN_OR_RETURN(Statement * del, writer_->Prepare("DELETE FROM log WHERE idx <= ?"));
-  del->Bind(1, static_cast<int64_t>(index));
-  RETURN_IF_ERROR(del->Run());
+  // The compacted rows go in chunks (here and in later Saves), not in one
+  // transaction: after a bulk load they can be hundreds of megabytes, and
+  // deleting them at once stalled the disk for seconds on every follower.
+  uint64_t purge_end = std::min(index + 1, purged_below_ + kPurgeRows);
+  RETURN_IF_ERROR(PurgeCompactedRows(purge_end));
   failpoint::Hit("compact-before-commit");
   RETURN_IF_ERROR(tx.Commit());
+  purged_below_ = purge_end;
   {
     absl::MutexLock l(&mu_);
     snapshot_meta_ = meta;
@@ -517,7 +548,11 @@ absl::Status RaftLog::InstallSnapshot(const Snapshot& snapshot) {
   Transaction tx(writer_.get());
   RETURN_IF_ERROR(tx.Begin());
   RETURN_IF_ERROR(PutSnapshotMeta(m));
-  RETURN_IF_ERROR(writer_->Exec("DELETE FROM log"));
+  // Entries after the snapshot conflict with it and go now; those it covers
+  // are purged in chunks like compacted ones.
+  ASSIGN_OR_RETURN(Statement * del, writer_->Prepare("DELETE FROM log WHERE idx > ?"));
+  del->Bind(1, static_cast<int64_t>(m.index()));
+  RETURN_IF_ERROR(del->Run());
   RETURN_IF_ERROR(PutMeta("confState", ToText(m.conf_state())));
   RETURN_IF_ERROR(tx.Commit());
   {

@@ -100,14 +100,22 @@ class RaftLog : public LogStore {
  private:
   RaftLog(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
           std::string snapshot_dir)
-      : writer_(std::move(writer)), reader_(std::move(reader)),
-        snapshot_dir_(std::move(snapshot_dir)) {}
+      : writer_(std::move(writer)), snapshot_dir_(std::move(snapshot_dir)),
+        reader_(std::move(reader)) {}
   absl::Status Load();
   absl::Status PutMeta(absl::string_view key, absl::string_view value);
   absl::Status PutSnapshotMeta(const raft::SnapshotMeta& m);
   std::string SnapshotPath(const raft::SnapshotMeta& m) const;
   // Removes snapshot files other than the current one (and temporaries).
   void RemoveStaleSnapshotFiles() const;
+
+  // Compacted rows are deleted at most this many (plus twice the appended
+  // entries) per transaction; rows in [purged_below_, first_index_) wait.
+  static constexpr uint64_t kPurgeRows = 32;
+  // The end of the next purge chunk of at most `max_rows` rows.
+  uint64_t PurgeEnd(uint64_t max_rows) const;
+  // Deletes the compacted rows below `end`, inside the caller's transaction.
+  absl::Status PurgeCompactedRows(uint64_t end);
 
   static constexpr size_t kTailEntries = 16384;
   static constexpr size_t kTailBytes = 64 << 20;
@@ -118,6 +126,8 @@ class RaftLog : public LogStore {
   // Writer connection: only the writer thread touches it.
   std::unique_ptr<Connection> writer_;
   std::unique_ptr<WalCheckpointer> checkpointer_;  // the checkpointing thread
+  // Rows below this index are gone from raft.db. Writer thread only.
+  uint64_t purged_below_ = 1;
 
   const std::string snapshot_dir_;
   mutable absl::Mutex read_mu_;
