@@ -187,7 +187,7 @@ int RunWatch(const std::vector<int>& pids) {
   o.api_key = ApiKey();
   o.subscribers = FLAGS_subscribers;
   o.shape = FLAGS_watch_shape;
-  o.writes_per_second = FLAGS_rate > 0 ? FLAGS_rate : 100;
+  o.writes_per_second = FLAGS_rate;
   o.writers = FLAGS_writers;
   o.duration = std::chrono::milliseconds(static_cast<int64_t>(FLAGS_duration * 1000));
   o.value_size = FLAGS_value_size;

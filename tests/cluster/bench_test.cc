@@ -120,6 +120,13 @@ TEST(BenchTest, AWatchLatencyRunMatchesTheDeliveredChanges) {
     EXPECT_EQ(p - proposals, writes) << shape;
     proposals = p;
   }
+  // The baseline for "what do subscribers cost the write rate": none, and
+  // writers as fast as answered.
+  rapidjson::Document r = RunBench({endpoints, "--workload=watch-latency", "--watch-shape=spread",
+                                    "--subscribers=0", "--rate=0", "--duration=1", "--writers=2"});
+  EXPECT_GT(Int(r, "writes"), 0);
+  EXPECT_EQ(Int(r, "expected"), 0) << "no subscriber expects a notification";
+  EXPECT_EQ(SumOverNodes(c, "concordance_raft_proposals_total") - proposals, Int(r, "writes"));
 }
 
 // A server that stops answering costs each request its deadline: the run

@@ -52,3 +52,18 @@ print("| %s | %d | %.0f | %.0f | %d / %d | %.2f | %.2f | %.2f | %.2f | %.2f | %d
     r["expected"], r["p50_ms"], r["p90_ms"], r["p99_ms"], r["p999_ms"], r["max_ms"], r["before_ack"],
     r["from_send_p50_ms"], r["from_send_p99_ms"], r.get("server_cpu_us_per_op", 0)))' || cat "$WORK/bench.err" >&2
 done
+
+# What subscribers cost the write rate: writers as fast as answered (64,
+# closed-loop, gRPC), first with no subscriber, then with $SUBS spread ones
+# (each write notifies one). Alternated twice, as this VM drifts.
+echo
+echo "| subscribers | writes/s (64 writers, unpaced) | notifications/s | server CPU µs/write |"
+echo "|---|---|---|---|"
+for subs in 0 "$SUBS" 0 "$SUBS"; do
+  $BENCH --endpoints=$ENDPOINTS --workload=watch-latency --watch-shape=spread --subscribers="$subs" \
+    --rate=0 --writers=64 --duration="$DURATION" --server-pids="$PIDS" --progress=never --json 2>"$WORK/bench.err" |
+    python3 -c 'import json,sys
+r = json.loads(sys.stdin.read())
+print("| %d | %.0f | %.0f | %.0f |" % (r["subscribers"], r["writes_per_second"], r["notifications_per_second"],
+      r.get("server_cpu_us_per_write", 0)))' || cat "$WORK/bench.err" >&2
+done

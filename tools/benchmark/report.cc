@@ -24,6 +24,13 @@ std::string ServerCpuJson(const RunInfo& info, uint64_t units) {
   return buf;
 }
 
+std::string ServerCpuPerWriteJson(const RunInfo& info, uint64_t writes) {
+  if (!info.server_cpu_seconds || writes == 0) return "";
+  char buf[64];
+  snprintf(buf, sizeof(buf), ",\"server_cpu_us_per_write\":%.1f", *info.server_cpu_seconds * 1e6 / writes);
+  return buf;
+}
+
 }  // namespace
 
 void PrintRequests(const RunInfo& info, const Counts& c, bool json) {
@@ -66,7 +73,7 @@ void PrintWatchLatency(const RunInfo& info, const WatchLatencyResult& r, int sub
            "\"received\":%llu,\"before_ack\":%llu,\"notifications_per_second\":%.1f,\"p50_ms\":%.3f,"
            "\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
            "\"from_send_p50_ms\":%.3f,\"from_send_p99_ms\":%.3f,"
-           "\"client_cpu_us_per_notification\":%.1f%s}\n",
+           "\"client_cpu_us_per_notification\":%.1f%s%s}\n",
            shape.c_str(), subscribers, r.seconds, static_cast<unsigned long long>(r.writes),
            static_cast<unsigned long long>(r.write_errors), r.writes / r.seconds,
            static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.received),
@@ -74,7 +81,7 @@ void PrintWatchLatency(const RunInfo& info, const WatchLatencyResult& r, int sub
            Ms(h.Quantile(0.9)), Ms(h.Quantile(0.99)), Ms(h.Quantile(0.999)), Ms(h.max()),
            Ms(r.from_send_ns.Quantile(0.5)), Ms(r.from_send_ns.Quantile(0.99)),
            r.received ? info.client_cpu_seconds * 1e6 / r.received : 0,
-           ServerCpuJson(info, r.received).c_str());
+           ServerCpuJson(info, r.received).c_str(), ServerCpuPerWriteJson(info, r.writes).c_str());
     return;
   }
   printf("%-8s %6s %8s %7s %10s %10s %10s %8s %8s %8s %8s %8s\n", "shape", "subs", "writes", "errors",

@@ -110,7 +110,7 @@ void RunWriter(const WatchLatencyOptions& o, const std::string& tenant, int id, 
   for (int64_t j = id;; j += o.writers) {
     if (pacer.Wait() >= end) return;
     v1::PutRequest req;
-    int target = static_cast<int>(j % (o.shape == "spread" ? o.subscribers : 16));
+    int target = static_cast<int>(j % (o.shape == "spread" ? std::max(o.subscribers, 1) : 16));
     req.set_namespace_(NamespaceOf(tenant, target));
     req.set_key(absl::StrCat("k", j % 100));
     req.set_value(value);
@@ -169,8 +169,8 @@ absl::StatusOr<WatchLatencyResult> RunWatchLatency(const WatchLatencyOptions& o,
   if (o.shape != "spread" && o.shape != "fanout") {
     return absl::InvalidArgumentError("--watch-shape must be spread or fanout");
   }
-  if (o.subscribers < 1 || o.writers < 1 || o.writes_per_second <= 0) {
-    return absl::InvalidArgumentError("watch-latency needs --subscribers >= 1, --writers >= 1 and --rate > 0");
+  if (o.subscribers < 0 || o.writers < 1 || o.writes_per_second < 0) {
+    return absl::InvalidArgumentError("watch-latency needs --subscribers >= 0, --writers >= 1 and --rate >= 0");
   }
   std::string tenant = o.tenant.empty() ? absl::StrCat("wl", getpid(), "x", Clock::now().time_since_epoch().count() % 1000000) : o.tenant;
   std::vector<std::unique_ptr<v1::Watch::Stub>> stubs;
@@ -207,7 +207,7 @@ absl::StatusOr<WatchLatencyResult> RunWatchLatency(const WatchLatencyOptions& o,
     if (r.first_error.empty()) r.first_error = log.first_error;
   }
   r.writes = acked.size();
-  r.expected = r.writes * (o.shape == "spread" ? 1 : static_cast<uint64_t>(o.subscribers));
+  r.expected = o.subscribers == 0 ? 0 : r.writes * (o.shape == "spread" ? 1 : static_cast<uint64_t>(o.subscribers));
   // Let the last notifications arrive: until all that can be expected are
   // in (events of writes that failed but applied count too, so with write
   // errors wait for quiet instead), or nothing came for a second (bounded).
