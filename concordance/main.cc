@@ -41,6 +41,18 @@ DEFINE_string(peer_key, "",
               "key peers present on /raft (prefer --peer-key-file or env CONCORDANCE_PEER_KEY; "
               "default: the API key, with a warning)");
 DEFINE_string(peer_key_file, "", "file holding the peer key");
+DEFINE_string(tls_cert_file, "",
+              "PEM certificate (and chain) for TLS on the port: HTTPS, wss:// and gRPC over TLS; "
+              "peers are then dialed with wss://. Reloaded on SIGHUP");
+DEFINE_string(tls_key_file, "", "PEM private key of --tls-cert-file");
+DEFINE_string(tls_client_ca_file, "",
+              "PEM CA bundle: require every client (peers included) to present a certificate "
+              "it signed (mutual TLS)");
+DEFINE_string(peer_tls_ca_file, "",
+              "PEM CA bundle that peers' certificates must chain to when this node dials them "
+              "(default: --tls-client-ca-file, else the system's roots)");
+DEFINE_bool(peer_tls_require_node_id, false,
+            "a dialed peer's certificate must also name its node id as a DNS subjectAltName");
 DEFINE_int32(election_timeout_min_ms, 150, "election timeout, lower bound");
 DEFINE_int32(election_timeout_max_ms, 300, "election timeout, upper bound");
 DEFINE_int32(heartbeat_ms, 50, "leader heartbeat interval");
@@ -200,6 +212,17 @@ bool OptionsFromFlags(concordance::NodeOptions* out) {
                &o.keys.peer)) {
     return false;
   }
+  o.tls.cert_file = FLAGS_tls_cert_file;
+  o.tls.key_file = FLAGS_tls_key_file;
+  o.tls.client_ca_file = FLAGS_tls_client_ca_file;
+  o.tls.peer_ca_file = FLAGS_peer_tls_ca_file;
+  o.tls.peer_require_node_id = FLAGS_peer_tls_require_node_id;
+  if (!o.tls.enabled() && (!o.tls.client_ca_file.empty() || !o.tls.peer_ca_file.empty() ||
+                           o.tls.peer_require_node_id)) {
+    LOG(ERROR) << "--tls-client-ca-file, --peer-tls-ca-file and --peer-tls-require-node-id need "
+                  "--tls-cert-file and --tls-key-file";
+    return false;
+  }
   o.election_timeout_min_ms = FLAGS_election_timeout_min_ms;
   o.election_timeout_max_ms = FLAGS_election_timeout_max_ms;
   o.heartbeat_ms = FLAGS_heartbeat_ms;
@@ -278,6 +301,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -294,6 +318,16 @@ int main(int argc, char** argv) {
   while (true) {
     timespec poll{0, 200 * 1000 * 1000};
     int sig = sigtimedwait(&signals, nullptr, &poll);
+    if (sig == SIGHUP) {
+      absl::Status reloaded = server.ReloadTls();
+      if (reloaded.ok()) {
+        LOG(INFO) << "SIGHUP: reloaded the TLS certificate, key and CAs";
+      } else {
+        LOG(ERROR) << "SIGHUP: TLS files not reloaded (the current ones stay): "
+                   << reloaded.message();
+      }
+      continue;
+    }
     if (sig > 0) {
       LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping";
       break;

@@ -77,7 +77,8 @@ absl::Status MemberAgent::Ask(const std::string& first_target, bool* permanent) 
   std::string target = first_target;
   for (int hop = 0; hop < 4 && !Stopping(); ++hop) {
     absl::StatusOr<gateway::HttpReply> r =
-        gateway::HttpCall(target, "POST", "/api/v1/cluster/join", body, headers, 2000);
+        gateway::HttpCall(target, "POST", "/api/v1/cluster/join", body, headers, 2000,
+                          options_.tls.get());
     if (!r.ok()) return r.status();
     if (r->status == 307 && r->headers.count("location")) {
       // http://host:port/path -> host:port

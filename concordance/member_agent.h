@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "concordance/node_driver.h"
+#include "gateway/tls.h"
 
 namespace concordance {
 
@@ -34,6 +35,7 @@ class MemberAgent {
     std::string advertise;
     std::string join;     // host:port, or "" (then only address updates)
     std::string api_key;  // sent as the bearer token, if set
+    std::shared_ptr<gateway::TlsContexts> tls;  // https:// when set
   };
   MemberAgent(Options options, NodeDriver* driver, std::function<void(absl::Status)> on_fatal);
   ~MemberAgent();

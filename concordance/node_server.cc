@@ -73,6 +73,7 @@ struct NodeServer::Parts {
   std::unique_ptr<MaintenanceService> maintenance_service;
   std::unique_ptr<Housekeeper> housekeeper;
   std::unique_ptr<gateway::Authenticator> auth;
+  std::shared_ptr<gateway::TlsContexts> tls;  // null without TLS
   std::unique_ptr<gateway::GrpcServer> grpc;
   std::unique_ptr<gateway::Server> server;
   // The server while its I/O threads run: where the driver's answers to
@@ -146,6 +147,16 @@ absl::Status NodeServer::Listen() {
   if (!s.ok()) return s;
   bool no_keys = options_.keys.api.empty() && options_.keys.agent.empty() &&
                  options_.keys.peer.empty();
+  if (options_.tls.enabled()) {
+    absl::StatusOr<std::shared_ptr<gateway::TlsContexts>> tls =
+        gateway::TlsContexts::Load(options_.tls);
+    if (!tls.ok()) return tls.status();
+    p.tls = std::move(*tls);
+  } else if (!no_keys && !listener->loopback()) {
+    LOG(WARNING) << "TLS is off on " << options_.listen
+                 << ", which is not a loopback address: API keys, peer keys and "
+                    "credentials travel in cleartext; set --tls-cert-file and --tls-key-file";
+  }
   if (no_keys) {
     LOG(WARNING)
         << "no API keys configured: anyone who can reach " << options_.listen
@@ -358,6 +369,13 @@ DriverOptions NodeServer::DriverOptionsFor(uint64_t seed) {
   return d;
 }
 
+absl::Status NodeServer::ReloadTls() {
+  if (parts_->tls == nullptr) {
+    return absl::FailedPreconditionError("TLS is off (no --tls-cert-file): nothing to reload");
+  }
+  return parts_->tls->Reload();
+}
+
 absl::Status NodeServer::StartNode() {
   Parts& p = *parts_;
   p.metrics
@@ -377,6 +395,7 @@ absl::Status NodeServer::StartNode() {
   po.peer_key =
       options_.keys.peer.empty() ? options_.keys.api : options_.keys.peer;
   po.seed = seed;
+  po.tls = p.tls;
   auto make_transport = [&](gateway::RaftInbox* inbox,
                             std::function<void(uint64_t)> removed) {
     po.on_removed = std::move(removed);
@@ -439,6 +458,7 @@ absl::Status NodeServer::StartServing() {
   go.ws_send_queue_bytes = options_.ws_send_queue_bytes;
   go.max_connections = options_.max_connections;
   go.max_peer_connections = options_.max_peer_connections;
+  go.tls = p.tls;
   gateway::GrpcServer::Options gro;
   gro.limits = options_.limits;
   gro.watch_queue_messages = options_.ws_send_queue_messages;
@@ -451,13 +471,15 @@ absl::Status NodeServer::StartServing() {
   RETURN_IF_ERROR(p.server->Start());
   p.reply_server = p.server.get();
   LOG(INFO) << "concordance " << options_.node_id << " serving on "
-            << p.listener->address() << ":" << p.server->port() << " (data in "
+            << p.listener->address() << ":" << p.server->port()
+            << (p.tls ? " with TLS" : "") << " (data in "
             << options_.data_dir << ")";
   MemberAgent::Options ao;
   ao.node_id = options_.node_id;
   ao.advertise = options_.advertise;
   ao.join = options_.join;
   ao.api_key = options_.keys.api;
+  ao.tls = p.tls;
   p.agent =
       std::make_unique<MemberAgent>(ao, p.driver.get(), [this](absl::Status s) {
         absl::MutexLock l(&fatal_mu_);

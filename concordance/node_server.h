@@ -35,6 +35,7 @@ struct NodeOptions {
   std::string restore_from;
   std::string join;       // host:port of a member
   gateway::Keys keys;
+  gateway::TlsFiles tls;  // TLS on the port and on peer links when enabled()
   int election_timeout_min_ms = 150;
   int election_timeout_max_ms = 300;
   int heartbeat_ms = 50;
@@ -77,6 +78,9 @@ class NodeServer {
   // Set when the node met an error it cannot go on from (e.g. the cluster
   // refused its key when joining); the process should stop.
   std::optional<absl::Status> fatal() const;
+  // Re-reads the TLS certificate, key and CA files (SIGHUP): new
+  // connections use them, open ones are kept. On error the old ones stay.
+  absl::Status ReloadTls();
 
  private:
   absl::Status CheckOptions();

@@ -6,7 +6,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <unistd.h>
 
 #include <deque>
 #include <optional>
@@ -15,6 +17,7 @@
 #include <thread>
 
 #include "gateway/raft_codec.h"
+#include "gateway/tls_connection.h"
 #include "gateway/url.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -66,6 +69,7 @@ class PeerDialer::Impl {
     std::string id;
     std::string address;
     std::optional<websocket::stream<beast::tcp_stream>> ws;
+    std::shared_ptr<TlsConnection> tls;  // with TLS: what `ws` runs over
     tcp::resolver resolver;
     net::steady_timer retry;
     beast::flat_buffer read_buffer;
@@ -97,15 +101,62 @@ class PeerDialer::Impl {
           if (ec || gen != self->generation) return self->Fail(gen, ec.message());
           beast::error_code ignored;
           beast::get_lowest_layer(*self->ws).socket().set_option(tcp::no_delay(true), ignored);
-          const Options& o = self->owner->options_;
-          self->ws->set_option(websocket::stream_base::decorator([o](websocket::request_type& req) {
+          if (self->owner->options_.tls) return self->StartTls(gen, host, ep.port());
+          self->Handshake(gen, host, ep.port());
+        });
+      });
+    }
+
+    // wss://: TLS on the connected socket, then the WebSocket over the
+    // plaintext end of the TLS connection's socket pair.
+    void StartTls(uint64_t gen, const std::string& host, uint16_t port) {
+      const TlsContexts& t = *owner->options_.tls;
+      auto& lowest = beast::get_lowest_layer(*ws);
+      lowest.expires_never();
+      tls = std::make_shared<TlsConnection>(lowest.release_socket(), t.client());
+      absl::Status prepared = t.PrepareDial(tls->ssl(), host);
+      if (!prepared.ok()) return Fail(gen, std::string(prepared.message()));
+      auto self = shared_from_this();
+      tls->Start(
+          net::ssl::stream_base::client, std::chrono::milliseconds(owner->options_.connect_timeout_ms),
+          [self, gen, host, port](absl::StatusOr<int> fd) {
+            if (gen != self->generation) {
+              if (fd.ok()) close(*fd);
+              return;
+            }
+            absl::Status s = fd.status();
+            if (s.ok()) s = self->owner->options_.tls->CheckPeerName(self->tls->ssl(), self->id);
+            if (s.ok()) {
+              self->ws.emplace(self->owner->ioc_);
+              beast::error_code ec;
+              beast::get_lowest_layer(*self->ws).socket().assign(tcp::v4(), *fd, ec);
+              if (!ec) return self->Handshake(gen, host, port);
+              s = absl::InternalError(ec.message());
+            }
+            if (fd.ok()) close(*fd);
+            // A certificate that does not verify will not start to: say why,
+            // on the first failure and then now and then.
+            if (self->attempt % 20 == 0) {
+              LOG(WARNING) << "TLS to peer " << self->id << " at " << self->address
+                           << " failed: " << s.message();
+            }
+            self->Fail(gen, std::string(s.message()));
+          },
+          [] {});
+    }
+
+    void Handshake(uint64_t gen, const std::string& host, uint16_t port) {
+          auto self = shared_from_this();
+          const Options& o = owner->options_;
+          ws->set_option(websocket::stream_base::decorator([o](websocket::request_type& req) {
             if (!o.peer_key.empty()) req.set(http::field::authorization, "Bearer " + o.peer_key);
           }));
           std::string target = "/raft?nodeId=" + PercentEncode(o.self_id) +
                                "&address=" + PercentEncode(o.self_address);
           if (!o.self_version.empty()) target += "&version=" + PercentEncode(o.self_version);
-          self->ws->async_handshake(
-              host + ":" + std::to_string(ep.port()), target, [self, gen](beast::error_code ec) {
+          beast::get_lowest_layer(*ws).expires_after(std::chrono::milliseconds(o.connect_timeout_ms));
+          ws->async_handshake(
+              host + ":" + std::to_string(port), target, [self, gen](beast::error_code ec) {
                 if (ec || gen != self->generation) return self->Fail(gen, ec.message());
                 beast::get_lowest_layer(*self->ws).expires_never();
                 websocket::stream_base::timeout t =
@@ -118,12 +169,11 @@ class PeerDialer::Impl {
                 self->attempt = 0;
                 self->owner->connects_->Inc();
                 self->owner->SetConnected(self->id, true);
-                LOG(INFO) << "connected to peer " << self->id << " at " << self->address;
+                LOG(INFO) << "connected to peer " << self->id << " at " << self->address
+                          << (self->tls ? " (TLS)" : "");
                 self->Read(gen);
                 if (!self->queue.empty() && !self->writing) self->Write(gen);
               });
-        });
-      });
     }
 
     // The server never sends us messages on this connection; reading keeps
@@ -175,10 +225,7 @@ class PeerDialer::Impl {
       owner->SetConnected(id, false);
       owner->dropped_->Inc(queue.size());
       queue.clear();
-      if (ws) {
-        beast::error_code ignored;
-        beast::get_lowest_layer(*ws).socket().close(ignored);
-      }
+      CloseSockets();
       int base = std::min(owner->options_.backoff_max_ms,
                           owner->options_.backoff_min_ms << std::min(attempt, 10));
       ++attempt;
@@ -195,9 +242,17 @@ class PeerDialer::Impl {
       ++generation;
       retry.cancel();
       owner->SetConnected(id, false);
+      CloseSockets();
+    }
+
+    void CloseSockets() {
       if (ws) {
         beast::error_code ignored;
         beast::get_lowest_layer(*ws).socket().close(ignored);
+      }
+      if (tls) {
+        tls->Close();
+        tls.reset();
       }
     }
   };
@@ -310,16 +365,41 @@ void PeerDialer::Stop() {
 // ---------------------------------------------------------------------------
 // HttpCall
 
+namespace {
+
+// Writes `req` and reads the answer on a connected `stream` (a tcp_stream,
+// or an ssl_stream over one once its handshake is done).
+template <typename Stream>
+void Exchange(Stream& stream, http::request<http::string_body>& req, beast::flat_buffer& buffer,
+              http::response_parser<http::string_body>& parser, beast::error_code& result) {
+  http::async_write(stream, req, [&](beast::error_code ec, size_t) {
+    if (ec) return void(result = ec);
+    http::async_read(stream, buffer, parser, [&](beast::error_code ec, size_t) { result = ec; });
+  });
+}
+
+}  // namespace
+
 absl::StatusOr<HttpReply> HttpCall(const std::string& host_port, const std::string& method,
                                    const std::string& target, const std::string& body,
                                    const std::vector<std::pair<std::string, std::string>>& headers,
-                                   int timeout_ms) {
+                                   int timeout_ms, const TlsContexts* tls) {
   std::string host, port;
   absl::Status split = SplitAddress(host_port, &host, &port);
   if (!split.ok()) return split;
   net::io_context ioc;
   tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
+  std::shared_ptr<net::ssl::context> ctx = tls ? tls->client() : nullptr;
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  if (ctx) {
+    secure.emplace(ioc, *ctx);
+    absl::Status prepared = tls->PrepareDial(secure->native_handle(), host);
+    if (!prepared.ok()) return prepared;
+  } else {
+    plain.emplace(ioc);
+  }
+  beast::tcp_stream& stream = ctx ? beast::get_lowest_layer(*secure) : *plain;
   beast::flat_buffer buffer;
   http::request<http::string_body> req(http::string_to_verb(method), target, 11);
   req.set(http::field::host, host_port);
@@ -335,16 +415,17 @@ absl::StatusOr<HttpReply> HttpCall(const std::string& host_port, const std::stri
     if (ec) return void(result = ec);
     stream.async_connect(r, [&](beast::error_code ec, tcp::endpoint) {
       if (ec) return void(result = ec);
-      http::async_write(stream, req, [&](beast::error_code ec, size_t) {
+      if (!secure) return Exchange(stream, req, buffer, parser, result);
+      secure->async_handshake(net::ssl::stream_base::client, [&](beast::error_code ec) {
         if (ec) return void(result = ec);
-        http::async_read(stream, buffer, parser, [&](beast::error_code ec, size_t) { result = ec; });
+        Exchange(*secure, req, buffer, parser, result);
       });
     });
   });
   ioc.run_for(std::chrono::milliseconds(timeout_ms + 100));
   if (result) {
-    return absl::UnavailableError(
-        absl::StrCat(method, " http://", host_port, target, ": ", result.message()));
+    return absl::UnavailableError(absl::StrCat(method, secure ? " https://" : " http://", host_port,
+                                               target, ": ", result.message()));
   }
   HttpReply reply;
   auto res = parser.release();

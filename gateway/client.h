@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gateway/tls.h"
 #include "util/metrics.h"
 
 namespace concordance::gateway {
@@ -38,6 +39,10 @@ class PeerDialer {
     // kPeerRemovedCloseCode: it says this node was removed. The reason text
     // names the configuration index.
     std::function<void(const std::string& peer_id, const std::string& reason)> on_removed;
+    // Dial wss://: the peer's certificate is verified (its chain, the
+    // dialed address, and the node id if required), and this node's own
+    // is presented. Null: ws://.
+    std::shared_ptr<TlsContexts> tls;
   };
   PeerDialer(Options options, metrics::Registry* metrics);
   ~PeerDialer();
@@ -73,12 +78,13 @@ struct HttpReply {
   std::string body;
 };
 
-// One HTTP/1.1 request to host:port, with a deadline. Unavailable when the
-// server cannot be reached or does not answer in time.
+// One HTTP/1.1 request to host:port, with a deadline, over TLS when `tls`
+// is given (https://, verified as the peer dialer verifies). Unavailable
+// when the server cannot be reached or does not answer in time.
 absl::StatusOr<HttpReply> HttpCall(const std::string& host_port, const std::string& method,
                                    const std::string& target, const std::string& body,
                                    const std::vector<std::pair<std::string, std::string>>& headers,
-                                   int timeout_ms);
+                                   int timeout_ms, const TlsContexts* tls = nullptr);
 
 }  // namespace concordance::gateway
 

@@ -39,7 +39,8 @@ PeerTransport::PeerTransport(Options options, RaftInbox* inbox, metrics::Registr
               std::move(options.peer_key), 4096, 50, 2000, 2000, options.seed,
               [this](const std::string& peer, const std::string& reason) {
                 OnRemovedByPeer(peer, reason);
-              }},
+              },
+              std::move(options.tls)},
           metrics) {
   received_ = metrics->GetCounter("concordance_peer_messages_received_total",
                                   "Raft messages received from peers.");

@@ -44,6 +44,8 @@ class PeerTransport : public RaftTransport {
     // A member refused this node as removed by the configuration entry at
     // this index.
     std::function<void(uint64_t conf_index)> on_removed;
+    // Dial wss:// with these (null: ws://).
+    std::shared_ptr<TlsContexts> tls;
   };
   PeerTransport(Options options, RaftInbox* inbox, metrics::Registry* metrics);
   ~PeerTransport() override;

@@ -107,11 +107,12 @@ absl::StatusOr<rapidjson::Document> BodyObject(const std::string& body) {
 
 template <typename T>
 Callback<T> Reply(std::function<void(HttpResponse)> done,
-                  std::function<std::string(const T&)> encode, std::string target = "") {
-  return [done = std::move(done), encode = std::move(encode),
-          target = std::move(target)](absl::StatusOr<T> r) {
+                  std::function<std::string(const T&)> encode, std::string target = "",
+                  std::string scheme = "http") {
+  return [done = std::move(done), encode = std::move(encode), target = std::move(target),
+          scheme = std::move(scheme)](absl::StatusOr<T> r) {
     if (!r.ok()) {
-      done(RestHandler::Error(r.status(), target));
+      done(RestHandler::Error(r.status(), target, scheme));
     } else {
       done(Json(200, encode(*r)));
     }
@@ -153,7 +154,8 @@ RestHandler::RestHandler(Api api, const Authenticator* auth, Options options,
                          metrics::Registry* metrics)
     : api_(api), auth_(auth), options_(options), metrics_(metrics) {}
 
-HttpResponse RestHandler::Error(const absl::Status& s, absl::string_view target) {
+HttpResponse RestHandler::Error(const absl::Status& s, absl::string_view target,
+                                absl::string_view scheme) {
   WireError wire = ToWire(s);
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
@@ -171,7 +173,7 @@ HttpResponse RestHandler::Error(const absl::Status& s, absl::string_view target)
   if (wire.http_status == 307) {
     auto address = TextPayload(s, kLeaderAddressPayload);
     if (address && !address->empty()) {
-      r.headers.emplace_back("Location", absl::StrCat("http://", *address, target));
+      r.headers.emplace_back("Location", absl::StrCat(scheme, "://", *address, target));
     }
   }
   if (wire.http_status == 503) r.headers.emplace_back("Retry-After", "1");
@@ -345,7 +347,7 @@ void RestHandler::KvPut(Call& c, Done done) {
   req.set_namespace_(c.ns);
   req.set_key(c.key);
   api_.kv->Put(c.caller, req,
-               Reply<v1::PutResponse>(std::move(done), PutResponseJson, c.http.target));
+               Reply<v1::PutResponse>(std::move(done), PutResponseJson, c.http.target, options_.scheme));
 }
 
 void RestHandler::KvDelete(Call& c, Done done) {
@@ -356,7 +358,7 @@ void RestHandler::KvDelete(Call& c, Done done) {
   if (!ev.ok()) return done(Error(ev.status()));
   if (*ev) req.set_expected_version(**ev);
   api_.kv->Delete(c.caller, req,
-                  Reply<v1::DeleteResponse>(std::move(done), DeleteResponseJson, c.http.target));
+                  Reply<v1::DeleteResponse>(std::move(done), DeleteResponseJson, c.http.target, options_.scheme));
 }
 
 void RestHandler::Batch(Call& c, Done done) {
@@ -365,7 +367,7 @@ void RestHandler::Batch(Call& c, Done done) {
   v1::BatchRequest req;
   absl::Status s = DecodeBatch(*body, &req);
   if (!s.ok()) return done(Error(s));
-  api_.kv->Batch(c.caller, req, Reply<v1::BatchResponse>(std::move(done), BatchJson, c.http.target));
+  api_.kv->Batch(c.caller, req, Reply<v1::BatchResponse>(std::move(done), BatchJson, c.http.target, options_.scheme));
 }
 
 void RestHandler::Changes(Call& c, Done done) {
@@ -401,7 +403,7 @@ void RestHandler::ClusterJoin(Call& c, Done done) {
   if (s.ok()) s = ReadString(*body, "address", req.mutable_address());
   if (!s.ok()) return done(Error(s));
   api_.cluster->Join(c.caller, req,
-                     Reply<v1::StatusResponse>(std::move(done), StatusJson, c.http.target));
+                     Reply<v1::StatusResponse>(std::move(done), StatusJson, c.http.target, options_.scheme));
 }
 
 void RestHandler::ClusterRemove(Call& c, Done done) {
@@ -411,7 +413,7 @@ void RestHandler::ClusterRemove(Call& c, Done done) {
   absl::Status s = ReadString(*body, "nodeId", req.mutable_node_id());
   if (!s.ok()) return done(Error(s));
   api_.cluster->Remove(c.caller, req,
-                       Reply<v1::StatusResponse>(std::move(done), StatusJson, c.http.target));
+                       Reply<v1::StatusResponse>(std::move(done), StatusJson, c.http.target, options_.scheme));
 }
 
 void RestHandler::ClusterTransfer(Call& c, Done done) {
@@ -423,7 +425,7 @@ void RestHandler::ClusterTransfer(Call& c, Done done) {
     if (!s.ok()) return done(Error(s));
   }
   api_.cluster->TransferLeadership(
-      c.caller, req, Reply<v1::StatusResponse>(std::move(done), StatusJson, c.http.target));
+      c.caller, req, Reply<v1::StatusResponse>(std::move(done), StatusJson, c.http.target, options_.scheme));
 }
 
 void RestHandler::Snapshot(Call& c, Done done) {

@@ -48,6 +48,7 @@ class RestHandler {
  public:
   struct Options {
     storage::Limits limits;  // the body limit is checked here
+    std::string scheme = "http";  // of redirects to the leader ("https" with TLS)
   };
   RestHandler(Api api, const Authenticator* auth, Options options, metrics::Registry* metrics);
 
@@ -57,7 +58,9 @@ class RestHandler {
 
   // A JSON error response for `s`; `target` is the request's, for the
   // Location of a redirect to the leader.
-  static HttpResponse Error(const absl::Status& s, absl::string_view target = "");
+  // A 307 (not the leader) gets Location: <scheme>://<leader><target>.
+  static HttpResponse Error(const absl::Status& s, absl::string_view target = "",
+                            absl::string_view scheme = "http");
 
  private:
   using Done = std::function<void(HttpResponse)>;

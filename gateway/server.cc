@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gateway/hangup_watcher.h"
 #include "gateway/raft_codec.h"
+#include "gateway/tls_connection.h"
 #include "gateway/url.h"
 #include "glog/logging.h"
 #include "util/status_payloads.h"
@@ -88,6 +89,10 @@ class Server::Impl {
         metrics->GetCounter("concordance_connections_refused_total",
                             "Connections closed at once because every slot was "
                             "taken (--max-connections).");
+    tls_handshake_failures_ =
+        metrics->GetCounter("concordance_tls_handshake_failures_total",
+                            "TLS connections closed before or in the handshake (a bad "
+                            "or missing certificate, the wrong protocol, a timeout).");
     accept_errors_ =
         metrics->GetCounter("concordance_accept_errors_total",
                             "accept() failures (e.g. out of file descriptors); "
@@ -103,6 +108,7 @@ class Server::Impl {
   static RestHandler::Options RestOptions(const Options& o) {
     RestHandler::Options r;
     r.limits = o.limits;
+    r.scheme = o.tls ? "https" : "http";
     return r;
   }
 
@@ -121,6 +127,7 @@ class Server::Impl {
   }
   bool stopping() const { return stopping_.load(); }
   uint64_t NextId() { return next_id_.fetch_add(1); }
+  net::io_context& ioc() { return ioc_; }
 
   // Connection budgets. Clients (HTTP and /stream) have max_connections
   // slots; /raft peers have max_peer_connections of their own. A connection
@@ -166,6 +173,7 @@ class Server::Impl {
   metrics::Gauge* raft_connections_;
   metrics::Counter* refused_connections_;
   metrics::Counter* accept_errors_;
+  metrics::Counter* tls_handshake_failures_;
   std::atomic<size_t> connections_{0};  // every open connection
   std::atomic<size_t> client_connections_{0};
   std::atomic<size_t> probation_connections_{0};
@@ -1037,6 +1045,77 @@ class HttpSession : public Session,
   std::array<char, 16384> discard_;
 };
 
+// ---------------------------------------------------------------------------
+// A TLS connection: the handshake, then the plaintext end of a socket pair
+// is served as any accepted connection (HttpSession tells gRPC from
+// HTTP/1.1 by its first bytes). This session holds the accepted
+// connection's count until the TLS side has closed; the plaintext side,
+// given the client slot, counts as one more connection.
+
+class TlsSession : public Session, public std::enable_shared_from_this<TlsSession> {
+ public:
+  using Slot = Server::Impl::Slot;
+  TlsSession(tcp::socket socket, Server::Impl* server, Slot slot)
+      : executor_(socket.get_executor()),
+        conn_(std::make_shared<TlsConnection>(std::move(socket), server->options_.tls->server())),
+        server_(server),
+        id_(server->NextId()),
+        slot_(slot) {}
+
+  void Start() {
+    server_->Register(id_, weak_from_this());
+    const Server::Options& o = server_->options_;
+    int timeout_ms = slot_ == Slot::kProbation ? o.probation_timeout_ms : o.header_timeout_ms;
+    auto self = shared_from_this();
+    net::dispatch(executor_, [self, timeout_ms] {
+      self->conn_->Start(
+          net::ssl::stream_base::server, std::chrono::milliseconds(timeout_ms),
+          [self](absl::StatusOr<int> fd) { self->Ready(fd); }, [self] { self->Closed(); });
+    });
+  }
+
+  // Before the handshake ends: close. After it the plaintext side's
+  // session stops gracefully, and this one follows it.
+  void Shutdown() override {
+    net::post(executor_, [self = shared_from_this()] {
+      if (!self->handed_) self->conn_->Close();
+    });
+  }
+
+ private:
+  void Ready(absl::StatusOr<int> fd) {
+    if (!fd.ok() || server_->stopping()) {
+      if (fd.ok()) close(*fd);
+      if (!fd.ok()) server_->tls_handshake_failures_->Inc();
+      server_->ReleaseSlot(slot_);
+      return conn_->Close();
+    }
+    tcp::socket plain(net::make_strand(server_->ioc()));
+    beast::error_code ec;
+    plain.assign(tcp::v4(), *fd, ec);
+    if (ec) {
+      close(*fd);
+      server_->ReleaseSlot(slot_);
+      return conn_->Close();
+    }
+    handed_ = true;
+    server_->connections_.fetch_add(1);
+    std::make_shared<HttpSession>(std::move(plain), server_, slot_)->Start();
+  }
+
+  void Closed() {
+    server_->connections_.fetch_sub(1);
+    server_->Unregister(id_);
+  }
+
+  net::any_io_executor executor_;
+  std::shared_ptr<TlsConnection> conn_;
+  Server::Impl* server_;
+  uint64_t id_;
+  Slot slot_;
+  bool handed_ = false;
+};
+
 }  // namespace
 
 absl::Status Server::Impl::Start() {
@@ -1116,6 +1195,7 @@ void Server::Impl::OnAccepted(tcp::socket socket) {
   connections_.fetch_add(1);
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
+  if (options_.tls) return std::make_shared<TlsSession>(std::move(socket), this, slot)->Start();
   std::make_shared<HttpSession>(std::move(socket), this, slot)->Start();
 }
 

@@ -23,6 +23,7 @@
 #include "gateway/peer_transport.h"
 #include "gateway/rest_handler.h"
 #include "gateway/rpc_connection.h"
+#include "gateway/tls.h"
 #include "storage/validation.h"
 #include "util/metrics.h"
 
@@ -48,6 +49,9 @@ class Server {
     // become a /raft session, and must say so within this time.
     int probation_timeout_ms = 5000;
     RpcConnection::Options rpc;
+    // Serve TLS only (null: cleartext). Every path and gRPC run over it: a
+    // connection's decrypted bytes are served as a cleartext one's.
+    std::shared_ptr<TlsContexts> tls;
   };
 
   // `api` serves REST and /stream; `peers` serves /raft (null: /raft is

@@ -60,6 +60,7 @@ DEFINE_string(watch_shape, "spread", "watch-latency: spread (a namespace each) o
 DEFINE_int32(writers, 4, "watch-latency: writer threads");
 DEFINE_string(api_key, "", "API key (default: $CONCORDANCE_API_KEY)");
 DEFINE_int32(timeout_ms, 10000, "deadline of one request");
+DEFINE_string(cacert, "", "gRPC over TLS, verifying the servers with this PEM CA bundle (--protocol=grpc only)");
 DEFINE_string(server_pids, "", "comma-separated pids of the servers, to report their CPU per operation");
 DEFINE_string(progress, "auto", "progress line on stderr: auto (on a terminal), always or never");
 DEFINE_bool(json, false, "print the result as one JSON object");
@@ -100,7 +101,10 @@ absl::StatusOr<std::vector<std::unique_ptr<Target>>> Connect(int connections) {
   std::vector<std::unique_ptr<Target>> targets;
   for (int i = 0; i < connections; ++i) {
     TargetOptions o{endpoints[i % endpoints.size()], ApiKey(), FLAGS_ns,
-                    std::chrono::milliseconds(FLAGS_timeout_ms)};
+                    std::chrono::milliseconds(FLAGS_timeout_ms), FLAGS_cacert};
+    if (!FLAGS_cacert.empty() && FLAGS_protocol != "grpc") {
+      return absl::InvalidArgumentError("--cacert: TLS is for --protocol=grpc (for HTTPS use wrk)");
+    }
     auto t = Open(o);
     if (!t.ok()) return t.status();
     targets.push_back(std::move(*t));

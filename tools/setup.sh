@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libssl-dev
   # tests and scripts
   python3 python3-websockets curl sqlite3 procps
+  openssl  # certificates for the TLS tests
   libfaketime  # a skewed clock for one node (tests/jepsen)
   clang-14 libclang-rt-14-dev  # the fuzzers: libFuzzer, ASan, UBSan (tools/fuzz.sh)
 )

@@ -61,7 +61,7 @@ TEST(VisibilityTest, HelpListsConcordancesFlagsFirstAndExitsZero) {
   // gflags housekeeping flags either.
   EXPECT_EQ(out.find("--logbuflevel"), std::string::npos) << out;
   EXPECT_EQ(out.find("--flagfile"), std::string::npos) << out;
-  EXPECT_LT(Count(out, "\n"), 100u);
+  EXPECT_LT(Count(out, "\n"), 120u);  // ours only (glog and gflags add hundreds)
 }
 
 // Every member's version in every node's status, and build info in /metrics.

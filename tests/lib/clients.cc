@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include <condition_variable>
@@ -33,7 +34,24 @@ struct HttpClient::Impl {
   std::mutex call_mu;  // one request at a time: the client may be shared by threads
   net::io_context ioc;
   std::optional<beast::tcp_stream> stream;
+  std::shared_ptr<net::ssl::context> tls;  // null: cleartext
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;  // with tls: over the connection
   beast::flat_buffer buffer;
+
+  // Calls `f` with the stream requests go on.
+  template <typename F>
+  void OnStream(F&& f) {
+    if (secure) {
+      f(*secure);
+    } else {
+      f(*stream);
+    }
+  }
+  void Reset() {
+    secure.reset();
+    stream.reset();
+  }
+  beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *stream; }
 
   // Runs the io_context until `done` or the deadline; on timeout closes the
   // connection (cancelling the operations) and returns false.
@@ -44,10 +62,10 @@ struct HttpClient::Impl {
       ioc.run_one_until(deadline);
     }
     if (!done) {
-      if (stream) stream->close();
+      if (stream || secure) lowest().close();
       ioc.restart();
       ioc.run();
-      stream.reset();
+      Reset();
       return false;
     }
     return true;
@@ -55,26 +73,50 @@ struct HttpClient::Impl {
 
   bool Connect(const std::string& host, int port, std::chrono::milliseconds timeout,
                std::string* error) {
-    stream.emplace(ioc);
+    Reset();
+    if (tls) {
+      secure.emplace(ioc, *tls);
+      SSL_set_tlsext_host_name(secure->native_handle(), host.c_str());
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(secure->native_handle()), host.c_str());
+    } else {
+      stream.emplace(ioc);
+    }
     buffer.clear();
     bool done = false;
     beast::error_code ec;
     tcp::endpoint ep(net::ip::make_address(host), port);
-    stream->async_connect(ep, [&](beast::error_code e) {
+    lowest().async_connect(ep, [&](beast::error_code e) {
       ec = e;
-      done = true;
+      if (ec || !secure) {
+        done = true;
+        return;
+      }
+      secure->async_handshake(net::ssl::stream_base::client, [&](beast::error_code e2) {
+        ec = e2;
+        done = true;
+      });
     });
     if (!Run(done, timeout) || ec) {
       *error = ec ? ec.message() : "connect timed out";
-      stream.reset();
+      Reset();
       return false;
     }
     return true;
   }
 };
 
-HttpClient::HttpClient(std::string host, int port)
-    : impl_(std::make_unique<Impl>()), host_(std::move(host)), port_(port) {}
+HttpClient::HttpClient(std::string host, int port, std::optional<TlsClientFiles> tls)
+    : impl_(std::make_unique<Impl>()), host_(std::move(host)), port_(port) {
+  if (!tls) return;
+  auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
+  ctx->load_verify_file(tls->ca_file);
+  ctx->set_verify_mode(net::ssl::verify_peer);
+  if (!tls->cert_file.empty()) {
+    ctx->use_certificate_chain_file(tls->cert_file);
+    ctx->use_private_key_file(tls->key_file, net::ssl::context::pem);
+  }
+  impl_->tls = std::move(ctx);
+}
 HttpClient::~HttpClient() = default;
 
 HttpResult HttpClient::Request(const std::string& method, const std::string& target,
@@ -84,7 +126,7 @@ HttpResult HttpClient::Request(const std::string& method, const std::string& tar
   std::lock_guard<std::mutex> call(impl_->call_mu);
   HttpResult out;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    bool fresh = !impl_->stream.has_value();
+    bool fresh = !impl_->stream.has_value() && !impl_->secure.has_value();
     if (fresh && !impl_->Connect(host_, port_, timeout, &out.error)) return out;
     http::request<http::string_body> req(http::string_to_verb(method), target, 11);
     if (req.method() == http::verb::unknown) req.method_string(method);
@@ -98,15 +140,17 @@ HttpResult HttpClient::Request(const std::string& method, const std::string& tar
     bool done = false;
     beast::error_code ec;
     out.sent = true;
-    http::async_write(*impl_->stream, req, [&](beast::error_code e, size_t) {
-      if (e) {
-        ec = e;
-        done = true;
-        return;
-      }
-      http::async_read(*impl_->stream, impl_->buffer, parser, [&](beast::error_code e2, size_t) {
-        ec = e2;
-        done = true;
+    impl_->OnStream([&](auto& stream) {
+      http::async_write(stream, req, [&](beast::error_code e, size_t) {
+        if (e) {
+          ec = e;
+          done = true;
+          return;
+        }
+        http::async_read(stream, impl_->buffer, parser, [&](beast::error_code e2, size_t) {
+          ec = e2;
+          done = true;
+        });
       });
     });
     if (!impl_->Run(done, timeout)) {
@@ -114,7 +158,7 @@ HttpResult HttpClient::Request(const std::string& method, const std::string& tar
       return out;
     }
     if (ec) {
-      impl_->stream.reset();
+      impl_->Reset();
       // A kept-alive connection the server closed: retry once on a new one.
       if (!fresh && attempt == 0 && resend_on_closed_) continue;
       out.error = ec.message();
@@ -128,7 +172,7 @@ HttpResult HttpClient::Request(const std::string& method, const std::string& tar
       out.headers[name] = std::string(f.value());
     }
     out.body = std::move(res.body());
-    if (!res.keep_alive()) impl_->stream.reset();
+    if (!res.keep_alive()) impl_->Reset();
     return out;
   }
   return out;

@@ -20,10 +20,19 @@ struct HttpResult {
   bool sent = false;  // the request left (false: the connection failed first)
 };
 
+// A client's TLS files (PEM): the CA that must have signed the server's
+// certificate, and optionally this client's own certificate and key.
+struct TlsClientFiles {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+
 // Thread-safe: concurrent callers take turns on the one connection.
 class HttpClient {
  public:
-  HttpClient(std::string host, int port);
+  // With `tls`: https://, the server's certificate verified for `host`.
+  HttpClient(std::string host, int port, std::optional<TlsClientFiles> tls = std::nullopt);
   ~HttpClient();
   // One request on a kept-alive connection (reconnecting if needed).
   HttpResult Request(const std::string& method, const std::string& target,

@@ -35,6 +35,7 @@ bool TestCluster::Start(int n) {
   for (int i = 0; i < n; ++i) {
     std::string id = "node" + std::to_string(i + 1);
     auto node = std::make_unique<TestNode>(id);
+    if (client_tls_) node->UseTls(*client_tls_);
     std::vector<std::string> flags = {"--node-id=" + id, std::string("--api-key=") + kApiKey};
     if (i == 0) {
       flags.push_back("--bootstrap");
@@ -59,6 +60,7 @@ bool TestCluster::Start(int n) {
 
 TestNode* TestCluster::AddNode(const std::string& id, int via, const std::vector<std::string>& flags) {
   auto node = std::make_unique<TestNode>(id);
+  if (client_tls_) node->UseTls(*client_tls_);
   std::vector<std::string> f = {"--node-id=" + id, std::string("--api-key=") + kApiKey,
                                 "--join=" + nodes_[via]->address()};
   f.insert(f.end(), extra_.begin(), extra_.end());

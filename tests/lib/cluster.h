@@ -29,6 +29,9 @@ class TestCluster {
   // example a skewed clock through libfaketime.
   using PerNodeEnv = std::function<std::vector<std::string>(const std::string& id)>;
   void set_per_node_env(PerNodeEnv f) { per_node_env_ = std::move(f); }
+  // The test's own requests go over https:// with these (the nodes' flags,
+  // per node, turn TLS on).
+  void set_client_tls(TlsClientFiles f) { client_tls_ = std::move(f); }
 
   // Starts node 0 with --bootstrap and nodes 1..n-1 with --join, and waits
   // until all n are voters and ready.
@@ -62,6 +65,7 @@ class TestCluster {
   std::vector<std::string> extra_;
   PerNodeFlags per_node_flags_;
   PerNodeEnv per_node_env_;
+  std::optional<TlsClientFiles> client_tls_;
   std::vector<std::vector<std::string>> envs_;
   std::vector<std::unique_ptr<TestNode>> nodes_;
   std::vector<std::string> ids_;

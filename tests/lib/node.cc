@@ -18,7 +18,12 @@ TestNode::TestNode(std::string name)
 
 void TestNode::UseNewPort() {
   port_ = FreePort();
-  http_ = std::make_unique<HttpClient>("127.0.0.1", port_);
+  http_ = std::make_unique<HttpClient>("127.0.0.1", port_, tls_);
+}
+
+void TestNode::UseTls(TlsClientFiles files) {
+  tls_ = std::move(files);
+  http_ = std::make_unique<HttpClient>("127.0.0.1", port_, tls_);
 }
 
 int64_t TestNode::RssBytes() const {

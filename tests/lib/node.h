@@ -27,6 +27,8 @@ class TestNode {
   bool Start(const std::vector<std::string>& flags, const std::vector<std::string>& env = {});
   // Takes a new port for the next Start (the data dir stays).
   void UseNewPort();
+  // Speak https:// to this node from now on (its flags must turn TLS on).
+  void UseTls(TlsClientFiles files);
   // Waits until /api/v1/ready answers 200.
   bool WaitReady(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // SIGTERM and wait; returns the wait status (-1 on timeout).
@@ -56,6 +58,7 @@ class TestNode {
   std::string log_path_;
   std::vector<std::string> flags_;
   std::unique_ptr<Process> process_;
+  std::optional<TlsClientFiles> tls_;
   std::unique_ptr<HttpClient> http_;
 };
 

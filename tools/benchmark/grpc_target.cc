@@ -47,6 +47,11 @@ absl::StatusOr<std::unique_ptr<Target>> GrpcTarget(const TargetOptions& o) {
   co.attempt_timeout = o.timeout;
   co.retry_for = std::chrono::milliseconds(0);  // a failure counts, as over REST
   co.private_connections = true;
+  if (!o.tls_ca_file.empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = client::TlsCredentials(o.tls_ca_file);
+    if (!creds.ok()) return creds.status();
+    co.credentials = *std::move(creds);
+  }
   auto c = std::make_unique<client::Client>(co);
   // Connect now, so the run measures requests and not handshakes.
   absl::StatusOr<v1::StatusResponse> status = c->Status(o.endpoint);

@@ -41,6 +41,7 @@ struct TargetOptions {
   std::string api_key;   // "" = none
   std::string ns;        // namespace read and written
   std::chrono::milliseconds timeout{10000};
+  std::string tls_ca_file;  // gRPC over TLS, verified with this CA ("" = cleartext)
 };
 
 // gRPC through tools/client, on a TCP connection of its own; follows the

@@ -3,7 +3,9 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -406,6 +408,30 @@ absl::Status Watcher::Next(v1::WatchResponse* out) {
     endpoint_ = client_->EndpointAfter(endpoint_);  // this watch's own choice
     if (!Backoff(&backoff, *give_up)) return s;
   }
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentials(
+    const std::string& ca_file, const std::string& cert_file, const std::string& key_file) {
+  auto read = [](const std::string& path, std::string* out) {
+    std::ifstream in(path);
+    if (!in) return false;
+    std::stringstream s;
+    s << in.rdbuf();
+    *out = s.str();
+    return true;
+  };
+  grpc::SslCredentialsOptions o;
+  if (!ca_file.empty() && !read(ca_file, &o.pem_root_certs)) {
+    return absl::NotFoundError(absl::StrCat("cannot read the CA file ", ca_file));
+  }
+  if (cert_file.empty() != key_file.empty()) {
+    return absl::InvalidArgumentError("a client certificate needs its key, and a key its certificate");
+  }
+  if (!cert_file.empty() &&
+      (!read(cert_file, &o.pem_cert_chain) || !read(key_file, &o.pem_private_key))) {
+    return absl::NotFoundError(absl::StrCat("cannot read ", cert_file, " or ", key_file));
+  }
+  return grpc::SslCredentials(o);
 }
 
 }  // namespace concordance::client

@@ -57,6 +57,13 @@ struct Options {
   bool private_connections = false;
 };
 
+// Channel credentials for a TLS port: the server verified against the PEM
+// CA bundle `ca_file` ("" = the system's roots), and this client's own
+// certificate and key presented when given (mutual TLS). An error names a
+// file that cannot be read.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsCredentials(
+    const std::string& ca_file, const std::string& cert_file = "", const std::string& key_file = "");
+
 // The §13 details of a failed call ("" / nullopt when absent).
 std::string ErrorCode(const absl::Status& s);  // "not_found", "version_conflict", …
 std::optional<int64_t> CurrentVersion(const absl::Status& s);

@@ -73,6 +73,13 @@ absl::StatusOr<client::Options> ClientOptions(const Args& args) {
   o.actor = FLAGS_actor;
   o.attempt_timeout = *timeout;
   o.retry_for = 2 * *timeout;
+  std::string ca = args.Given("cacert") ? FLAGS_cacert : Env("CONCORDANCE_CACERT");
+  if (!ca.empty() || !FLAGS_client_cert.empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+        client::TlsCredentials(ca, FLAGS_client_cert, FLAGS_client_key);
+    if (!creds.ok()) return UsageError(std::string(creds.status().message()));
+    o.credentials = *std::move(creds);
+  }
   return o;
 }
 

@@ -8,6 +8,11 @@ DEFINE_string(key, "",
               "the API key (default: env CONCORDANCE_API_KEY; prefer it or "
               "--api-key-file: a flag is visible to every local user)");
 DEFINE_string(actor, "", "writer identity sent as x-concordance-actor");
+DEFINE_string(cacert, "",
+              "connect over TLS, verifying the members' certificates with this PEM CA bundle "
+              "(default: env CONCORDANCE_CACERT; cleartext when neither is set)");
+DEFINE_string(client_cert, "", "PEM certificate to present (a cluster with --tls-client-ca-file)");
+DEFINE_string(client_key, "", "PEM private key of --client-cert");
 DEFINE_string(timeout, "5s",
               "deadline of each request, with a unit: 500ms, 5s, 1m "
               "(retries on another member stop after twice this)");
@@ -33,7 +38,8 @@ namespace concordance::ctl {
 
 const std::vector<std::string>& GlobalFlags() {
   static const auto* flags = new std::vector<std::string>{
-      "endpoints", "api_key_file", "key", "actor", "timeout", "output", "o"};
+      "endpoints", "api_key_file", "key", "actor", "timeout", "output", "o",
+      "cacert", "client_cert", "client_key"};
   return *flags;
 }
 

@@ -21,6 +21,9 @@ std::string Placeholder(const std::string& flag) {
                                              {"api_key_file", "FILE"},
                                              {"key", "KEY"},
                                              {"actor", "ACTOR"},
+                                             {"cacert", "FILE"},
+                                             {"client_cert", "FILE"},
+                                             {"client_key", "FILE"},
                                              {"timeout", "DURATION"},
                                              {"namespace", "NS"},
                                              {"tenant", "T"}};
