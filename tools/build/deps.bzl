@@ -41,4 +41,6 @@ def concordance_system_libraries(name = "system"):
         libraries = CONCORDANCE_SYSTEM_LIBRARIES,
         # Tests and microbenchmarks only (Debian ships no libbenchmark.a).
         shared_only = ["benchmark", "gtest", "gtest_main"],
+        # glog's libunwind.a needs liblzma, which libunwind.pc leaves out.
+        static_extra = ["-llzma"],
     )

@@ -44,6 +44,9 @@ def _static_union(ctx, libraries):
                     shared.append(f)
             elif f not in archives:
                 archives.append(f)
+    for f in ctx.attr.static_extra:
+        if f not in archives:
+            archives.append(f)
     return archives, shared
 
 def _system_libraries_impl(ctx):
@@ -57,9 +60,12 @@ def _system_libraries_impl(ctx):
     archives, shared = _static_union(ctx, ctx.attr.libraries)
     lines.append("cc_library(")
     lines.append('    name = "static_all",')
+    # libstdc++ goes in the group too: the toolchain names -lstdc++ after
+    # every linkopt, which --as-needed then drops as nothing needs it.
     lines.append("    linkopts = %r," % (
-        ["-Wl,-Bstatic", "-Wl,--start-group"] + archives + ["-Wl,--end-group", "-Wl,-Bdynamic"] +
-        shared + ["-static-libstdc++", "-static-libgcc"]
+        ["-Wl,-Bstatic", "-Wl,--start-group"] + archives +
+        ["-l:libstdc++.a", "-Wl,--end-group", "-Wl,-Bdynamic"] +
+        shared + ["-static-libgcc", "-Wl,--as-needed"]
     ))
     lines.append(")")
     lines.append("")
@@ -94,6 +100,9 @@ system_libraries = repository_rule(
     attrs = {
         "libraries": attr.string_list_dict(
             doc = "target name -> pkg-config modules and raw -l flags (empty list: header-only)",
+        ),
+        "static_extra": attr.string_list(
+            doc = "archives a static link needs that pkg-config --static does not name",
         ),
         "shared_only": attr.string_list(
             doc = "targets linked as shared libraries even in a static build (test-only ones)",

@@ -38,8 +38,8 @@ namespace concordance::ctl {
 
 const std::vector<std::string>& GlobalFlags() {
   static const auto* flags = new std::vector<std::string>{
-      "endpoints", "api_key_file", "key", "actor", "timeout", "output", "o",
-      "cacert", "client_cert", "client_key"};
+      "endpoints", "api_key_file", "key", "actor", "cacert", "client_cert",
+      "client_key", "timeout", "output", "o"};  // -o last (help shows it with --output)
   return *flags;
 }
 
