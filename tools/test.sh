@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: setup, then `bazel test //...` (unit tests, the Raft
 # simulator's CI run, the multi-process server and cluster suites), then a
-# short run of each fuzzer (tools/fuzz.sh smoke). Ends with
+# short run of each fuzzer (tools/fuzz.sh smoke), then the example that uses
+# Concordance from another Bazel workspace (examples/bazel-consumer). Ends with
 # a line `N passed, N failed` counting test cases (gtest cases from each
 # test.xml), not targets. Exits non-zero on any failure.
 #
@@ -29,7 +30,14 @@ if (($# == 0)); then
   trap 'rm -f "$bep" "$fuzz_file"' EXIT
   tools/fuzz.sh smoke "$fuzz_file"
   fuzz_rc=$?
-  fuzz_results=("$fuzz_file")
+  # Concordance used from another Bazel workspace (its own Bazel server).
+  consumer_file=$(mktemp /tmp/concordance-consumer.XXXXXX)
+  trap 'rm -f "$bep" "$fuzz_file" "$consumer_file"' EXIT
+  if ! examples/bazel-consumer/check.sh "$consumer_file"; then
+    fuzz_rc=1
+    grep -q . "$consumer_file" || echo "FAIL examples/bazel-consumer (check.sh ended early)" >>"$consumer_file"
+  fi
+  fuzz_results=("$fuzz_file" "$consumer_file")
 fi
 
 python3 tools/test_summary.py "$bep" "${fuzz_results[@]}"

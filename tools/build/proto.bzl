@@ -9,10 +9,17 @@ the workspace root, so generated code includes its imports as
 def cc_grpc_library(name, src, deps = [], grpc = False, visibility = None):
     base = src[:-len(".proto")]
     outs = [base + ".pb.h", base + ".pb.cc"]
-    cmd = "protoc --proto_path=. --cpp_out=$(BINDIR)"
+
+    # Built from another workspace (@concordance//proto:...), the sources
+    # sit under external/<repo>/ and so do the outputs: protoc is pointed at
+    # that root, so imports and generated includes stay "proto/...".
+    repo = native.repository_name()
+    root = "." if repo == "@" else "external/" + repo[1:]
+    out = "$(BINDIR)" if repo == "@" else "$(BINDIR)/" + root
+    cmd = "protoc --proto_path=%s --cpp_out=%s" % (root, out)
     if grpc:
         outs += [base + ".grpc.pb.h", base + ".grpc.pb.cc"]
-        cmd += " --grpc_out=$(BINDIR) --plugin=protoc-gen-grpc=/usr/bin/grpc_cpp_plugin"
+        cmd += " --grpc_out=%s --plugin=protoc-gen-grpc=/usr/bin/grpc_cpp_plugin" % out
     cmd += " $(location %s)" % src
     native.filegroup(name = name + "_srcs", srcs = [src])
     native.genrule(
