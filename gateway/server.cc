@@ -175,6 +175,7 @@ class Server::Impl {
   metrics::Counter* accept_errors_;
   metrics::Counter* tls_handshake_failures_;
   std::atomic<size_t> connections_{0};  // every open connection
+  std::atomic<size_t> bridges_{0};  // TLS bridges whose plaintext side is served
   std::atomic<size_t> client_connections_{0};
   std::atomic<size_t> probation_connections_{0};
   std::atomic<size_t> peer_connections_{0};
@@ -191,6 +192,8 @@ class Server::Impl {
   // if some are still open.
   bool WaitFor(const std::function<size_t()>& open,
                std::chrono::steady_clock::time_point deadline);
+  bool WaitUntil(const std::function<bool()>& done,
+                 std::chrono::steady_clock::time_point deadline);
 
   net::io_context ioc_;
   net::strand<net::io_context::executor_type> in_order_{net::make_strand(ioc_)};
@@ -1048,9 +1051,10 @@ class HttpSession : public Session,
 // ---------------------------------------------------------------------------
 // A TLS connection: the handshake, then the plaintext end of a socket pair
 // is served as any accepted connection (HttpSession tells gRPC from
-// HTTP/1.1 by its first bytes). This session holds the accepted
-// connection's count until the TLS side has closed; the plaintext side,
-// given the client slot, counts as one more connection.
+// HTTP/1.1 by its first bytes). Until the handshake ends this session holds
+// the accepted connection's count and slot; then the plaintext side takes
+// both, and the bridge counts among bridges_ until its TLS side has closed
+// (a stop waits for its last bytes to be flushed).
 
 class TlsSession : public Session, public std::enable_shared_from_this<TlsSession> {
  public:
@@ -1068,9 +1072,15 @@ class TlsSession : public Session, public std::enable_shared_from_this<TlsSessio
     int timeout_ms = slot_ == Slot::kProbation ? o.probation_timeout_ms : o.header_timeout_ms;
     auto self = shared_from_this();
     net::dispatch(executor_, [self, timeout_ms] {
+      // `closed` must not hold this session (the connection would then
+      // hold it for good); `ready` does, and runs once.
       self->conn_->Start(
           net::ssl::stream_base::server, std::chrono::milliseconds(timeout_ms),
-          [self](absl::StatusOr<int> fd) { self->Ready(fd); }, [self] { self->Closed(); });
+          [self](absl::StatusOr<int> fd) { self->Ready(fd); },
+          [server = self->server_, id = self->id_, handed = self->handed_] {
+            (*handed ? server->bridges_ : server->connections_).fetch_sub(1);
+            server->Unregister(id);
+          });
     });
   }
 
@@ -1078,7 +1088,7 @@ class TlsSession : public Session, public std::enable_shared_from_this<TlsSessio
   // session stops gracefully, and this one follows it.
   void Shutdown() override {
     net::post(executor_, [self = shared_from_this()] {
-      if (!self->handed_) self->conn_->Close();
+      if (!*self->handed_) self->conn_->Close();
     });
   }
 
@@ -1098,14 +1108,11 @@ class TlsSession : public Session, public std::enable_shared_from_this<TlsSessio
       server_->ReleaseSlot(slot_);
       return conn_->Close();
     }
-    handed_ = true;
-    server_->connections_.fetch_add(1);
+    // The accepted connection's count goes to the plaintext side; the
+    // bridge now counts as a bridge.
+    *handed_ = true;
+    server_->bridges_.fetch_add(1);
     std::make_shared<HttpSession>(std::move(plain), server_, slot_)->Start();
-  }
-
-  void Closed() {
-    server_->connections_.fetch_sub(1);
-    server_->Unregister(id_);
   }
 
   net::any_io_executor executor_;
@@ -1113,7 +1120,8 @@ class TlsSession : public Session, public std::enable_shared_from_this<TlsSessio
   Server::Impl* server_;
   uint64_t id_;
   Slot slot_;
-  bool handed_ = false;
+  // Set once the plaintext side is served (read on the connection's strand).
+  std::shared_ptr<bool> handed_ = std::make_shared<bool>(false);
 };
 
 }  // namespace
@@ -1212,6 +1220,14 @@ void Server::Impl::ShutdownSessions(bool peer_links) {
   for (auto& session : live) session->Shutdown();
 }
 
+bool Server::Impl::WaitUntil(const std::function<bool()>& done,
+                             std::chrono::steady_clock::time_point deadline) {
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
 bool Server::Impl::WaitFor(const std::function<size_t()>& open,
                            std::chrono::steady_clock::time_point deadline) {
   while (connections_.load() > open() &&
@@ -1247,9 +1263,10 @@ void Server::Impl::Stop(int grace_ms) {
   // Peers answer a close frame at once; do not wait a client's grace.
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(std::min(grace_ms, 1000));
-  if (!WaitFor([] { return size_t{0}; }, deadline)) {
-    LOG(WARNING) << connections_.load()
-                 << " connections still open; stopping anyway";
+  if (!WaitFor([] { return size_t{0}; }, deadline) ||
+      !WaitUntil([this] { return bridges_.load() == 0; }, deadline)) {
+    LOG(WARNING) << connections_.load() << " connections and " << bridges_.load()
+                 << " TLS bridges still open; stopping anyway";
   }
   work_.reset();
   ioc_.stop();

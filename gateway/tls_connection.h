@@ -33,7 +33,10 @@ class TlsConnection : public std::enable_shared_from_this<TlsConnection> {
 
   // `socket` is connected; its executor (a strand, or a one-thread
   // context) runs every handler. `ctx` is kept for the connection's life.
-  TlsConnection(Socket socket, std::shared_ptr<boost::asio::ssl::context> ctx);
+  // A write to the TLS side that makes no progress for `write_timeout`
+  // (the peer stopped reading) closes the connection.
+  TlsConnection(Socket socket, std::shared_ptr<boost::asio::ssl::context> ctx,
+                std::chrono::milliseconds write_timeout = std::chrono::seconds(30));
 
   // The connection's SSL*, to prepare a dial before Start or to read the
   // peer's certificate in `ready`.
@@ -49,8 +52,12 @@ class TlsConnection : public std::enable_shared_from_this<TlsConnection> {
   // Ends the connection at once (both sides). Call on the executor.
   void Close();
 
+  boost::asio::any_io_executor executor() { return tls_.get_executor(); }
+
  private:
   void Handshaken();
+  // A cleartext HTTP request on the TLS port: a 400 saying so, in cleartext.
+  void AnswerPlainHttp();
   void ReadTls();
   void ReadPlain();
   // The plaintext side ended: close_notify (bounded in time), then close.
@@ -58,8 +65,10 @@ class TlsConnection : public std::enable_shared_from_this<TlsConnection> {
 
   boost::asio::ssl::stream<Socket> tls_;
   std::shared_ptr<boost::asio::ssl::context> ctx_;
+  const std::chrono::milliseconds write_timeout_;
   boost::asio::local::stream_protocol::socket plain_;
-  boost::asio::steady_timer timer_;
+  boost::asio::steady_timer timer_;        // the handshake; then close_notify
+  boost::asio::steady_timer write_timer_;  // a write to the TLS side
   std::function<void(absl::StatusOr<int>)> ready_;
   std::function<void()> closed_;
   std::array<char, 16384> from_tls_;

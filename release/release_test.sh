@@ -35,11 +35,11 @@ fi
 
 # The example environment file, with this machine's address, keys and a
 # certificate made here.
-port=$(( 20000 + RANDOM % 20000 ))
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=node1 \
   -addext "subjectAltName=IP:127.0.0.1" -keyout "$work/node.key" -out "$work/node.pem" 2>/dev/null
-sed -e "s|^CONCORDANCE_LISTEN=.*|CONCORDANCE_LISTEN=127.0.0.1:$port|" \
-    -e "s|^CONCORDANCE_ADVERTISE=.*|CONCORDANCE_ADVERTISE=127.0.0.1:$port|" \
+# Port 0: the node takes a free port (and advertises the one it bound).
+sed -e "s|^CONCORDANCE_LISTEN=.*|CONCORDANCE_LISTEN=127.0.0.1:0|" \
+    -e "s|^CONCORDANCE_ADVERTISE=.*|CONCORDANCE_ADVERTISE=|" \
     -e "s|/etc/concordance/tls/node|$work/node|g" \
     -e "s|replace-with-a-random-key|api-$RANDOM$RANDOM|" \
     -e "s|replace-with-another-random-key|agent-$RANDOM$RANDOM|" \
@@ -49,7 +49,8 @@ env_vars=()
 # (As systemd reads an EnvironmentFile: NAME=value per line, the value to
 # the end of the line.)
 while IFS= read -r l; do
-  if [[ $l =~ ^[A-Z_]+= ]]; then
+  if [[ $l =~ ^([A-Z_]+)=\"?([^\"]*)\"?$ ]]; then
+    l="${BASH_REMATCH[1]}=${BASH_REMATCH[2]}"  # systemd drops the quotes
     env_vars+=("$l")
     export "$l"
   fi
@@ -75,15 +76,23 @@ args=("${args[@]//\/var\/lib\/concordance/$work/state}")
 echo "running: ${args[*]}"
 env -i PATH=/usr/bin:/bin "${env_vars[@]}" "${args[@]}" 2>"$work/node.log" &
 pid=$!
+port=
+for _ in $(seq 300); do
+  port=$(sed -n 's/.* serving on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/node.log")
+  [[ -n $port ]] && break
+  kill -0 $pid 2>/dev/null || fail "the node exited"
+  sleep 0.1
+done
+[[ -n $port ]] || fail "the node never said where it serves"
 ctl() { "$top/bin/concordancectl" --endpoints=127.0.0.1:$port --cacert="$work/node.pem" --timeout=2s "$@"; }
 export CONCORDANCE_API_KEY
-for _ in $(seq 100); do ctl endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 300); do ctl endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
 ctl endpoint health >/dev/null || fail "the node does not answer over TLS"
 ctl put tenant:release/settings k '"v"' >/dev/null || fail "put"
 [[ $(ctl -o json get tenant:release/settings k) == *'"v"'* ]] || fail "get"
 [[ -f $work/state/raft.db && -f $work/state/state.db ]] || fail "no data in the state directory"
 kill -HUP $pid
-for _ in $(seq 50); do grep -q "reloaded the TLS certificate" "$work/node.log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "reloaded the TLS certificate" "$work/node.log" && break; sleep 0.1; done
 grep -q "reloaded the TLS certificate" "$work/node.log" || fail "no reload on SIGHUP"
 kill -TERM $pid
 status=0; wait $pid || status=$?

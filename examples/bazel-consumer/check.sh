@@ -17,11 +17,18 @@ fail() { echo "consumer check: $*" >&2; echo "FAIL $name" >> "$results"; exit 1;
 
 bazel build //:hello >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; fail "bazel build //:hello failed"; }
 (cd ../.. && bazel build //concordance:concordance >"$work/main.log" 2>&1) || fail "the main workspace does not build"
-port=$(( 20000 + RANDOM % 20000 ))
-../../bazel-bin/concordance/concordance --bootstrap --listen=127.0.0.1:$port --data-dir="$work/data" \
+# Port 0: a free one, read back from the node's log.
+../../bazel-bin/concordance/concordance --bootstrap --listen=127.0.0.1:0 --data-dir="$work/data" \
   2>"$work/node.log" &
 node=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/api/v1/ready >/dev/null && break; sleep 0.1; done
+port=
+for _ in $(seq 300); do
+  port=$(sed -n 's/.* serving on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/node.log")
+  [[ -n $port ]] && break
+  sleep 0.1
+done
+[[ -n $port ]] || fail "the node did not start: $(tail -3 "$work/node.log")"
+for _ in $(seq 300); do curl -sf http://127.0.0.1:$port/api/v1/ready >/dev/null && break; sleep 0.1; done
 out=$(bazel-bin/hello 127.0.0.1:$port 2>&1) || fail "hello failed: $out"
 echo "$out"
 [[ $out == *'greeting = "hello from another workspace" (version 1'* ]] || fail "unexpected output: $out"

@@ -170,9 +170,12 @@ TEST_F(TlsTest, OnePortServesHttpsWssAndGrpcAtOnce) {
   HttpResult r = n.http().Request("GET", "/api/v1/kv/tenant:t/s/from-curl", "", Auth());
   EXPECT_EQ(r.status, 200) << r.error;
 
-  // Cleartext HTTP on the TLS port gets no answer, and is counted.
+  // Cleartext HTTP on the TLS port gets a clear 400 (in cleartext) and
+  // nothing else, and is counted.
   HttpClient plain("127.0.0.1", n.port());
-  EXPECT_EQ(plain.Request("GET", "/api/v1/health", "", {}, std::chrono::seconds(3)).status, 0);
+  HttpResult refused = plain.Request("GET", "/api/v1/health", "", {}, std::chrono::seconds(3));
+  EXPECT_EQ(refused.status, 400) << refused.error;
+  EXPECT_NE(refused.body.find("this port speaks TLS only"), std::string::npos) << refused.body;
   EXPECT_TRUE(WaitFor([&] { return n.Metric("concordance_tls_handshake_failures_total", Auth()).value_or(0) >= 1; },
                       std::chrono::seconds(5)));
   // A client that does not trust the server's CA refuses it.
@@ -319,6 +322,11 @@ TEST_F(TlsTest, AClusterOverTlsAndAWrongCaCannotJoin) {
   ASSERT_TRUE(s.HasMember("peers"));
   EXPECT_EQ(s["peers"].GetArray().Size(), 3u) << "node4 became a member";
   EXPECT_NE(rogue_node->log().find("not done yet (POST https://"), std::string::npos) << rogue_node->log();
+
+  // A graceful stop of a node whose links all run over TLS does not wait
+  // out its grace for the bridges.
+  EXPECT_EQ(c.node(leader).Stop(), 0);
+  EXPECT_EQ(c.node(leader).log().find("still open"), std::string::npos) << c.node(leader).log();
 }
 
 }  // namespace
