@@ -329,5 +329,42 @@ TEST_F(TlsTest, AClusterOverTlsAndAWrongCaCannotJoin) {
   EXPECT_EQ(c.node(leader).log().find("still open"), std::string::npos) << c.node(leader).log();
 }
 
+// --peer-tls-require-node-id: a node whose certificate comes from the right
+// CA but names another node id is not dialed, so it never catches up and
+// never becomes a voter.
+TEST_F(TlsTest, APeerWhoseCertificateNamesAnotherNodeIsNotDialed) {
+  std::optional<CertFiles> client = ca_.Issue("operator2", "DNS:operator");
+  ASSERT_TRUE(client);
+  std::map<std::string, CertFiles> certs;
+  for (const char* id : {"node1", "node2"}) {
+    std::optional<CertFiles> c = ca_.Issue(id, std::string("IP:127.0.0.1,DNS:") + id);
+    ASSERT_TRUE(c);
+    certs[id] = *c;
+  }
+  std::optional<CertFiles> impostor = ca_.Issue("node3", "IP:127.0.0.1,DNS:node9");
+  ASSERT_TRUE(impostor);
+  certs["node3"] = *impostor;
+
+  TestCluster c({"--peer-tls-ca-file=" + ca_.cert(), "--peer-tls-require-node-id"});
+  c.set_client_tls({ca_.cert(), "", ""});
+  c.set_per_node_flags([&](const std::string& id, int) { return TlsFlags(certs[id]); });
+  ASSERT_TRUE(c.Start(2));
+  int leader = c.WaitLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_NE(c.AddNode("node3", leader), nullptr);
+  EXPECT_TRUE(WaitFor(
+      [&] { return c.node(leader).log().find("does not name node id \"node3\"") != std::string::npos; },
+      std::chrono::seconds(20)))
+      << c.node(leader).log();
+  rapidjson::Document s = c.Status(leader);
+  ASSERT_TRUE(s.HasMember("peers"));
+  for (auto& p : s["peers"].GetArray()) {
+    if (JsonString(p, "nodeId") == "node3") {
+      EXPECT_FALSE(p["voter"].GetBool()) << "node3 was promoted";
+      EXPECT_EQ(JsonInt(p, "matchIndex"), 0) << "node3 received the log";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace concordance::testing
