@@ -392,7 +392,10 @@ absl::Status RaftLog::Save(const raft::HardState* hard_state,
   Transaction tx(writer_.get());
   RETURN_IF_ERROR(tx.Begin());
   // Purge a little more than is appended, so the purge always catches up.
-  uint64_t purge_end = PurgeEnd(kPurgeRows + 2 * entries.size());
+  uint64_t appended_bytes = 0;
+  for (const raft::LogEntry& e : entries) appended_bytes += e.data().size();
+  ASSIGN_OR_RETURN(uint64_t purge_end,
+                   PurgeEnd(kPurgeRows + 2 * entries.size(), kPurgeBytes + 2 * appended_bytes));
   RETURN_IF_ERROR(PurgeCompactedRows(purge_end));
   if (!entries.empty()) {
     ASSIGN_OR_RETURN(Statement * del, writer_->Prepare("DELETE FROM log WHERE idx >= ?"));
@@ -447,9 +450,34 @@ absl::Status RaftLog::Save(const raft::HardState* hard_state,
   return absl::OkStatus();
 }
 
-uint64_t RaftLog::PurgeEnd(uint64_t max_rows) const {
-  absl::MutexLock l(&mu_);
-  return std::min(first_index_, purged_below_ + max_rows);
+absl::StatusOr<uint64_t> RaftLog::PurgeEnd(uint64_t max_rows, uint64_t max_bytes) const {
+  uint64_t end;
+  {
+    absl::MutexLock l(&mu_);
+    end = std::min(first_index_, purged_below_ + max_rows);
+  }
+  return PurgeEndByBytes(end, max_bytes);
+}
+
+absl::StatusOr<uint64_t> RaftLog::PurgeEndByBytes(uint64_t end, uint64_t max_bytes) const {
+  if (end <= purged_below_ + 1) return std::max(end, purged_below_);
+  // length() of a blob comes from the record header: no data is read.
+  ASSIGN_OR_RETURN(Statement * st, writer_->Prepare(
+                                       "SELECT idx, length(data) FROM log WHERE idx >= ? AND idx < ? "
+                                       "ORDER BY idx"));
+  st->Bind(1, static_cast<int64_t>(purged_below_)).Bind(2, static_cast<int64_t>(end));
+  uint64_t bytes = 0;
+  for (bool first = true;; first = false) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    bytes += static_cast<uint64_t>(st->Int(1));
+    if (bytes > max_bytes && !first) {
+      end = static_cast<uint64_t>(st->Int(0));
+      break;
+    }
+  }
+  st->Reset();
+  return end;
 }
 
 absl::Status RaftLog::PurgeCompactedRows(uint64_t end) {
@@ -507,7 +535,8 @@ absl::Status RaftLog::CommitSnapshot(const raft::SnapshotMeta& meta) {
   // The compacted rows go in chunks (here and in later Saves), not in one
   // transaction: after a bulk load they can be hundreds of megabytes, and
   // deleting them at once stalled the disk for seconds on every follower.
-  uint64_t purge_end = std::min(index + 1, purged_below_ + kPurgeRows);
+  ASSIGN_OR_RETURN(uint64_t purge_end,
+                   PurgeEndByBytes(std::min(index + 1, purged_below_ + kPurgeRows), kPurgeBytes));
   RETURN_IF_ERROR(PurgeCompactedRows(purge_end));
   failpoint::Hit("compact-before-commit");
   RETURN_IF_ERROR(tx.Commit());
