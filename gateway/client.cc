@@ -146,34 +146,34 @@ class PeerDialer::Impl {
     }
 
     void Handshake(uint64_t gen, const std::string& host, uint16_t port) {
-          auto self = shared_from_this();
-          const Options& o = owner->options_;
-          ws->set_option(websocket::stream_base::decorator([o](websocket::request_type& req) {
-            if (!o.peer_key.empty()) req.set(http::field::authorization, "Bearer " + o.peer_key);
-          }));
-          std::string target = "/raft?nodeId=" + PercentEncode(o.self_id) +
-                               "&address=" + PercentEncode(o.self_address);
-          if (!o.self_version.empty()) target += "&version=" + PercentEncode(o.self_version);
-          beast::get_lowest_layer(*ws).expires_after(std::chrono::milliseconds(o.connect_timeout_ms));
-          ws->async_handshake(
-              host + ":" + std::to_string(port), target, [self, gen](beast::error_code ec) {
-                if (ec || gen != self->generation) return self->Fail(gen, ec.message());
-                beast::get_lowest_layer(*self->ws).expires_never();
-                websocket::stream_base::timeout t =
-                    websocket::stream_base::timeout::suggested(beast::role_type::client);
-                t.idle_timeout = std::chrono::seconds(10);
-                t.keep_alive_pings = true;
-                self->ws->set_option(t);
-                self->connected = true;
-                self->connecting = false;
-                self->attempt = 0;
-                self->owner->connects_->Inc();
-                self->owner->SetConnected(self->id, true);
-                LOG(INFO) << "connected to peer " << self->id << " at " << self->address
-                          << (self->tls ? " (TLS)" : "");
-                self->Read(gen);
-                if (!self->queue.empty() && !self->writing) self->Write(gen);
-              });
+      auto self = shared_from_this();
+      const Options& o = owner->options_;
+      ws->set_option(websocket::stream_base::decorator([o](websocket::request_type& req) {
+        if (!o.peer_key.empty()) req.set(http::field::authorization, "Bearer " + o.peer_key);
+      }));
+      std::string target = "/raft?nodeId=" + PercentEncode(o.self_id) +
+                           "&address=" + PercentEncode(o.self_address);
+      if (!o.self_version.empty()) target += "&version=" + PercentEncode(o.self_version);
+      beast::get_lowest_layer(*ws).expires_after(std::chrono::milliseconds(o.connect_timeout_ms));
+      ws->async_handshake(
+          host + ":" + std::to_string(port), target, [self, gen](beast::error_code ec) {
+            if (ec || gen != self->generation) return self->Fail(gen, ec.message());
+            beast::get_lowest_layer(*self->ws).expires_never();
+            websocket::stream_base::timeout t =
+                websocket::stream_base::timeout::suggested(beast::role_type::client);
+            t.idle_timeout = std::chrono::seconds(10);
+            t.keep_alive_pings = true;
+            self->ws->set_option(t);
+            self->connected = true;
+            self->connecting = false;
+            self->attempt = 0;
+            self->owner->connects_->Inc();
+            self->owner->SetConnected(self->id, true);
+            LOG(INFO) << "connected to peer " << self->id << " at " << self->address
+                      << (self->tls ? " (TLS)" : "");
+            self->Read(gen);
+            if (!self->queue.empty() && !self->writing) self->Write(gen);
+          });
     }
 
     // The server never sends us messages on this connection; reading keeps

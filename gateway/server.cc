@@ -1230,11 +1230,7 @@ bool Server::Impl::WaitUntil(const std::function<bool()>& done,
 
 bool Server::Impl::WaitFor(const std::function<size_t()>& open,
                            std::chrono::steady_clock::time_point deadline) {
-  while (connections_.load() > open() &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return connections_.load() <= open();
+  return WaitUntil([&] { return connections_.load() <= open(); }, deadline);
 }
 
 // Clients first: in-flight requests are answered while the /raft links

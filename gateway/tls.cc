@@ -36,8 +36,8 @@ absl::Status Failed(const std::string& what) {
 // http/1.1 when the client offers it (curl offers h2 too, but REST,
 // /stream and /raft are HTTP/1.1), else h2 (gRPC offers only h2), else no
 // ALPN at all: the first bytes decide, as on a cleartext port.
-int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-               unsigned int inlen, void*) {
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
+               const unsigned char* in, unsigned int inlen, void*) {
   const unsigned char* h2 = nullptr;
   for (unsigned int i = 0; i < inlen;) {
     unsigned int len = in[i];
@@ -61,12 +61,17 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const uns
 // every client, so it is refused here with its dates, not served.
 absl::Status CheckValidity(const std::string& cert_file) {
   FILE* f = fopen(cert_file.c_str(), "r");
-  if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot read --tls-cert-file ", cert_file));
+  if (f == nullptr)
+    return absl::NotFoundError(
+        absl::StrCat("cannot read --tls-cert-file ", cert_file));
   X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
   fclose(f);
-  if (cert == nullptr) return Failed(absl::StrCat("--tls-cert-file ", cert_file, " holds no PEM certificate"));
+  if (cert == nullptr)
+    return Failed(absl::StrCat("--tls-cert-file ", cert_file,
+                               " holds no PEM certificate"));
   auto date = [](const ASN1_TIME* t) {
     BIO* b = BIO_new(BIO_s_mem());
+    if (b == nullptr) return std::string("(date unknown)");
     ASN1_TIME_print(b, t);
     char* data;
     long n = BIO_get_mem_data(b, &data);
@@ -76,11 +81,13 @@ absl::Status CheckValidity(const std::string& cert_file) {
   };
   absl::Status s;
   if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
-    s = absl::FailedPreconditionError(absl::StrCat("--tls-cert-file ", cert_file, " expired on ",
-                                                   date(X509_get0_notAfter(cert))));
+    s = absl::FailedPreconditionError(
+        absl::StrCat("--tls-cert-file ", cert_file, " expired on ",
+                     date(X509_get0_notAfter(cert))));
   } else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
-    s = absl::FailedPreconditionError(absl::StrCat("--tls-cert-file ", cert_file, " is not valid before ",
-                                                   date(X509_get0_notBefore(cert))));
+    s = absl::FailedPreconditionError(
+        absl::StrCat("--tls-cert-file ", cert_file, " is not valid before ",
+                     date(X509_get0_notBefore(cert))));
   }
   X509_free(cert);
   return s;
@@ -90,11 +97,13 @@ absl::Status UseCertificate(SSL_CTX* ctx, const TlsFiles& files) {
   if (SSL_CTX_use_certificate_chain_file(ctx, files.cert_file.c_str()) != 1) {
     return Failed(absl::StrCat("--tls-cert-file ", files.cert_file));
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, files.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+  if (SSL_CTX_use_PrivateKey_file(ctx, files.key_file.c_str(),
+                                  SSL_FILETYPE_PEM) != 1) {
     return Failed(absl::StrCat("--tls-key-file ", files.key_file));
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    return Failed(absl::StrCat("--tls-key-file ", files.key_file, " does not match --tls-cert-file ",
+    return Failed(absl::StrCat("--tls-key-file ", files.key_file,
+                               " does not match --tls-cert-file ",
                                files.cert_file));
   }
   return absl::OkStatus();
@@ -108,14 +117,16 @@ void CommonOptions(SSL_CTX* ctx) {
 
 bool IsIpAddress(const std::string& host) {
   unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 }  // namespace
 
 absl::StatusOr<TlsContexts::Pair> TlsContexts::Build(const TlsFiles& files) {
   if (files.cert_file.empty() || files.key_file.empty()) {
-    return absl::InvalidArgumentError("TLS needs both --tls-cert-file and --tls-key-file");
+    return absl::InvalidArgumentError(
+        "TLS needs both --tls-cert-file and --tls-key-file");
   }
   ERR_clear_error();
   absl::Status valid = CheckValidity(files.cert_file);
@@ -129,15 +140,22 @@ absl::StatusOr<TlsContexts::Pair> TlsContexts::Build(const TlsFiles& files) {
   if (!used.ok()) return used;
   SSL_CTX_set_alpn_select_cb(s, SelectAlpn, nullptr);
   static const unsigned char kSessionContext[] = "concordance";
-  SSL_CTX_set_session_id_context(s, kSessionContext, sizeof(kSessionContext) - 1);
+  SSL_CTX_set_session_id_context(s, kSessionContext,
+                                 sizeof(kSessionContext) - 1);
   if (!files.client_ca_file.empty()) {
-    if (SSL_CTX_load_verify_locations(s, files.client_ca_file.c_str(), nullptr) != 1) {
-      return Failed(absl::StrCat("--tls-client-ca-file ", files.client_ca_file));
+    if (SSL_CTX_load_verify_locations(s, files.client_ca_file.c_str(),
+                                      nullptr) != 1) {
+      return Failed(
+          absl::StrCat("--tls-client-ca-file ", files.client_ca_file));
     }
-    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(files.client_ca_file.c_str());
-    if (names == nullptr) return Failed(absl::StrCat("--tls-client-ca-file ", files.client_ca_file));
+    STACK_OF(X509_NAME)* names =
+        SSL_load_client_CA_file(files.client_ca_file.c_str());
+    if (names == nullptr)
+      return Failed(
+          absl::StrCat("--tls-client-ca-file ", files.client_ca_file));
     SSL_CTX_set_client_CA_list(s, names);
-    SSL_CTX_set_verify(s, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    SSL_CTX_set_verify(s, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                       nullptr);
   }
 
   p.client = std::make_shared<ssl::context>(ssl::context::tls_client);
@@ -147,10 +165,14 @@ absl::StatusOr<TlsContexts::Pair> TlsContexts::Build(const TlsFiles& files) {
   // for client certificates get it).
   used = UseCertificate(c, files);
   if (!used.ok()) return used;
-  const std::string& ca = !files.peer_ca_file.empty() ? files.peer_ca_file : files.client_ca_file;
+  const std::string& ca =
+      !files.peer_ca_file.empty() ? files.peer_ca_file : files.client_ca_file;
   if (!ca.empty()) {
     if (SSL_CTX_load_verify_locations(c, ca.c_str(), nullptr) != 1) {
-      return Failed(absl::StrCat(!files.peer_ca_file.empty() ? "--peer-tls-ca-file " : "--tls-client-ca-file ", ca));
+      return Failed(absl::StrCat(!files.peer_ca_file.empty()
+                                     ? "--peer-tls-ca-file "
+                                     : "--tls-client-ca-file ",
+                                 ca));
     }
   } else if (SSL_CTX_set_default_verify_paths(c) != 1) {
     return Failed("the system's CA certificates");
@@ -188,11 +210,13 @@ std::shared_ptr<TlsContexts::Context> TlsContexts::client() const {
   return current_.client;
 }
 
-absl::Status TlsContexts::PrepareDial(void* handle, const std::string& host) const {
+absl::Status TlsContexts::PrepareDial(void* handle,
+                                      const std::string& host) const {
   SSL* ssl = static_cast<SSL*>(handle);
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
   if (IsIpAddress(host)) {
-    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) return Failed(absl::StrCat("address ", host));
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1)
+      return Failed(absl::StrCat("address ", host));
     return absl::OkStatus();
   }
   // SNI, and the name the certificate must carry.
@@ -203,17 +227,19 @@ absl::Status TlsContexts::PrepareDial(void* handle, const std::string& host) con
   return absl::OkStatus();
 }
 
-absl::Status TlsContexts::CheckPeerName(void* handle, const std::string& node_id) const {
+absl::Status TlsContexts::CheckPeerName(void* handle,
+                                        const std::string& node_id) const {
   if (!files_.peer_require_node_id) return absl::OkStatus();
   X509* cert = SSL_get1_peer_certificate(static_cast<SSL*>(handle));
-  if (cert == nullptr) return absl::PermissionDeniedError("the peer presented no certificate");
-  bool named = X509_check_host(cert, node_id.data(), node_id.size(), X509_CHECK_FLAG_NO_WILDCARDS,
-                               nullptr) == 1;
+  if (cert == nullptr)
+    return absl::PermissionDeniedError("the peer presented no certificate");
+  bool named = X509_check_host(cert, node_id.data(), node_id.size(),
+                               X509_CHECK_FLAG_NO_WILDCARDS, nullptr) == 1;
   X509_free(cert);
   if (named) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat(
-      "the peer's certificate does not name node id \"", node_id,
-      "\" in its subjectAltName (--peer-tls-require-node-id)"));
+  return absl::PermissionDeniedError(
+      absl::StrCat("the peer's certificate does not name node id \"", node_id,
+                   "\" in its subjectAltName (--peer-tls-require-node-id)"));
 }
 
 }  // namespace concordance::gateway

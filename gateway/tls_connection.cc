@@ -1,10 +1,9 @@
 #include "gateway/tls_connection.h"
 
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/write.hpp>
 #include <cerrno>
@@ -24,23 +23,27 @@ constexpr std::chrono::milliseconds kShutdownTimeout{500};
 // OpenSSL saw an HTTP request where a ClientHello belongs.
 bool IsPlainHttp(const error_code& ec) {
   return ec.category() == net::error::get_ssl_category() &&
-         ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST;
+         ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+             SSL_R_HTTP_REQUEST;
 }
 
 // What a cleartext HTTP client gets on the TLS port: a clear error, in
 // cleartext, instead of a closed connection.
 constexpr char kPlainHttpBody[] =
     "{\"error\":{\"code\":\"invalid_argument\",\"message\":"
-    "\"this port speaks TLS only: use https:// (wss:// for /stream, TLS credentials for gRPC)\"}}";
+    "\"this port speaks TLS only: use https:// (wss:// for /stream, TLS "
+    "credentials for gRPC)\"}}";
 
 std::string PlainHttpAnswer() {
-  return absl::StrCat("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n",
-                      "Connection: close\r\nContent-Length: ", sizeof(kPlainHttpBody) - 1, "\r\n\r\n",
-                      kPlainHttpBody);
+  return absl::StrCat(
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n",
+      "Connection: close\r\nContent-Length: ", sizeof(kPlainHttpBody) - 1,
+      "\r\n\r\n", kPlainHttpBody);
 }
 }  // namespace
 
-TlsConnection::TlsConnection(Socket socket, std::shared_ptr<net::ssl::context> ctx,
+TlsConnection::TlsConnection(Socket socket,
+                             std::shared_ptr<net::ssl::context> ctx,
                              std::chrono::milliseconds write_timeout)
     : tls_(std::move(socket), *ctx),
       ctx_(std::move(ctx)),
@@ -50,7 +53,8 @@ TlsConnection::TlsConnection(Socket socket, std::shared_ptr<net::ssl::context> c
       write_timer_(tls_.get_executor()) {}
 
 void TlsConnection::Start(Role role, std::chrono::milliseconds timeout,
-                          std::function<void(absl::StatusOr<int>)> ready, std::function<void()> closed) {
+                          std::function<void(absl::StatusOr<int>)> ready,
+                          std::function<void()> closed) {
   if (done_) {  // closed before it started
     closed();
     ready(absl::CancelledError("TLS connection closed before its handshake"));
@@ -64,15 +68,16 @@ void TlsConnection::Start(Role role, std::chrono::milliseconds timeout,
   });
   tls_.async_handshake(role, [self = shared_from_this(), role](error_code ec) {
     self->timer_.cancel();
-    if (ec && !self->done_ && role == net::ssl::stream_base::server && IsPlainHttp(ec)) {
+    if (ec && !self->done_ && role == net::ssl::stream_base::server &&
+        IsPlainHttp(ec)) {
       self->AnswerPlainHttp();
     }
     if (ec || self->done_) {
       auto ready = std::move(self->ready_);
       self->Close();
       if (ready) {
-        ready(absl::UnavailableError(absl::StrCat(
-            "TLS handshake: ", ec ? ec.message() : "timed out")));
+        ready(absl::UnavailableError(
+            absl::StrCat("TLS handshake: ", ec ? ec.message() : "timed out")));
       }
       return;
     }
@@ -88,7 +93,9 @@ void TlsConnection::AnswerPlainHttp() {
   // What the client sent besides is read and dropped, so that closing does
   // not reset the connection before the answer is read.
   char sink[4096];
-  for (int i = 0; i < 16 && recv(socket.native_handle(), sink, sizeof(sink), MSG_DONTWAIT) > 0; ++i) {
+  for (int i = 0; i < 16 && recv(socket.native_handle(), sink, sizeof(sink),
+                                 MSG_DONTWAIT) > 0;
+       ++i) {
   }
 }
 
@@ -108,7 +115,9 @@ void TlsConnection::Handshaken() {
   auto ready = std::move(ready_);
   if (ec) {
     Close();
-    if (ready) ready(absl::ResourceExhaustedError(absl::StrCat("socketpair: ", ec.message())));
+    if (ready)
+      ready(absl::ResourceExhaustedError(
+          absl::StrCat("socketpair: ", ec.message())));
     return;
   }
   ReadTls();
@@ -120,7 +129,8 @@ void TlsConnection::Handshaken() {
 // close_notify never starts while this direction may read again.
 void TlsConnection::ReadTls() {
   tls_reading_ = true;
-  tls_.async_read_some(net::buffer(from_tls_), [self = shared_from_this()](error_code ec, size_t n) {
+  tls_.async_read_some(net::buffer(from_tls_), [self = shared_from_this()](
+                                                   error_code ec, size_t n) {
     if (self->done_) return;
     if (self->ending_) {  // the read was cancelled for close_notify
       self->tls_reading_ = false;
@@ -147,22 +157,25 @@ void TlsConnection::ReadTls() {
 }
 
 void TlsConnection::ReadPlain() {
-  plain_.async_read_some(net::buffer(from_plain_), [self = shared_from_this()](error_code ec, size_t n) {
-    if (self->done_) return;
-    if (ec) return self->EndTls();
-    // A peer that takes this long to accept 16 KiB has stopped reading; the
-    // plaintext side may have given up on it long ago.
-    self->write_timer_.expires_after(self->write_timeout_);
-    self->write_timer_.async_wait([self](error_code ec) {
-      if (!ec) self->Close();
-    });
-    net::async_write(self->tls_, net::buffer(self->from_plain_.data(), n), [self](error_code ec, size_t) {
-      self->write_timer_.cancel();
-      if (self->done_) return;
-      if (ec) return self->Close();
-      self->ReadPlain();
-    });
-  });
+  plain_.async_read_some(
+      net::buffer(from_plain_),
+      [self = shared_from_this()](error_code ec, size_t n) {
+        if (self->done_) return;
+        if (ec) return self->EndTls();
+        // A peer that takes this long to accept 16 KiB has stopped reading; the
+        // plaintext side may have given up on it long ago.
+        self->write_timer_.expires_after(self->write_timeout_);
+        self->write_timer_.async_wait([self](error_code ec) {
+          if (!ec) self->Close();
+        });
+        net::async_write(self->tls_, net::buffer(self->from_plain_.data(), n),
+                         [self](error_code ec, size_t) {
+                           self->write_timer_.cancel();
+                           if (self->done_) return;
+                           if (ec) return self->Close();
+                           self->ReadPlain();
+                         });
+      });
 }
 
 void TlsConnection::EndTls() {
@@ -183,7 +196,8 @@ void TlsConnection::EndTls() {
     tls_.next_layer().cancel(ignored);
     return;
   }
-  tls_.async_shutdown([self = shared_from_this()](error_code) { self->Close(); });
+  tls_.async_shutdown(
+      [self = shared_from_this()](error_code) { self->Close(); });
 }
 
 void TlsConnection::Close() {

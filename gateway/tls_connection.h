@@ -35,8 +35,9 @@ class TlsConnection : public std::enable_shared_from_this<TlsConnection> {
   // context) runs every handler. `ctx` is kept for the connection's life.
   // A write to the TLS side that makes no progress for `write_timeout`
   // (the peer stopped reading) closes the connection.
-  TlsConnection(Socket socket, std::shared_ptr<boost::asio::ssl::context> ctx,
-                std::chrono::milliseconds write_timeout = std::chrono::seconds(30));
+  TlsConnection(
+      Socket socket, std::shared_ptr<boost::asio::ssl::context> ctx,
+      std::chrono::milliseconds write_timeout = std::chrono::seconds(30));
 
   // The connection's SSL*, to prepare a dial before Start or to read the
   // peer's certificate in `ready`.
@@ -47,7 +48,8 @@ class TlsConnection : public std::enable_shared_from_this<TlsConnection> {
   // runs once, when both directions have ended (after a failed handshake
   // too). Both run on the socket's executor.
   void Start(Role role, std::chrono::milliseconds timeout,
-             std::function<void(absl::StatusOr<int>)> ready, std::function<void()> closed);
+             std::function<void(absl::StatusOr<int>)> ready,
+             std::function<void()> closed);
 
   // Ends the connection at once (both sides). Call on the executor.
   void Close();
@@ -75,8 +77,8 @@ class TlsConnection : public std::enable_shared_from_this<TlsConnection> {
   std::array<char, 16384> from_plain_;
   bool handshaken_ = false;
   bool tls_reading_ = false;
-  bool tls_ended_ = false;     // the peer's side ended (EOF or close_notify)
-  bool ending_ = false;        // close_notify wanted
+  bool tls_ended_ = false;  // the peer's side ended (EOF or close_notify)
+  bool ending_ = false;     // close_notify wanted
   bool done_ = false;
 };
 

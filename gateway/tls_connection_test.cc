@@ -33,12 +33,14 @@ class TlsConnectionTest : public ::testing::Test {
   void SetUp() override {
     std::optional<TestCa> ca = TestCa::Make("bridge");
     ASSERT_TRUE(ca);
-    std::optional<testing::CertFiles> cert = ca->Issue("server", "IP:127.0.0.1");
+    std::optional<testing::CertFiles> cert =
+        ca->Issue("server", "IP:127.0.0.1");
     ASSERT_TRUE(cert);
     auto tls = TlsContexts::Load({cert->cert, cert->key});
     ASSERT_TRUE(tls.ok()) << tls.status();
     server_ctx_ = (*tls)->server();
-    client_ctx_ = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
+    client_ctx_ =
+        std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
     client_ctx_->load_verify_file(ca->cert());
     client_ctx_->set_verify_mode(net::ssl::verify_peer);
   }
@@ -53,12 +55,14 @@ class TlsConnectionTest : public ::testing::Test {
   // to it; returns once both handshakes are done and the plaintext end is
   // in plain_fd_.
   void Connect(std::chrono::milliseconds write_timeout) {
-    tcp::acceptor acceptor(ioc_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    tcp::acceptor acceptor(
+        ioc_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
     client_.emplace(ioc_, *client_ctx_);
     std::atomic<bool> client_ready{false};
     acceptor.async_accept([&](boost::system::error_code ec, tcp::socket s) {
       ASSERT_FALSE(ec) << ec.message();
-      conn_ = std::make_shared<TlsConnection>(std::move(s), server_ctx_, write_timeout);
+      conn_ = std::make_shared<TlsConnection>(std::move(s), server_ctx_,
+                                              write_timeout);
       conn_->Start(
           net::ssl::stream_base::server, std::chrono::seconds(5),
           [this](absl::StatusOr<int> fd) {
@@ -67,18 +71,22 @@ class TlsConnectionTest : public ::testing::Test {
           },
           [this] { closed_ = true; });
     });
-    client_->next_layer().async_connect(acceptor.local_endpoint(), [&](boost::system::error_code ec) {
-      ASSERT_FALSE(ec) << ec.message();
-      client_->async_handshake(net::ssl::stream_base::client, [&](boost::system::error_code ec) {
-        ASSERT_FALSE(ec) << ec.message();
-        client_ready = true;
-      });
-    });
+    client_->next_layer().async_connect(
+        acceptor.local_endpoint(), [&](boost::system::error_code ec) {
+          ASSERT_FALSE(ec) << ec.message();
+          client_->async_handshake(net::ssl::stream_base::client,
+                                   [&](boost::system::error_code ec) {
+                                     ASSERT_FALSE(ec) << ec.message();
+                                     client_ready = true;
+                                   });
+        });
     thread_ = std::thread([this] {
       auto guard = net::make_work_guard(ioc_);
       ioc_.run();
     });
-    ASSERT_TRUE(WaitFor([&] { return client_ready.load() && plain_fd_.load() >= 0; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(
+        WaitFor([&] { return client_ready.load() && plain_fd_.load() >= 0; },
+                std::chrono::seconds(5)));
   }
 
   net::io_context ioc_;
@@ -123,7 +131,8 @@ TEST_F(TlsConnectionTest, TheClientsEndReachesThePlaintextSide) {
   char buf[16];
   pollfd p{plain_fd_, POLLIN, 0};
   ASSERT_EQ(poll(&p, 1, 5000), 1);
-  EXPECT_EQ(read(plain_fd_, buf, sizeof(buf)), 0) << "EOF on the plaintext side";
+  EXPECT_EQ(read(plain_fd_, buf, sizeof(buf)), 0)
+      << "EOF on the plaintext side";
 }
 
 // A TLS peer that stops reading: once its buffers are full the bridge's
@@ -138,7 +147,8 @@ TEST_F(TlsConnectionTest, APeerThatStopsReadingIsClosedAfterTheWriteTimeout) {
   // pair: the client never reads.
   ASSERT_TRUE(WaitFor(
       [&] {
-        while (send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+        while (send(fd, chunk.data(), chunk.size(),
+                    MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
         }
         return closed_.load() || errno == EPIPE;
       },

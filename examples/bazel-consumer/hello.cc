@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     std::cerr << "get: " << entry.status() << "\n";
     return 1;
   }
-  std::cout << entry->key() << " = " << entry->value() << " (version " << entry->version()
-            << ", seq " << written->seq() << ")\n";
+  std::cout << entry->key() << " = " << entry->value() << " (version "
+            << entry->version() << ", seq " << written->seq() << ")\n";
   return 0;
 }

@@ -21,7 +21,8 @@ class TestCa {
 
   // A certificate for `sans` (e.g. "IP:127.0.0.1,DNS:node1"), valid for
   // servers and clients. `expired`: its validity ended yesterday.
-  std::optional<CertFiles> Issue(const std::string& name, const std::string& sans,
+  std::optional<CertFiles> Issue(const std::string& name,
+                                 const std::string& sans,
                                  bool expired = false) const;
 
   const std::string& cert() const { return files_.cert; }
